@@ -1,0 +1,271 @@
+//! Storage: one object-safe trait per aggregate, bundled in [`Store`].
+//!
+//! Backends implement every trait on one type and hand it to
+//! [`Store::new`]. The rules each backend must keep (atomic single-use
+//! transitions, unique emails, hashed secrets, an append-only audit log) are
+//! checked by the conformance suite in [`crate::testing`] (feature
+//! `testing`), which the in-memory store and every SQL store run.
+
+mod memory;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+pub use memory::MemoryStore;
+
+use crate::audit::{AuditQuery, AuditRecord};
+use crate::email::{Email, Phone};
+use crate::error::AuthResult;
+use crate::one_time::{CodeCheck, OneTimeToken, Purpose};
+use crate::secret::TokenHash;
+use crate::session::{RotateOutcome, RotateRefresh, Session};
+use crate::user::User;
+
+/// How failed logins turn into a lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Consecutive failures that lock the account.
+    pub max_failures: u32,
+    /// Failures further apart than this do not add up.
+    pub window: Duration,
+    /// How long the lock lasts.
+    pub lock_for: Duration,
+}
+
+/// The account's failure state after a recorded failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureState {
+    /// Consecutive failures within the window, including this one.
+    pub failures: u32,
+    /// Set when this failure (or an earlier one) locked the account.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// Accounts.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts a new account. Fails with `EmailTaken` if the normalized
+    /// email exists; of N concurrent inserts of one email exactly one wins.
+    async fn create_user(&self, user: &User) -> AuthResult<()>;
+
+    /// The account with this id.
+    async fn user_by_id(&self, id: Uuid) -> AuthResult<Option<User>>;
+
+    /// The account with this (normalized) email.
+    async fn user_by_email(&self, email: &Email) -> AuthResult<Option<User>>;
+
+    /// Accounts whose phone is this number and is verified.
+    async fn users_by_verified_phone(&self, phone: &Phone) -> AuthResult<Vec<User>>;
+
+    /// Writes every field of `user` except the login-failure fields
+    /// (`failed_login_count`, `last_failed_login_at`, `locked_until`), which
+    /// only the counter methods below change. `NotFound` if absent;
+    /// `EmailTaken` if the email now collides with another account.
+    async fn update_user(&self, user: &User) -> AuthResult<()>;
+
+    /// Atomically counts a failed login at `now`: restarts the count when
+    /// the previous failure is older than `policy.window`, and sets
+    /// `locked_until = now + lock_for` when the count reaches
+    /// `policy.max_failures`. Concurrent failures all count.
+    async fn record_login_failure(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        policy: LockoutPolicy,
+    ) -> AuthResult<FailureState>;
+
+    /// Clears the failure count and any lock (after a successful login or
+    /// an unlock).
+    async fn clear_login_failures(&self, user_id: Uuid) -> AuthResult<()>;
+}
+
+/// Sessions and their refresh-token families.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session with the hash of its first refresh token.
+    async fn create_session(&self, session: &Session, refresh: &TokenHash) -> AuthResult<()>;
+
+    /// The session with this id, whatever its state.
+    async fn session(&self, id: Uuid) -> AuthResult<Option<Session>>;
+
+    /// The session a refresh token (current or already rotated) belongs to.
+    async fn session_by_refresh(&self, refresh: &TokenHash) -> AuthResult<Option<Session>>;
+
+    /// Rotates a refresh token in one atomic step (see [`RotateOutcome`]).
+    /// Of N concurrent rotations of one token exactly one gets `Rotated`;
+    /// the others see a rotated token and get `Reused` (unless within the
+    /// grace period), which revokes the session.
+    async fn rotate_refresh(&self, req: &RotateRefresh) -> AuthResult<RotateOutcome>;
+
+    /// The user's sessions that are not revoked and not past `expires_at`
+    /// at `now`, newest first.
+    async fn sessions_for_user(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> AuthResult<Vec<Session>>;
+
+    /// Revokes one session of `user_id`. Returns whether a live session was
+    /// revoked (false if unknown, someone else's, or already revoked).
+    async fn revoke_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> AuthResult<bool>;
+
+    /// Revokes every live session of `user_id` except `keep`; returns how
+    /// many were revoked.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> AuthResult<u64>;
+
+    /// Deletes sessions (and their refresh tokens) that expired or were
+    /// revoked before `before`; returns how many.
+    async fn purge_sessions(&self, before: DateTime<Utc>) -> AuthResult<u64>;
+}
+
+/// One-time secrets.
+#[async_trait]
+pub trait OneTimeTokenStore: Send + Sync {
+    /// Stores `token` and, in the same atomic step, invalidates every older
+    /// unconsumed token with the same purpose and subject (newest-only).
+    async fn issue_token(&self, token: &OneTimeToken) -> AuthResult<()>;
+
+    /// Consumes the live token with this purpose and hash at `now`. Of N
+    /// concurrent calls exactly one gets `Some`.
+    async fn consume_token(
+        &self,
+        purpose: Purpose,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> AuthResult<Option<OneTimeToken>>;
+
+    /// Checks a code against the newest live token of (purpose, subject):
+    /// consumes it on a match, counts an attempt otherwise. Atomic: of N
+    /// concurrent correct submissions exactly one is accepted, and every
+    /// wrong one counts.
+    async fn check_code(
+        &self,
+        purpose: Purpose,
+        subject: &str,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> AuthResult<CodeCheck>;
+
+    /// The newest live token of (purpose, subject), without consuming it.
+    async fn peek_token(
+        &self,
+        purpose: Purpose,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> AuthResult<Option<OneTimeToken>>;
+
+    /// Deletes tokens that expired or were used before `before`.
+    async fn purge_tokens(&self, before: DateTime<Utc>) -> AuthResult<u64>;
+}
+
+/// The append-only audit log. There is deliberately no update or delete.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends one record.
+    async fn append_audit(&self, record: &AuditRecord) -> AuthResult<()>;
+
+    /// Records matching `query`, newest first.
+    async fn audit_records(&self, query: &AuditQuery) -> AuthResult<Vec<AuditRecord>>;
+}
+
+/// A signing key as persisted, so every instance signs and verifies with
+/// the same keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// Key id (`kid`).
+    pub kid: String,
+    /// JWS algorithm name (`EdDSA`, `ES256`, `RS256`, `HS256`).
+    pub algorithm: String,
+    /// The private key: PKCS#8 PEM, or base64url of the secret for HS256.
+    pub private_material: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// When it stopped signing; verification continues for a grace period.
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+/// Signing keys.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Every stored key, oldest first.
+    async fn signing_keys(&self) -> AuthResult<Vec<KeyRecord>>;
+
+    /// Adds a key, unless one with its `kid` exists; returns whether it
+    /// was added.
+    async fn add_signing_key(&self, key: &KeyRecord) -> AuthResult<bool>;
+
+    /// Marks a key retired at `at` (idempotent).
+    async fn retire_signing_key(&self, kid: &str, at: DateTime<Utc>) -> AuthResult<()>;
+
+    /// Deletes keys retired before `before`; returns how many.
+    async fn delete_retired_keys(&self, before: DateTime<Utc>) -> AuthResult<u64>;
+}
+
+/// A backend that implements every store trait.
+pub trait Backend:
+    UserStore + SessionStore + OneTimeTokenStore + AuditStore + KeyStore + 'static
+{
+}
+
+impl<T> Backend for T where
+    T: UserStore + SessionStore + OneTimeTokenStore + AuditStore + KeyStore + 'static
+{
+}
+
+/// The bundle of stores [`Auth`](crate::Auth) works with. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    /// Accounts.
+    pub users: Arc<dyn UserStore>,
+    /// Sessions and refresh tokens.
+    pub sessions: Arc<dyn SessionStore>,
+    /// One-time secrets.
+    pub tokens: Arc<dyn OneTimeTokenStore>,
+    /// Audit log.
+    pub audit: Arc<dyn AuditStore>,
+    /// Signing keys.
+    pub keys: Arc<dyn KeyStore>,
+}
+
+impl Store {
+    /// Bundles one backend that implements every trait.
+    pub fn new<B: Backend>(backend: B) -> Self {
+        let backend = Arc::new(backend);
+        Self {
+            users: backend.clone(),
+            sessions: backend.clone(),
+            tokens: backend.clone(),
+            audit: backend.clone(),
+            keys: backend,
+        }
+    }
+
+    /// Deletes expired sessions and one-time tokens older than `before`;
+    /// hosts schedule this. Returns (sessions, tokens) removed.
+    pub async fn purge_expired(&self, before: DateTime<Utc>) -> AuthResult<(u64, u64)> {
+        let sessions = self.sessions.purge_sessions(before).await?;
+        let tokens = self.tokens.purge_tokens(before).await?;
+        Ok((sessions, tokens))
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
