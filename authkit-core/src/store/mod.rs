@@ -149,6 +149,15 @@ pub trait OneTimeTokenStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> AuthResult<Option<OneTimeToken>>;
 
+    /// The live token with this purpose and hash, without consuming it
+    /// (to validate input before spending the token).
+    async fn find_token(
+        &self,
+        purpose: Purpose,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> AuthResult<Option<OneTimeToken>>;
+
     /// Checks a code against the newest live token of (purpose, subject):
     /// consumes it on a match, counts an attempt otherwise. Atomic: of N
     /// concurrent correct submissions exactly one is accepted, and every

@@ -1,0 +1,692 @@
+//! Configuration: secure defaults, a builder, and `AUTHKIT_*` environment
+//! variables (12-factor). Invalid values fail start-up naming the variable.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chrono::Duration;
+use zeroize::Zeroizing;
+
+use crate::password::{HashParams, PasswordPolicy};
+use crate::rate_limit::RateLimits;
+use crate::store::LockoutPolicy;
+use crate::token::Algorithm;
+
+/// A configuration value that cannot be used; names the variable or field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration {variable}: {message}")]
+pub struct ConfigError {
+    /// The environment variable (or builder field) at fault.
+    pub variable: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(variable: &str, message: impl Into<String>) -> Self {
+        Self {
+            variable: variable.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything an [`Auth`](crate::Auth) instance can be tuned with.
+///
+/// Start from [`AuthConfig::default`] (secure defaults), the
+/// [`builder`](AuthConfig::builder), or [`from_env`](AuthConfig::from_env).
+/// Every field is documented with its environment variable in the README.
+#[derive(Clone)]
+pub struct AuthConfig {
+    /// Product name used in emails. `AUTHKIT_APP_NAME`.
+    pub app_name: String,
+    /// JWT `iss`. `AUTHKIT_ISSUER`.
+    pub issuer: String,
+    /// JWT `aud`. `AUTHKIT_AUDIENCE`.
+    pub audience: String,
+    /// Base URL of emailed links; never taken from a request's `Host`.
+    /// `AUTHKIT_PUBLIC_URL`.
+    pub public_url: String,
+    /// Path (under `public_url`) of the page that confirms an email; the
+    /// link gets `?token=…`. `AUTHKIT_VERIFY_EMAIL_PATH`.
+    pub verify_email_path: String,
+    /// Path of the page that sets a new password; the link gets `?token=…`.
+    /// `AUTHKIT_RESET_PASSWORD_PATH`.
+    pub reset_password_path: String,
+    /// Server secret for keyed hashes of codes and signed challenge ids
+    /// (at least 32 bytes). Must be shared by every instance.
+    /// `AUTHKIT_SECRET_KEY` (base64 or base64url).
+    pub secret_key: Zeroizing<Vec<u8>>,
+    /// Algorithm of generated signing keys. `AUTHKIT_SIGNING_ALGORITHM`.
+    pub signing_algorithm: Algorithm,
+    /// Access-token lifetime. `AUTHKIT_ACCESS_TOKEN_TTL`.
+    pub access_token_ttl: Duration,
+    /// Absolute session (refresh family) lifetime. `AUTHKIT_SESSION_TTL`.
+    pub session_ttl: Duration,
+    /// Sessions unused for this long die. `AUTHKIT_SESSION_IDLE_TIMEOUT`.
+    pub session_idle_timeout: Duration,
+    /// How long the previous refresh token is tolerated after a rotation.
+    /// `AUTHKIT_REFRESH_REUSE_GRACE` (default 0).
+    pub refresh_reuse_grace: Duration,
+    /// Clock-skew tolerance for `exp`/`nbf` (at most 60 s).
+    /// `AUTHKIT_TOKEN_LEEWAY`.
+    pub token_leeway: Duration,
+    /// A new signing key is published this long before it starts signing,
+    /// so every instance knows it first. `AUTHKIT_KEY_ACTIVATION_DELAY`.
+    pub key_activation_delay: Duration,
+    /// Email-verification link lifetime (at most 24 h).
+    /// `AUTHKIT_VERIFY_EMAIL_TTL`.
+    pub verify_email_ttl: Duration,
+    /// Password-reset link lifetime (at most 30 min).
+    /// `AUTHKIT_RESET_PASSWORD_TTL`.
+    pub reset_password_ttl: Duration,
+    /// Lifetime of 6-digit codes (at most 10 min). `AUTHKIT_CODE_TTL`.
+    pub code_ttl: Duration,
+    /// Wrong guesses allowed per code. `AUTHKIT_CODE_MAX_ATTEMPTS`.
+    pub code_max_attempts: u32,
+    /// Failed-login lockout. `AUTHKIT_LOCKOUT_MAX_FAILURES` (1–100),
+    /// `AUTHKIT_LOCKOUT_WINDOW`, `AUTHKIT_LOCKOUT_DURATION`.
+    pub lockout: LockoutPolicy,
+    /// Per-action throttling quotas.
+    pub rate_limits: RateLimits,
+    /// Self-service registration. `AUTHKIT_ALLOW_AUTO_REGISTRATION`.
+    pub allow_auto_registration: bool,
+    /// Refuse logins until the email is verified.
+    /// `AUTHKIT_REQUIRE_EMAIL_VERIFICATION`.
+    pub require_email_verification: bool,
+    /// Maximum password age; older passwords must be changed.
+    /// `AUTHKIT_FORCE_PASSWORD_ROTATION` (days, 0 = off).
+    pub force_password_rotation: Option<Duration>,
+    /// Multi-factor authentication routes. `AUTHKIT_ENABLE_MFA`.
+    pub enable_mfa: bool,
+    /// Rules for new passwords. `AUTHKIT_PASSWORD_POLICY` (`django` or
+    /// `nist`), `AUTHKIT_PASSWORD_MIN_LENGTH`, `AUTHKIT_PASSWORD_MAX_LENGTH`.
+    pub password_policy: PasswordPolicy,
+    /// argon2id cost. `AUTHKIT_ARGON2_MEMORY_KIB`,
+    /// `AUTHKIT_ARGON2_ITERATIONS`, `AUTHKIT_ARGON2_PARALLELISM`.
+    pub hash_params: HashParams,
+    /// Hashes running at once (default: CPU count).
+    /// `AUTHKIT_HASH_CONCURRENCY`.
+    pub hash_concurrency: usize,
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("public_url", &self.public_url)
+            .field("secret_key", &"<redacted>")
+            .field("signing_algorithm", &self.signing_algorithm)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("session_ttl", &self.session_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for AuthConfig {
+    /// Secure defaults. The secret key is random: fine for one process,
+    /// but multi-instance deployments must set `AUTHKIT_SECRET_KEY`.
+    fn default() -> Self {
+        Self {
+            app_name: "authkit".into(),
+            issuer: "authkit".into(),
+            audience: "authkit".into(),
+            public_url: "http://localhost:3000".into(),
+            verify_email_path: "/verify-email".into(),
+            reset_password_path: "/reset-password".into(),
+            secret_key: Zeroizing::new(random_secret()),
+            signing_algorithm: Algorithm::EdDSA,
+            access_token_ttl: Duration::minutes(15),
+            session_ttl: Duration::days(30),
+            session_idle_timeout: Duration::days(7),
+            refresh_reuse_grace: Duration::zero(),
+            token_leeway: Duration::seconds(30),
+            key_activation_delay: Duration::minutes(5),
+            verify_email_ttl: Duration::hours(24),
+            reset_password_ttl: Duration::minutes(30),
+            code_ttl: Duration::minutes(10),
+            code_max_attempts: 5,
+            lockout: LockoutPolicy {
+                max_failures: 10,
+                window: Duration::minutes(15),
+                lock_for: Duration::minutes(15),
+            },
+            rate_limits: RateLimits::default(),
+            allow_auto_registration: true,
+            require_email_verification: true,
+            force_password_rotation: None,
+            enable_mfa: false,
+            password_policy: PasswordPolicy::default(),
+            hash_params: HashParams::default(),
+            hash_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+        }
+    }
+}
+
+fn random_secret() -> Vec<u8> {
+    let mut key = vec![0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+    key
+}
+
+impl AuthConfig {
+    /// A builder starting from the defaults.
+    pub fn builder() -> AuthConfigBuilder {
+        AuthConfigBuilder {
+            config: Self::default(),
+        }
+    }
+
+    /// Reads `AUTHKIT_*` variables from the process environment over the
+    /// defaults, then validates.
+    ///
+    /// # Errors
+    /// The first variable with an unusable value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Like [`from_env`](Self::from_env), from explicit pairs (tests,
+    /// config files).
+    ///
+    /// # Errors
+    /// The first variable with an unusable value.
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let vars: HashMap<String, String> = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .filter(|(k, _)| k.starts_with("AUTHKIT_"))
+            .collect();
+        let env = Env(&vars);
+        let mut c = Self::default();
+        env.string("AUTHKIT_APP_NAME", &mut c.app_name);
+        env.string("AUTHKIT_ISSUER", &mut c.issuer);
+        env.string("AUTHKIT_AUDIENCE", &mut c.audience);
+        env.string("AUTHKIT_PUBLIC_URL", &mut c.public_url);
+        env.string("AUTHKIT_VERIFY_EMAIL_PATH", &mut c.verify_email_path);
+        env.string("AUTHKIT_RESET_PASSWORD_PATH", &mut c.reset_password_path);
+        if let Some(raw) = env.get("AUTHKIT_SECRET_KEY") {
+            c.secret_key = Zeroizing::new(decode_secret(raw).ok_or_else(|| {
+                ConfigError::new("AUTHKIT_SECRET_KEY", "expected base64 of at least 32 bytes")
+            })?);
+        }
+        if let Some(raw) = env.get("AUTHKIT_SIGNING_ALGORITHM") {
+            c.signing_algorithm = raw.parse().map_err(|_| {
+                ConfigError::new(
+                    "AUTHKIT_SIGNING_ALGORITHM",
+                    "expected one of EdDSA, ES256, RS256, HS256",
+                )
+            })?;
+        }
+        env.duration("AUTHKIT_ACCESS_TOKEN_TTL", &mut c.access_token_ttl)?;
+        env.duration("AUTHKIT_SESSION_TTL", &mut c.session_ttl)?;
+        env.duration("AUTHKIT_SESSION_IDLE_TIMEOUT", &mut c.session_idle_timeout)?;
+        env.duration("AUTHKIT_REFRESH_REUSE_GRACE", &mut c.refresh_reuse_grace)?;
+        env.duration("AUTHKIT_TOKEN_LEEWAY", &mut c.token_leeway)?;
+        env.duration("AUTHKIT_KEY_ACTIVATION_DELAY", &mut c.key_activation_delay)?;
+        env.duration("AUTHKIT_VERIFY_EMAIL_TTL", &mut c.verify_email_ttl)?;
+        env.duration("AUTHKIT_RESET_PASSWORD_TTL", &mut c.reset_password_ttl)?;
+        env.duration("AUTHKIT_CODE_TTL", &mut c.code_ttl)?;
+        env.number("AUTHKIT_CODE_MAX_ATTEMPTS", &mut c.code_max_attempts)?;
+        env.number("AUTHKIT_LOCKOUT_MAX_FAILURES", &mut c.lockout.max_failures)?;
+        env.duration("AUTHKIT_LOCKOUT_WINDOW", &mut c.lockout.window)?;
+        env.duration("AUTHKIT_LOCKOUT_DURATION", &mut c.lockout.lock_for)?;
+        env.flag("AUTHKIT_ALLOW_AUTO_REGISTRATION", &mut c.allow_auto_registration)?;
+        env.flag(
+            "AUTHKIT_REQUIRE_EMAIL_VERIFICATION",
+            &mut c.require_email_verification,
+        )?;
+        let mut rotation_days: u32 = 0;
+        env.number("AUTHKIT_FORCE_PASSWORD_ROTATION", &mut rotation_days)?;
+        c.force_password_rotation =
+            (rotation_days > 0).then(|| Duration::days(i64::from(rotation_days)));
+        env.flag("AUTHKIT_ENABLE_MFA", &mut c.enable_mfa)?;
+        if let Some(raw) = env.get("AUTHKIT_PASSWORD_POLICY") {
+            c.password_policy = match raw.to_ascii_lowercase().as_str() {
+                "django" | "default" => PasswordPolicy::default(),
+                "nist" => PasswordPolicy::nist(),
+                _ => {
+                    return Err(ConfigError::new(
+                        "AUTHKIT_PASSWORD_POLICY",
+                        "expected `django` or `nist`",
+                    ));
+                }
+            };
+        }
+        env.number("AUTHKIT_PASSWORD_MIN_LENGTH", &mut c.password_policy.min_length)?;
+        env.number("AUTHKIT_PASSWORD_MAX_LENGTH", &mut c.password_policy.max_length)?;
+        env.number("AUTHKIT_ARGON2_MEMORY_KIB", &mut c.hash_params.memory_kib)?;
+        env.number("AUTHKIT_ARGON2_ITERATIONS", &mut c.hash_params.iterations)?;
+        env.number("AUTHKIT_ARGON2_PARALLELISM", &mut c.hash_params.parallelism)?;
+        env.number("AUTHKIT_HASH_CONCURRENCY", &mut c.hash_concurrency)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks the cross-field and security bounds.
+    ///
+    /// # Errors
+    /// The first field out of bounds, named by its environment variable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = |var: &str, d: Duration| {
+            if d > Duration::zero() {
+                Ok(())
+            } else {
+                Err(ConfigError::new(var, "must be greater than zero"))
+            }
+        };
+        let at_most = |var: &str, d: Duration, max: Duration, what: &str| {
+            if d <= max {
+                Ok(())
+            } else {
+                Err(ConfigError::new(var, format!("must be at most {what}")))
+            }
+        };
+        let non_empty = |var: &str, s: &str| {
+            if s.trim().is_empty() {
+                Err(ConfigError::new(var, "must not be empty"))
+            } else {
+                Ok(())
+            }
+        };
+        non_empty("AUTHKIT_ISSUER", &self.issuer)?;
+        non_empty("AUTHKIT_AUDIENCE", &self.audience)?;
+        if !(self.public_url.starts_with("https://") || self.public_url.starts_with("http://"))
+            || self.public_url.ends_with('/')
+        {
+            return Err(ConfigError::new(
+                "AUTHKIT_PUBLIC_URL",
+                "expected an absolute http(s) URL without a trailing slash",
+            ));
+        }
+        for (var, path) in [
+            ("AUTHKIT_VERIFY_EMAIL_PATH", &self.verify_email_path),
+            ("AUTHKIT_RESET_PASSWORD_PATH", &self.reset_password_path),
+        ] {
+            if !path.starts_with('/') || path.starts_with("//") || path.contains('?') {
+                return Err(ConfigError::new(
+                    var,
+                    "expected a path starting with a single `/` and no query",
+                ));
+            }
+        }
+        if self.secret_key.len() < 32 {
+            return Err(ConfigError::new(
+                "AUTHKIT_SECRET_KEY",
+                "must be at least 32 bytes",
+            ));
+        }
+        positive("AUTHKIT_ACCESS_TOKEN_TTL", self.access_token_ttl)?;
+        at_most(
+            "AUTHKIT_ACCESS_TOKEN_TTL",
+            self.access_token_ttl,
+            Duration::hours(24),
+            "24h",
+        )?;
+        positive("AUTHKIT_SESSION_TTL", self.session_ttl)?;
+        positive("AUTHKIT_SESSION_IDLE_TIMEOUT", self.session_idle_timeout)?;
+        if self.refresh_reuse_grace < Duration::zero() {
+            return Err(ConfigError::new(
+                "AUTHKIT_REFRESH_REUSE_GRACE",
+                "must not be negative",
+            ));
+        }
+        at_most(
+            "AUTHKIT_REFRESH_REUSE_GRACE",
+            self.refresh_reuse_grace,
+            Duration::minutes(1),
+            "60s",
+        )?;
+        at_most(
+            "AUTHKIT_TOKEN_LEEWAY",
+            self.token_leeway,
+            Duration::seconds(60),
+            "60s",
+        )?;
+        if self.token_leeway < Duration::zero() || self.key_activation_delay < Duration::zero() {
+            return Err(ConfigError::new(
+                "AUTHKIT_TOKEN_LEEWAY",
+                "durations must not be negative",
+            ));
+        }
+        positive("AUTHKIT_VERIFY_EMAIL_TTL", self.verify_email_ttl)?;
+        at_most(
+            "AUTHKIT_VERIFY_EMAIL_TTL",
+            self.verify_email_ttl,
+            Duration::hours(24),
+            "24h",
+        )?;
+        positive("AUTHKIT_RESET_PASSWORD_TTL", self.reset_password_ttl)?;
+        at_most(
+            "AUTHKIT_RESET_PASSWORD_TTL",
+            self.reset_password_ttl,
+            Duration::minutes(30),
+            "30m",
+        )?;
+        positive("AUTHKIT_CODE_TTL", self.code_ttl)?;
+        at_most("AUTHKIT_CODE_TTL", self.code_ttl, Duration::minutes(10), "10m")?;
+        if !(1..=10).contains(&self.code_max_attempts) {
+            return Err(ConfigError::new(
+                "AUTHKIT_CODE_MAX_ATTEMPTS",
+                "must be between 1 and 10",
+            ));
+        }
+        if !(1..=100).contains(&self.lockout.max_failures) {
+            return Err(ConfigError::new(
+                "AUTHKIT_LOCKOUT_MAX_FAILURES",
+                "must be between 1 and 100",
+            ));
+        }
+        positive("AUTHKIT_LOCKOUT_WINDOW", self.lockout.window)?;
+        positive("AUTHKIT_LOCKOUT_DURATION", self.lockout.lock_for)?;
+        let policy = &self.password_policy;
+        if policy.min_length == 0 || policy.min_length > policy.max_length {
+            return Err(ConfigError::new(
+                "AUTHKIT_PASSWORD_MIN_LENGTH",
+                "must be at least 1 and not above the maximum length",
+            ));
+        }
+        if policy.max_length < 64 || policy.max_length > 4096 {
+            return Err(ConfigError::new(
+                "AUTHKIT_PASSWORD_MAX_LENGTH",
+                "must be between 64 and 4096 (NIST: accept at least 64)",
+            ));
+        }
+        if self.hash_params.memory_kib < 19_456 || self.hash_params.iterations < 2 {
+            return Err(ConfigError::new(
+                "AUTHKIT_ARGON2_MEMORY_KIB",
+                "argon2id below the OWASP floor (m = 19456 KiB, t = 2)",
+            ));
+        }
+        if !(1..=16).contains(&self.hash_params.parallelism) {
+            return Err(ConfigError::new(
+                "AUTHKIT_ARGON2_PARALLELISM",
+                "must be between 1 and 16",
+            ));
+        }
+        if self.hash_concurrency == 0 {
+            return Err(ConfigError::new(
+                "AUTHKIT_HASH_CONCURRENCY",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn decode_secret(raw: &str) -> Option<Vec<u8>> {
+    let raw = raw.trim();
+    let bytes = URL_SAFE_NO_PAD
+        .decode(raw.trim_end_matches('='))
+        .or_else(|_| STANDARD.decode(raw))
+        .ok()?;
+    (bytes.len() >= 32).then_some(bytes)
+}
+
+/// Parses `90`, `90s`, `15m`, `24h`, `30d` (no suffix = seconds).
+fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let (digits, unit) = match raw.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => raw.split_at(i),
+        None => (raw, "s"),
+    };
+    let n: i64 = digits.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    // Keep every duration well inside chrono's range (100 years).
+    (secs <= 100 * 365 * 86_400).then(|| Duration::seconds(secs))
+}
+
+/// Typed access to the collected variables.
+struct Env<'a>(&'a HashMap<String, String>);
+
+impl Env<'_> {
+    fn get(&self, var: &str) -> Option<&str> {
+        self.0.get(var).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    fn string(&self, var: &str, out: &mut String) {
+        if let Some(v) = self.get(var) {
+            v.trim().clone_into(out);
+        }
+    }
+
+    fn flag(&self, var: &str, out: &mut bool) -> Result<(), ConfigError> {
+        if let Some(v) = self.get(var) {
+            *out = match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => return Err(ConfigError::new(var, "expected true or false")),
+            };
+        }
+        Ok(())
+    }
+
+    fn number<T: std::str::FromStr>(&self, var: &str, out: &mut T) -> Result<(), ConfigError> {
+        if let Some(v) = self.get(var) {
+            *out = v
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::new(var, "expected a non-negative whole number"))?;
+        }
+        Ok(())
+    }
+
+    fn duration(&self, var: &str, out: &mut Duration) -> Result<(), ConfigError> {
+        if let Some(v) = self.get(var) {
+            *out = parse_duration(v).ok_or_else(|| {
+                ConfigError::new(var, "expected a duration such as 90, 90s, 15m, 24h or 30d")
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Chainable construction of an [`AuthConfig`], validated by
+/// [`build`](Self::build).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct AuthConfigBuilder {
+    config: AuthConfig,
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, value: impl Into<$ty>) -> Self {
+                self.config.$name = value.into();
+                self
+            }
+        )*
+    };
+}
+
+impl AuthConfigBuilder {
+    setters! {
+        /// Product name used in emails.
+        app_name: String;
+        /// JWT `iss`.
+        issuer: String;
+        /// JWT `aud`.
+        audience: String;
+        /// Base URL of emailed links.
+        public_url: String;
+        /// Path of the email-confirmation page.
+        verify_email_path: String;
+        /// Path of the new-password page.
+        reset_password_path: String;
+        /// Algorithm of generated signing keys.
+        signing_algorithm: Algorithm;
+        /// Access-token lifetime.
+        access_token_ttl: Duration;
+        /// Absolute session lifetime.
+        session_ttl: Duration;
+        /// Idle session timeout.
+        session_idle_timeout: Duration;
+        /// Tolerance for the previous refresh token after a rotation.
+        refresh_reuse_grace: Duration;
+        /// Clock-skew tolerance (at most 60 s).
+        token_leeway: Duration;
+        /// Delay between publishing a new signing key and signing with it.
+        key_activation_delay: Duration;
+        /// Email-verification link lifetime.
+        verify_email_ttl: Duration;
+        /// Password-reset link lifetime.
+        reset_password_ttl: Duration;
+        /// 6-digit code lifetime.
+        code_ttl: Duration;
+        /// Wrong guesses allowed per code.
+        code_max_attempts: u32;
+        /// Failed-login lockout.
+        lockout: LockoutPolicy;
+        /// Throttling quotas.
+        rate_limits: RateLimits;
+        /// Self-service registration.
+        allow_auto_registration: bool;
+        /// Refuse logins until the email is verified.
+        require_email_verification: bool;
+        /// Maximum password age.
+        force_password_rotation: Option<Duration>;
+        /// Multi-factor authentication.
+        enable_mfa: bool;
+        /// Rules for new passwords.
+        password_policy: PasswordPolicy;
+        /// argon2id cost.
+        hash_params: HashParams;
+        /// Hashes running at once.
+        hash_concurrency: usize;
+    }
+
+    /// The server secret (at least 32 bytes; shared by every instance).
+    pub fn secret_key(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.config.secret_key = Zeroizing::new(key.into());
+        self
+    }
+
+    /// Validates and returns the configuration.
+    ///
+    /// # Errors
+    /// The first field out of bounds.
+    pub fn build(self) -> Result<AuthConfig, ConfigError> {
+        self.config.validate()?;
+        Ok(self.config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Result<AuthConfig, ConfigError> {
+        AuthConfig::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn defaults_are_secure_and_valid() {
+        let c = AuthConfig::default();
+        c.validate().unwrap();
+        assert_eq!(c.access_token_ttl, Duration::minutes(15));
+        assert!(c.require_email_verification);
+        assert!(c.allow_auto_registration);
+        assert_eq!(c.lockout.max_failures, 10);
+        assert_eq!(c.signing_algorithm, Algorithm::EdDSA);
+        assert_eq!(c.refresh_reuse_grace, Duration::zero());
+        assert!(!format!("{c:?}").contains(&format!("{:?}", c.secret_key.as_slice())));
+    }
+
+    #[test]
+    fn env_overrides_defaults() {
+        let key = URL_SAFE_NO_PAD.encode([7u8; 32]);
+        let c = vars(&[
+            ("AUTHKIT_ISSUER", "https://auth.example.com"),
+            ("AUTHKIT_SECRET_KEY", &key),
+            ("AUTHKIT_ACCESS_TOKEN_TTL", "5m"),
+            ("AUTHKIT_SESSION_TTL", "14d"),
+            ("AUTHKIT_ALLOW_AUTO_REGISTRATION", "false"),
+            ("AUTHKIT_REQUIRE_EMAIL_VERIFICATION", "0"),
+            ("AUTHKIT_FORCE_PASSWORD_ROTATION", "90"),
+            ("AUTHKIT_ENABLE_MFA", "yes"),
+            ("AUTHKIT_LOCKOUT_MAX_FAILURES", "5"),
+            ("AUTHKIT_PASSWORD_POLICY", "nist"),
+            ("AUTHKIT_SIGNING_ALGORITHM", "ES256"),
+            ("UNRELATED", "x"),
+        ])
+        .unwrap();
+        assert_eq!(c.issuer, "https://auth.example.com");
+        assert_eq!(c.secret_key.as_slice(), &[7u8; 32]);
+        assert_eq!(c.access_token_ttl, Duration::minutes(5));
+        assert_eq!(c.session_ttl, Duration::days(14));
+        assert!(!c.allow_auto_registration);
+        assert!(!c.require_email_verification);
+        assert_eq!(c.force_password_rotation, Some(Duration::days(90)));
+        assert!(c.enable_mfa);
+        assert_eq!(c.lockout.max_failures, 5);
+        assert_eq!(c.password_policy.min_length, 15);
+        assert_eq!(c.signing_algorithm, Algorithm::ES256);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("AUTHKIT_ACCESS_TOKEN_TTL", "soon"),
+            ("AUTHKIT_ACCESS_TOKEN_TTL", "0"),
+            ("AUTHKIT_ACCESS_TOKEN_TTL", "2d"),
+            ("AUTHKIT_ENABLE_MFA", "maybe"),
+            ("AUTHKIT_LOCKOUT_MAX_FAILURES", "101"),
+            ("AUTHKIT_LOCKOUT_MAX_FAILURES", "-1"),
+            ("AUTHKIT_SECRET_KEY", "c2hvcnQ"),
+            ("AUTHKIT_SIGNING_ALGORITHM", "none"),
+            ("AUTHKIT_PUBLIC_URL", "example.com"),
+            ("AUTHKIT_PUBLIC_URL", "https://example.com/"),
+            ("AUTHKIT_RESET_PASSWORD_TTL", "2h"),
+            ("AUTHKIT_CODE_TTL", "1h"),
+            ("AUTHKIT_TOKEN_LEEWAY", "5m"),
+            ("AUTHKIT_PASSWORD_POLICY", "lax"),
+            ("AUTHKIT_PASSWORD_MAX_LENGTH", "20"),
+            ("AUTHKIT_ARGON2_MEMORY_KIB", "1024"),
+            ("AUTHKIT_VERIFY_EMAIL_PATH", "//evil.example"),
+            ("AUTHKIT_SESSION_TTL", "99999999999999d"),
+        ] {
+            let err = vars(&[(var, value)]).unwrap_err();
+            assert_eq!(err.variable, var, "{var}={value}: {err}");
+            assert!(err.to_string().contains(var));
+        }
+    }
+
+    #[test]
+    fn builder_validates() {
+        let c = AuthConfig::builder()
+            .issuer("me")
+            .access_token_ttl(Duration::minutes(10))
+            .build()
+            .unwrap();
+        assert_eq!(c.issuer, "me");
+        let err = AuthConfig::builder().secret_key(vec![1u8; 8]).build().unwrap_err();
+        assert_eq!(err.variable, "AUTHKIT_SECRET_KEY");
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90"), Some(Duration::seconds(90)));
+        assert_eq!(parse_duration("15m"), Some(Duration::minutes(15)));
+        assert_eq!(parse_duration("24h"), Some(Duration::hours(24)));
+        assert_eq!(parse_duration("30d"), Some(Duration::days(30)));
+        for bad in ["", "m", "1w", "-5", "1.5h", "9999999999999999999"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}

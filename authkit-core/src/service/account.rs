@@ -1,0 +1,397 @@
+//! The account owner's views and edits: profile, deactivation, data export,
+//! forgotten-email lookup, and token introspection.
+
+use serde::{Deserialize, Serialize};
+
+use super::register::clean_display_name;
+use super::{Auth, MAX_URL};
+use crate::audit::{AuditQuery, AuditRecord, AuthEvent, RequestMeta};
+use crate::email::Phone;
+use crate::error::{AuthError, AuthResult};
+use crate::principal::Principal;
+use crate::rate_limit::RateAction;
+use crate::session::SessionView;
+use crate::user::Profile;
+
+/// `GET /me`: the account, its roles and what they allow, read fresh from
+/// the store (not from the token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Me {
+    /// Account id.
+    pub id: uuid::Uuid,
+    /// Normalized email address.
+    pub email: String,
+    /// Whether the email is verified.
+    pub email_verified: bool,
+    /// E.164 phone number.
+    pub phone: Option<String>,
+    /// Whether the phone is verified.
+    pub phone_verified: bool,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// Each global role with its permissions.
+    pub roles: Vec<RolePermissions>,
+    /// The union of the roles' permissions.
+    pub permissions: Vec<String>,
+    /// Multi-factor state.
+    pub mfa: MfaSummary,
+    /// Creation time.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A global role and the permissions it grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RolePermissions {
+    /// Role name.
+    pub name: String,
+    /// Its permissions.
+    pub permissions: Vec<String>,
+}
+
+/// Whether multi-factor authentication is on, and with which methods.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MfaSummary {
+    /// Whether a second factor is required at login.
+    pub enabled: bool,
+    /// The enrolled methods.
+    pub methods: Vec<String>,
+}
+
+/// `PATCH /me`: absent fields stay, `null` clears.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProfileUpdate {
+    /// New display name.
+    #[serde(default, deserialize_with = "double_option")]
+    pub display_name: Option<Option<String>>,
+    /// New avatar URL (http or https).
+    #[serde(default, deserialize_with = "double_option")]
+    pub avatar_url: Option<Option<String>>,
+    /// New phone number; changing it makes it unverified.
+    #[serde(default, deserialize_with = "double_option")]
+    pub phone: Option<Option<String>>,
+}
+
+/// Tells "absent" (`None`) from "null" (`Some(None)`).
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `GET /me/export`: everything held on the account.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataExport {
+    /// The profile.
+    pub profile: Profile,
+    /// Live sessions.
+    pub sessions: Vec<SessionView>,
+    /// The account's audit records, newest first.
+    pub audit_events: Vec<AuditRecord>,
+}
+
+/// RFC 7662 introspection answer; inactive tokens carry nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Introspection {
+    /// Whether the token is valid and its session live.
+    pub active: bool,
+    /// Subject (user id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Session id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Expiry (Unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issued at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Audience.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// Token id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// `Bearer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// Space-separated permissions (RFC 7662 `scope`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Global roles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+}
+
+/// Most audit records an export includes.
+const EXPORT_AUDIT_LIMIT: u32 = 10_000;
+
+impl Auth {
+    /// The caller's profile, roles and permissions, read fresh.
+    ///
+    /// # Errors
+    /// `NotFound` if the account is gone.
+    pub async fn me(&self, principal: &Principal) -> AuthResult<Me> {
+        let user = self.user(principal.user_id).await?;
+        let roles = &self.inner.roles;
+        Ok(Me {
+            id: user.id,
+            email: user.email.as_str().to_owned(),
+            email_verified: user.email_verified(),
+            phone: user.phone.as_ref().map(|p| p.as_str().to_owned()),
+            phone_verified: user.phone_verified(),
+            display_name: user.display_name.clone(),
+            avatar_url: user.avatar_url.clone(),
+            roles: user
+                .roles
+                .iter()
+                .map(|name| RolePermissions {
+                    name: name.clone(),
+                    permissions: roles.permissions_for(std::slice::from_ref(name)),
+                })
+                .collect(),
+            permissions: roles.permissions_for(&user.roles),
+            mfa: MfaSummary::default(),
+            created_at: user.created_at,
+        })
+    }
+
+    /// Edits the caller's profile.
+    ///
+    /// # Errors
+    /// `Validation` with one entry per bad field.
+    pub async fn update_profile(
+        &self,
+        principal: &Principal,
+        update: ProfileUpdate,
+        meta: &RequestMeta,
+    ) -> AuthResult<Profile> {
+        let mut user = self.user(principal.user_id).await?;
+        let mut errors = Vec::new();
+        let mut changed = Vec::new();
+        if let Some(name) = update.display_name {
+            match name.as_deref().map(clean_display_name).transpose() {
+                Ok(name) => {
+                    user.display_name = name.flatten();
+                    changed.push("display_name".to_owned());
+                }
+                Err(e) => errors.extend_from_slice(e.field_errors()),
+            }
+        }
+        if let Some(url) = update.avatar_url {
+            match url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+                Some(url) if !valid_url(url) => errors.push(crate::FieldError::new(
+                    "avatar_url",
+                    "url_invalid",
+                    "Use an http(s) URL of at most 2048 characters.",
+                )),
+                url => {
+                    user.avatar_url = url.map(str::to_owned);
+                    changed.push("avatar_url".to_owned());
+                }
+            }
+        }
+        if let Some(phone) = update.phone {
+            match phone
+                .as_deref()
+                .filter(|p| !p.trim().is_empty())
+                .map(Phone::parse)
+                .transpose()
+            {
+                Ok(phone) => {
+                    if phone != user.phone {
+                        user.phone = phone;
+                        user.phone_verified_at = None;
+                    }
+                    changed.push("phone".to_owned());
+                }
+                Err(e) => errors.extend_from_slice(e.field_errors()),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AuthError::Validation(errors));
+        }
+        user.updated_at = self.now();
+        self.inner.store.users.update_user(&user).await?;
+        self.emit(
+            AuthEvent::ProfileUpdated {
+                user_id: user.id,
+                fields: changed,
+            },
+            meta,
+        )
+        .await?;
+        Ok(user.profile())
+    }
+
+    /// Deactivates the caller's account after checking the password, and
+    /// revokes every session.
+    ///
+    /// # Errors
+    /// `InvalidCredentials`.
+    pub async fn deactivate(
+        &self,
+        principal: &Principal,
+        password: &str,
+        meta: &RequestMeta,
+    ) -> AuthResult<()> {
+        let mut user = self.user(principal.user_id).await?;
+        let verification = self
+            .inner
+            .hasher
+            .verify(password, user.password_hash.as_deref())
+            .await?;
+        if !verification.valid {
+            return Err(AuthError::InvalidCredentials);
+        }
+        user.is_active = false;
+        user.updated_at = self.now();
+        self.inner.store.users.update_user(&user).await?;
+        self.revoke_sessions(user.id, None, "deactivated", meta)
+            .await?;
+        self.emit(AuthEvent::AccountDeactivated { user_id: user.id }, meta)
+            .await
+    }
+
+    /// Everything held on the caller's account.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn export(&self, principal: &Principal, meta: &RequestMeta) -> AuthResult<DataExport> {
+        let user = self.user(principal.user_id).await?;
+        let sessions = self.sessions(principal).await?;
+        let audit_events = self
+            .inner
+            .store
+            .audit
+            .audit_records(&AuditQuery {
+                user_id: Some(user.id),
+                limit: EXPORT_AUDIT_LIMIT,
+                ..AuditQuery::default()
+            })
+            .await?;
+        self.emit(AuthEvent::DataExported { user_id: user.id }, meta)
+            .await?;
+        Ok(DataExport {
+            profile: user.profile(),
+            sessions,
+            audit_events,
+        })
+    }
+
+    /// The caller's own security events, newest first.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn my_audit(
+        &self,
+        principal: &Principal,
+        offset: u64,
+        limit: u32,
+    ) -> AuthResult<Vec<AuditRecord>> {
+        self.inner
+            .store
+            .audit
+            .audit_records(&AuditQuery {
+                user_id: Some(principal.user_id),
+                offset,
+                limit: limit.clamp(1, 200),
+                ..AuditQuery::default()
+            })
+            .await
+    }
+
+    /// Masked emails of the active accounts whose VERIFIED phone is `phone`;
+    /// empty otherwise. Throttled per client IP.
+    ///
+    /// # Errors
+    /// `Validation` for a malformed number, `RateLimited`.
+    pub async fn lookup_email(&self, phone: &str, meta: &RequestMeta) -> AuthResult<Vec<String>> {
+        if let Some(ip) = &meta.ip {
+            self.throttle(RateAction::LookupPerIp, ip).await?;
+        }
+        let phone = Phone::parse(phone)?;
+        let emails: Vec<String> = self
+            .inner
+            .store
+            .users
+            .users_by_verified_phone(&phone)
+            .await?
+            .into_iter()
+            .filter(|u| u.is_active)
+            .map(|u| u.email.masked())
+            .collect();
+        self.emit(
+            AuthEvent::EmailLookup {
+                matches: emails.len(),
+            },
+            meta,
+        )
+        .await?;
+        Ok(emails)
+    }
+
+    /// RFC 7662 introspection of an access token: active only if it
+    /// verifies AND its session is live AND the account is active, so a
+    /// revoked session shows at once.
+    ///
+    /// # Errors
+    /// Store errors only; bad tokens are simply inactive.
+    pub async fn introspect(&self, token: &str) -> AuthResult<Introspection> {
+        let Ok(claims) = self.inner.tokens.verify(token, self.now()) else {
+            return Ok(Introspection::default());
+        };
+        let Ok(principal) = Principal::from_claims(&claims) else {
+            return Ok(Introspection::default());
+        };
+        let now = self.now();
+        let live = self
+            .inner
+            .store
+            .sessions
+            .session(principal.session_id)
+            .await?
+            .is_some_and(|s| {
+                s.user_id == principal.user_id
+                    && s.is_live(now, self.inner.config.session_idle_timeout)
+            });
+        let user_ok = live
+            && self
+                .inner
+                .store
+                .users
+                .user_by_id(principal.user_id)
+                .await?
+                .is_some_and(|u| u.is_active && !u.is_locked(now));
+        if !user_ok {
+            return Ok(Introspection::default());
+        }
+        Ok(Introspection {
+            active: true,
+            scope: Some(claims.permissions.join(" ")),
+            roles: Some(claims.roles),
+            sub: Some(claims.sub),
+            sid: Some(claims.sid),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            iss: Some(claims.iss),
+            aud: Some(claims.aud),
+            jti: Some(claims.jti),
+            token_type: Some("Bearer".to_owned()),
+        })
+    }
+}
+
+fn valid_url(url: &str) -> bool {
+    url.chars().count() <= MAX_URL
+        && (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() > "https://".len()
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}

@@ -1,0 +1,475 @@
+//! Password login, refresh rotation, logout and session management.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Auth, MAX_OPAQUE_TOKEN};
+use crate::audit::{AuthEvent, RequestMeta};
+use crate::email::Email;
+use crate::error::{AuthError, AuthResult};
+use crate::principal::Principal;
+use crate::rate_limit::RateAction;
+use crate::secret::{self, TokenHash};
+use crate::session::{RotateOutcome, RotateRefresh, Session, SessionView};
+use crate::user::User;
+
+/// Email and password, as typed.
+#[derive(Clone, Deserialize)]
+pub struct Credentials {
+    /// Email address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+impl Credentials {
+    /// Builds credentials.
+    pub fn new(email: impl Into<String>, password: impl Into<String>) -> Self {
+        Self {
+            email: email.into(),
+            password: password.into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// An access token and its refresh token, as answered by login and refresh.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct TokenPair {
+    /// Short-lived JWT.
+    pub access_token: String,
+    /// Opaque, single-use refresh token.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Access-token lifetime in seconds.
+    pub expires_in: i64,
+    /// The session both belong to.
+    pub session_id: Uuid,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("session_id", &self.session_id)
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a successful password check leads to. Multi-factor accounts will
+/// answer a challenge here instead of tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoginOutcome {
+    /// Signed in.
+    Tokens(TokenPair),
+}
+
+impl Auth {
+    /// Password login.
+    ///
+    /// Unknown accounts cost one password verification like known ones, and
+    /// answer the same `InvalidCredentials`. Failures count towards the
+    /// account lockout; a success clears the count and upgrades the stored
+    /// hash when it is legacy or uses other parameters.
+    ///
+    /// # Errors
+    /// `RateLimited`, `InvalidCredentials`, `AccountLocked`,
+    /// `AccountInactive`, `EmailNotVerified`, `PasswordChangeRequired`.
+    pub async fn login(&self, credentials: Credentials, meta: &RequestMeta) -> AuthResult<LoginOutcome> {
+        let user = self.check_password_login(&credentials, meta).await?;
+        if self.password_expired(&user) {
+            return Err(AuthError::PasswordChangeRequired);
+        }
+        let pair = self.open_session(&user, meta).await?;
+        Ok(LoginOutcome::Tokens(pair))
+    }
+
+    /// Login for an account whose password must change first
+    /// (`PasswordChangeRequired`): checks the current credentials, sets the
+    /// new password, revokes every other session and signs in.
+    ///
+    /// # Errors
+    /// As [`login`](Self::login), plus `PasswordTooWeak`.
+    pub async fn login_with_new_password(
+        &self,
+        credentials: Credentials,
+        new_password: &str,
+        meta: &RequestMeta,
+    ) -> AuthResult<LoginOutcome> {
+        let user = self.check_password_login(&credentials, meta).await?;
+        let user = self.set_password(user, new_password, None, meta).await?;
+        self.emit(AuthEvent::PasswordChanged { user_id: user.id }, meta)
+            .await?;
+        let pair = self.open_session(&user, meta).await?;
+        Ok(LoginOutcome::Tokens(pair))
+    }
+
+    /// Rotates a refresh token: answers a new pair and invalidates the
+    /// presented token. Presenting an already-rotated token revokes the whole
+    /// session.
+    ///
+    /// # Errors
+    /// `TokenInvalid` (unknown, expired, revoked, or the account is no
+    /// longer active), `RefreshTokenReused`.
+    pub async fn refresh(&self, refresh_token: &str, meta: &RequestMeta) -> AuthResult<TokenPair> {
+        if refresh_token.is_empty() || refresh_token.len() > MAX_OPAQUE_TOKEN {
+            return Err(AuthError::TokenInvalid);
+        }
+        let config = &self.inner.config;
+        let replacement = secret::token256();
+        let request = RotateRefresh {
+            presented: TokenHash::of_token(refresh_token),
+            replacement: TokenHash::of_token(&replacement),
+            now: self.now(),
+            idle_timeout: config.session_idle_timeout,
+            reuse_grace: config.refresh_reuse_grace,
+        };
+        match self.inner.store.sessions.rotate_refresh(&request).await? {
+            RotateOutcome::Rotated(session) => {
+                let user = self.user(session.user_id).await?;
+                if !user.is_active || user.is_locked(request.now) {
+                    self.inner
+                        .store
+                        .sessions
+                        .revoke_session(user.id, session.id, request.now, "account_disabled")
+                        .await?;
+                    return Err(AuthError::TokenInvalid);
+                }
+                self.token_pair(&user, session.id, replacement)
+            }
+            RotateOutcome::Reused(session) => {
+                tracing::warn!(session_id = %session.id, "refresh token reuse: session revoked");
+                self.emit(
+                    AuthEvent::RefreshTokenReused {
+                        user_id: session.user_id,
+                        session_id: session.id,
+                    },
+                    meta,
+                )
+                .await?;
+                Err(AuthError::RefreshTokenReused)
+            }
+            RotateOutcome::Invalid => Err(AuthError::TokenInvalid),
+        }
+    }
+
+    /// Verifies an access token and returns the caller. No store round
+    /// trip: revocation takes effect at the next refresh (or immediately at
+    /// [`introspect`](Self::introspect)).
+    ///
+    /// # Errors
+    /// `TokenInvalid`, `TokenExpired`.
+    pub fn authenticate(&self, access_token: &str) -> AuthResult<Principal> {
+        let claims = self.inner.tokens.verify(access_token, self.now())?;
+        Principal::from_claims(&claims)
+    }
+
+    /// Ends one session: the one `refresh_token` belongs to when given
+    /// (it must be the caller's), else the caller's current session.
+    ///
+    /// # Errors
+    /// `TokenInvalid` for a refresh token of someone else or unknown.
+    pub async fn logout(
+        &self,
+        principal: &Principal,
+        refresh_token: Option<&str>,
+        meta: &RequestMeta,
+    ) -> AuthResult<()> {
+        let session_id = match refresh_token {
+            Some(token) if !token.is_empty() && token.len() <= MAX_OPAQUE_TOKEN => {
+                let session = self
+                    .inner
+                    .store
+                    .sessions
+                    .session_by_refresh(&TokenHash::of_token(token))
+                    .await?
+                    .filter(|s| s.user_id == principal.user_id)
+                    .ok_or(AuthError::TokenInvalid)?;
+                session.id
+            }
+            Some(_) => return Err(AuthError::TokenInvalid),
+            None => principal.session_id,
+        };
+        self.inner
+            .store
+            .sessions
+            .revoke_session(principal.user_id, session_id, self.now(), "logout")
+            .await?;
+        self.emit(
+            AuthEvent::LoggedOut {
+                user_id: principal.user_id,
+                session_id,
+            },
+            meta,
+        )
+        .await
+    }
+
+    /// Ends every session of the caller.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn logout_all(&self, principal: &Principal, meta: &RequestMeta) -> AuthResult<u64> {
+        self.revoke_sessions(principal.user_id, None, "logout_all", meta)
+            .await
+    }
+
+    /// The caller's live sessions, newest first, the current one marked.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn sessions(&self, principal: &Principal) -> AuthResult<Vec<SessionView>> {
+        let now = self.now();
+        let idle = self.inner.config.session_idle_timeout;
+        Ok(self
+            .inner
+            .store
+            .sessions
+            .sessions_for_user(principal.user_id, now)
+            .await?
+            .iter()
+            .filter(|s| s.is_live(now, idle))
+            .map(|s| s.view(Some(principal.session_id)))
+            .collect())
+    }
+
+    /// Revokes one of the caller's sessions.
+    ///
+    /// # Errors
+    /// `NotFound` when it is not a live session of the caller.
+    pub async fn revoke_session(
+        &self,
+        principal: &Principal,
+        session_id: Uuid,
+        meta: &RequestMeta,
+    ) -> AuthResult<()> {
+        let revoked = self
+            .inner
+            .store
+            .sessions
+            .revoke_session(principal.user_id, session_id, self.now(), "revoked_by_user")
+            .await?;
+        if !revoked {
+            return Err(AuthError::NotFound);
+        }
+        self.emit(
+            AuthEvent::SessionsRevoked {
+                user_id: principal.user_id,
+                count: 1,
+                reason: "revoked_by_user".into(),
+            },
+            meta,
+        )
+        .await
+    }
+
+    /// Ends every session of the caller except the current one.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn revoke_other_sessions(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+    ) -> AuthResult<u64> {
+        self.revoke_sessions(
+            principal.user_id,
+            Some(principal.session_id),
+            "revoked_by_user",
+            meta,
+        )
+        .await
+    }
+
+    pub(super) async fn revoke_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        reason: &str,
+        meta: &RequestMeta,
+    ) -> AuthResult<u64> {
+        let count = self
+            .inner
+            .store
+            .sessions
+            .revoke_user_sessions(user_id, keep, self.now(), reason)
+            .await?;
+        self.emit(
+            AuthEvent::SessionsRevoked {
+                user_id,
+                count,
+                reason: reason.to_owned(),
+            },
+            meta,
+        )
+        .await?;
+        Ok(count)
+    }
+
+    /// Throttles, finds the account, verifies the password (one hash even
+    /// for unknown accounts), counts failures, and checks the account state.
+    async fn check_password_login(
+        &self,
+        credentials: &Credentials,
+        meta: &RequestMeta,
+    ) -> AuthResult<User> {
+        let email = Email::parse(&credentials.email).ok();
+        if let Some(ip) = &meta.ip {
+            self.throttle(RateAction::LoginPerIp, ip).await?;
+        }
+        let email_key = email.as_ref().map_or_else(
+            || credentials.email.trim().to_lowercase(),
+            |e| e.as_str().to_owned(),
+        );
+        self.throttle(RateAction::LoginPerEmail, &email_key).await?;
+
+        let user = match &email {
+            Some(email) => self.inner.store.users.user_by_email(email).await?,
+            None => None,
+        };
+        let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let verification = self.inner.hasher.verify(&credentials.password, stored).await?;
+        let now = self.now();
+
+        let Some(user) = user else {
+            self.audit_login_failure(None, "invalid_credentials", meta)
+                .await?;
+            return Err(AuthError::InvalidCredentials);
+        };
+        if user.is_locked(now) {
+            self.audit_login_failure(Some(user.id), "account_locked", meta)
+                .await?;
+            return Err(AuthError::AccountLocked {
+                until: user.locked_until,
+            });
+        }
+        if !verification.valid {
+            let state = self
+                .inner
+                .store
+                .users
+                .record_login_failure(user.id, now, self.inner.config.lockout)
+                .await?;
+            // The account was not locked before this attempt, so any lock
+            // now in force is new.
+            if let Some(until) = state.locked_until.filter(|until| *until > now) {
+                self.emit(
+                    AuthEvent::AccountLocked {
+                        user_id: user.id,
+                        until,
+                    },
+                    meta,
+                )
+                .await?;
+            }
+            self.audit_login_failure(Some(user.id), "invalid_credentials", meta)
+                .await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        if !user.is_active {
+            self.audit_login_failure(Some(user.id), "account_inactive", meta)
+                .await?;
+            return Err(AuthError::AccountInactive);
+        }
+        if self.inner.config.require_email_verification && !user.email_verified() {
+            self.audit_login_failure(Some(user.id), "email_not_verified", meta)
+                .await?;
+            return Err(AuthError::EmailNotVerified);
+        }
+        if user.failed_login_count > 0 || user.locked_until.is_some() {
+            self.inner.store.users.clear_login_failures(user.id).await?;
+        }
+        let mut user = user;
+        if verification.needs_rehash {
+            user.password_hash = Some(self.inner.hasher.hash(&credentials.password).await?);
+            user.updated_at = now;
+            self.inner.store.users.update_user(&user).await?;
+        }
+        Ok(user)
+    }
+
+    async fn audit_login_failure(
+        &self,
+        user_id: Option<Uuid>,
+        reason: &str,
+        meta: &RequestMeta,
+    ) -> AuthResult<()> {
+        self.emit(
+            AuthEvent::LoginFailed {
+                user_id,
+                reason: reason.to_owned(),
+            },
+            meta,
+        )
+        .await
+    }
+
+    fn password_expired(&self, user: &User) -> bool {
+        if user.must_change_password {
+            return true;
+        }
+        match (self.inner.config.force_password_rotation, user.password_changed_at) {
+            (Some(max_age), Some(changed)) => changed + max_age <= self.now(),
+            _ => false,
+        }
+    }
+
+    /// Creates a session for `user` and answers its first token pair.
+    async fn open_session(&self, user: &User, meta: &RequestMeta) -> AuthResult<TokenPair> {
+        let now = self.now();
+        let session = Session {
+            id: Uuid::now_v7(),
+            user_id: user.id,
+            ip: meta.ip.clone(),
+            user_agent: meta.user_agent.clone(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + self.inner.config.session_ttl,
+            revoked_at: None,
+            revoke_reason: None,
+        };
+        let refresh = secret::token256();
+        self.inner
+            .store
+            .sessions
+            .create_session(&session, &TokenHash::of_token(&refresh))
+            .await?;
+        self.emit(
+            AuthEvent::LoginSucceeded {
+                user_id: user.id,
+                session_id: session.id,
+            },
+            meta,
+        )
+        .await?;
+        self.token_pair(user, session.id, refresh)
+    }
+
+    fn token_pair(&self, user: &User, session_id: Uuid, refresh_token: String) -> AuthResult<TokenPair> {
+        let permissions = self.inner.roles.permissions_for(&user.roles);
+        let (access_token, _) = self.inner.tokens.issue(
+            user.id,
+            session_id,
+            &user.roles,
+            &permissions,
+            self.now(),
+        )?;
+        Ok(TokenPair {
+            access_token,
+            refresh_token,
+            token_type: "Bearer",
+            expires_in: self.inner.config.access_token_ttl.num_seconds(),
+            session_id,
+        })
+    }
+}

@@ -1,0 +1,302 @@
+//! The `Auth` service: every flow as a typed call. It never sees HTTP; the
+//! api layer and host applications (CLIs, jobs) call it directly.
+
+mod account;
+mod keys;
+mod login;
+mod password;
+mod register;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+pub use account::{DataExport, Introspection, Me, ProfileUpdate};
+pub use login::{Credentials, LoginOutcome, TokenPair};
+pub use register::{Registered, Registration, RegistrationChallenge};
+
+use crate::audit::{AuditRecord, AuthEvent, RequestMeta};
+use crate::clock::{Clock, SystemClock};
+use crate::config::AuthConfig;
+use crate::error::{AuthError, AuthResult};
+use crate::mail::{DefaultTemplates, MailTemplates, Mailer, Message, Rendered};
+use crate::password::PasswordHasher;
+use crate::rate_limit::{GovernorLimiter, RateAction, RateLimiter};
+use crate::roles::RoleMap;
+use crate::store::Store;
+use crate::token::AccessTokens;
+use crate::user::User;
+
+/// Receives every [`AuthEvent`] after it is written to the audit log
+/// (webhooks, analytics, `on_user_created`-style reactions).
+#[async_trait]
+pub trait EventHook: Send + Sync {
+    /// Called once per event. Errors are the hook's own business: they are
+    /// logged and never fail the flow.
+    async fn on_event(&self, event: &AuthEvent, meta: &RequestMeta);
+}
+
+/// The authentication service. Cheap to clone; share one per process.
+///
+/// ```
+/// use authkit_core::{Auth, AuthConfig, Credentials, LoginOutcome, Registration, RequestMeta};
+/// use authkit_core::mail::MemoryMailer;
+/// use authkit_core::store::{MemoryStore, Store};
+/// # use std::sync::Arc;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = AuthConfig::builder().require_email_verification(false).build()?;
+/// let auth = Auth::builder(config, Store::new(MemoryStore::new()))
+///     .mailer(Arc::new(MemoryMailer::default()))
+///     .build()
+///     .await?;
+///
+/// let meta = RequestMeta::default();
+/// auth.register(
+///     Registration::new("ada@example.com", "correct horse battery staple"),
+///     &meta,
+/// )
+/// .await?;
+/// let LoginOutcome::Tokens(pair) = auth
+///     .login(Credentials::new("ada@example.com", "correct horse battery staple"), &meta)
+///     .await?
+/// else { unreachable!("no MFA configured") };
+///
+/// let principal = auth.authenticate(&pair.access_token)?;
+/// let me = auth.me(&principal).await?;
+/// assert_eq!(me.email, "ada@example.com");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Auth {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: AuthConfig,
+    store: Store,
+    hasher: PasswordHasher,
+    tokens: AccessTokens,
+    mailer: Arc<dyn Mailer>,
+    templates: Arc<dyn MailTemplates>,
+    limiter: Arc<dyn RateLimiter>,
+    clock: Arc<dyn Clock>,
+    hook: Option<Arc<dyn EventHook>>,
+    roles: RoleMap,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Assembles an [`Auth`]; only the configuration and the store are required.
+#[must_use]
+pub struct AuthBuilder {
+    config: AuthConfig,
+    store: Store,
+    mailer: Option<Arc<dyn Mailer>>,
+    templates: Arc<dyn MailTemplates>,
+    limiter: Option<Arc<dyn RateLimiter>>,
+    clock: Arc<dyn Clock>,
+    hook: Option<Arc<dyn EventHook>>,
+    roles: RoleMap,
+}
+
+impl AuthBuilder {
+    /// Where emails go (default: [`ConsoleMailer`](crate::mail::ConsoleMailer),
+    /// for development only).
+    pub fn mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+
+    /// Email wording (default: [`DefaultTemplates`]).
+    pub fn templates(mut self, templates: Arc<dyn MailTemplates>) -> Self {
+        self.templates = templates;
+        self
+    }
+
+    /// Throttling backend (default: in-process [`GovernorLimiter`] with the
+    /// configured quotas).
+    pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Time source (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Receives every event.
+    pub fn event_hook(mut self, hook: Arc<dyn EventHook>) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
+    /// Global roles and their permissions (default: [`RoleMap::default`]).
+    pub fn roles(mut self, roles: RoleMap) -> Self {
+        self.roles = roles;
+        self
+    }
+
+    /// Validates the configuration, loads (or creates and persists) the
+    /// signing keys, and returns the service.
+    ///
+    /// # Errors
+    /// `Internal` for an invalid configuration or unusable stored keys;
+    /// store errors as they come.
+    pub async fn build(self) -> AuthResult<Auth> {
+        self.config.validate().map_err(AuthError::internal)?;
+        let hasher = PasswordHasher::new(self.config.hash_params, self.config.hash_concurrency)?;
+        let now = self.clock.now();
+        let key_set = keys::load_or_create(&self.store, &self.config, now).await?;
+        let tokens = AccessTokens::new(
+            key_set,
+            self.config.issuer.clone(),
+            self.config.audience.clone(),
+            self.config.access_token_ttl,
+            self.config.token_leeway,
+        );
+        let limiter = match self.limiter {
+            Some(limiter) => limiter,
+            None => Arc::new(GovernorLimiter::new(self.config.rate_limits.clone())),
+        };
+        let mailer = self
+            .mailer
+            .unwrap_or_else(|| Arc::new(crate::mail::ConsoleMailer));
+        Ok(Auth {
+            inner: Arc::new(Inner {
+                config: self.config,
+                store: self.store,
+                hasher,
+                tokens,
+                mailer,
+                templates: self.templates,
+                limiter,
+                clock: self.clock,
+                hook: self.hook,
+                roles: self.roles,
+            }),
+        })
+    }
+}
+
+impl Auth {
+    /// Starts building a service over `store` with `config`.
+    pub fn builder(config: AuthConfig, store: Store) -> AuthBuilder {
+        AuthBuilder {
+            config,
+            store,
+            mailer: None,
+            templates: Arc::new(DefaultTemplates),
+            limiter: None,
+            clock: Arc::new(SystemClock),
+            hook: None,
+            roles: RoleMap::default(),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+
+    /// The stores.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The access-token codec (for JWKS rendering and custom checks).
+    pub fn access_tokens(&self) -> &AccessTokens {
+        &self.inner.tokens
+    }
+
+    /// The JWKS document with every published verification key.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.inner.tokens.keys().jwks()
+    }
+
+    /// The global role map.
+    pub fn roles(&self) -> &RoleMap {
+        &self.inner.roles
+    }
+
+    /// Deletes sessions and one-time tokens that ended more than a day
+    /// ago; hosts schedule this. Returns (sessions, tokens) removed.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn purge_expired(&self) -> AuthResult<(u64, u64)> {
+        let before = self.now() - chrono::Duration::days(1);
+        self.inner.store.purge_expired(before).await
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    async fn throttle(&self, action: RateAction, key: &str) -> AuthResult<()> {
+        self.inner.limiter.check(action, key).await
+    }
+
+    /// Writes `event` to the audit log, then hands it to the hook.
+    async fn emit(&self, event: AuthEvent, meta: &RequestMeta) -> AuthResult<()> {
+        let record = AuditRecord::new(&event, self.now(), meta);
+        self.inner.store.audit.append_audit(&record).await?;
+        tracing::info!(event = event.name(), user_id = ?event.user_id(), "auth event");
+        if let Some(hook) = &self.inner.hook {
+            hook.on_event(&event, meta).await;
+        }
+        Ok(())
+    }
+
+    async fn send_mail(&self, to: &User, rendered: Rendered) -> AuthResult<()> {
+        // Always the stored, normalized address: never what a client typed.
+        self.inner
+            .mailer
+            .send(Message {
+                to: to.email.as_str().to_owned(),
+                subject: rendered.subject,
+                text: rendered.text,
+                html: rendered.html,
+            })
+            .await
+    }
+
+    /// A link to `path` under the configured public URL, never the
+    /// request's `Host`.
+    fn link(&self, path: &str, token: &str) -> String {
+        format!("{}{}?token={}", self.inner.config.public_url, path, token)
+    }
+
+    async fn user(&self, id: Uuid) -> AuthResult<User> {
+        self.inner
+            .store
+            .users
+            .user_by_id(id)
+            .await?
+            .ok_or(AuthError::NotFound)
+    }
+}
+
+/// Lengths of free-text profile fields, in code points.
+const MAX_DISPLAY_NAME: usize = 150;
+const MAX_URL: usize = 2048;
+/// Longest opaque token accepted (ours are 43 characters).
+const MAX_OPAQUE_TOKEN: usize = 256;
+
+/// Serializes `value` into JSON for a token payload.
+fn payload<T: Serialize>(value: &T) -> AuthResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(AuthError::internal)
+}

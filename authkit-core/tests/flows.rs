@@ -1,0 +1,1018 @@
+//! End-to-end tests of the `Auth` service flows on the memory store.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use authkit_core::audit::{AuditQuery, AuthEvent};
+use authkit_core::clock::ManualClock;
+use authkit_core::mail::{Mailer, MemoryMailer, Message};
+use authkit_core::rate_limit::{NoLimiter, RateLimiter};
+use authkit_core::store::{MemoryStore, Store};
+use authkit_core::{
+    Auth, AuthConfig, AuthConfigBuilder, AuthError, Credentials, EventHook, LoginOutcome,
+    Principal, ProfileUpdate, Registration, RequestMeta, TokenPair,
+};
+use chrono::{Duration, Utc};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Harness {
+    auth: Auth,
+    mailer: Arc<MemoryMailer>,
+    clock: Arc<ManualClock>,
+    store: Store,
+}
+
+fn meta() -> RequestMeta {
+    RequestMeta::new(Some("203.0.113.7".into()), Some("tests/1.0".into()))
+}
+
+async fn harness_with(
+    tweak: impl FnOnce(AuthConfigBuilder) -> AuthConfigBuilder,
+    limiter: Arc<dyn RateLimiter>,
+) -> Harness {
+    let config = tweak(
+        AuthConfig::builder()
+            .public_url("https://app.example.com")
+            .key_activation_delay(Duration::zero()),
+    )
+    .build()
+    .unwrap();
+    let store = Store::new(MemoryStore::new());
+    let mailer = Arc::new(MemoryMailer::default());
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let auth = Auth::builder(config, store.clone())
+        .mailer(mailer.clone())
+        .clock(clock.clone())
+        .rate_limiter(limiter)
+        .build()
+        .await
+        .unwrap();
+    Harness {
+        auth,
+        mailer,
+        clock,
+        store,
+    }
+}
+
+async fn harness() -> Harness {
+    harness_with(|b| b, Arc::new(NoLimiter)).await
+}
+
+/// The `token` query parameter of the first link in the last mail to `to`.
+fn link_token(mailer: &MemoryMailer, to: &str) -> String {
+    let mail = mailer.last_to(to).expect("a mail was sent");
+    let start = mail.text.find("?token=").expect("a link") + "?token=".len();
+    mail.text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// The first run of exactly six digits in the last mail to `to`.
+fn mailed_code(mailer: &MemoryMailer, to: &str) -> String {
+    let mail = mailer.last_to(to).expect("a mail was sent");
+    let chars: Vec<char> = mail.text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() {
+            let run: String = chars[i..].iter().take_while(|c| c.is_ascii_digit()).collect();
+            if run.len() == 6 {
+                return run;
+            }
+            i += run.len();
+        } else {
+            i += 1;
+        }
+    }
+    panic!("no code in {:?}", mail.text)
+}
+
+fn tokens(outcome: LoginOutcome) -> TokenPair {
+    match outcome {
+        LoginOutcome::Tokens(pair) => pair,
+        other => panic!("expected tokens, got {other:?}"),
+    }
+}
+
+/// Registers and verifies `email`, returning a first login.
+async fn verified_user(h: &Harness, email: &str) -> TokenPair {
+    h.auth
+        .register(Registration::new(email, PASSWORD), &meta())
+        .await
+        .unwrap();
+    let token = link_token(&h.mailer, email);
+    h.auth.verify_email(&token, &meta()).await.unwrap();
+    login(h, email, PASSWORD).await.unwrap()
+}
+
+async fn login(h: &Harness, email: &str, password: &str) -> Result<TokenPair, AuthError> {
+    h.auth
+        .login(Credentials::new(email, password), &meta())
+        .await
+        .map(tokens)
+}
+
+fn principal(h: &Harness, pair: &TokenPair) -> Principal {
+    h.auth.authenticate(&pair.access_token).unwrap()
+}
+
+#[tokio::test]
+async fn register_verify_login_me() {
+    let h = harness().await;
+    let registered = h
+        .auth
+        .register(
+            Registration {
+                email: "  Ada@Example.COM ".into(),
+                password: PASSWORD.into(),
+                display_name: Some(" Ada ".into()),
+                phone: Some("+44 20 7946 0958".into()),
+            },
+            &meta(),
+        )
+        .await
+        .unwrap();
+    assert!(registered.verification_sent);
+    assert_eq!(registered.user.email.as_str(), "ada@example.com");
+    assert_eq!(registered.user.display_name.as_deref(), Some("Ada"));
+    let stored = registered.user.password_hash.as_deref().unwrap();
+    assert!(stored.starts_with("$argon2id$"));
+    assert!(!stored.contains(PASSWORD));
+
+    // The mail goes to the stored address with a link under the public URL.
+    let mail = h.mailer.last_to("ada@example.com").unwrap();
+    assert!(mail.text.contains("https://app.example.com/verify-email?token="));
+
+    let err = login(&h, "ada@example.com", PASSWORD).await.unwrap_err();
+    assert!(matches!(err, AuthError::EmailNotVerified), "{err:?}");
+
+    let token = link_token(&h.mailer, "ada@example.com");
+    let user = h.auth.verify_email(&token, &meta()).await.unwrap();
+    assert!(user.email_verified());
+    // Single use.
+    assert!(matches!(
+        h.auth.verify_email(&token, &meta()).await,
+        Err(AuthError::TokenInvalid)
+    ));
+
+    let pair = login(&h, "ADA@example.com", PASSWORD).await.unwrap();
+    assert_eq!(pair.token_type, "Bearer");
+    assert_eq!(pair.expires_in, 900);
+    let p = principal(&h, &pair);
+    assert_eq!(p.session_id, pair.session_id);
+    let me = h.auth.me(&p).await.unwrap();
+    assert_eq!(me.email, "ada@example.com");
+    assert!(me.email_verified);
+    assert_eq!(me.phone.as_deref(), Some("+442079460958"));
+    assert!(!me.phone_verified);
+    assert_eq!(me.roles[0].name, "END_USER");
+}
+
+#[tokio::test]
+async fn registration_errors() {
+    let h = harness().await;
+    verified_user(&h, "bob@example.com").await;
+    let dup = h
+        .auth
+        .register(Registration::new("BOB@example.com ", PASSWORD), &meta())
+        .await;
+    assert!(matches!(dup, Err(AuthError::EmailTaken)), "{dup:?}");
+
+    let weak = h
+        .auth
+        .register(Registration::new("carol@example.com", "12345678"), &meta())
+        .await
+        .unwrap_err();
+    assert_eq!(weak.code(), "password_too_weak");
+    let codes: Vec<&str> = weak.field_errors().iter().map(|e| e.code.as_str()).collect();
+    assert!(codes.contains(&"password_entirely_numeric"), "{codes:?}");
+
+    let similar = h
+        .auth
+        .register(Registration::new("carolinesmith@example.com", "carolinesmith1"), &meta())
+        .await
+        .unwrap_err();
+    assert!(
+        similar
+            .field_errors()
+            .iter()
+            .any(|e| e.code == "password_too_similar"),
+        "{similar:?}"
+    );
+
+    let bad = h
+        .auth
+        .register(
+            Registration {
+                email: "not-an-email".into(),
+                password: PASSWORD.into(),
+                display_name: Some("x\u{0}".into()),
+                phone: Some("12".into()),
+            },
+            &meta(),
+        )
+        .await
+        .unwrap_err();
+    let codes: Vec<&str> = bad.field_errors().iter().map(|e| e.code.as_str()).collect();
+    assert_eq!(bad.code(), "validation_failed");
+    assert_eq!(
+        codes,
+        vec!["email_invalid", "display_name_invalid", "phone_invalid"]
+    );
+    // Nothing was created by the refused attempts.
+    assert!(
+        h.store
+            .users
+            .user_by_email(&authkit_core::email::Email::parse("carol@example.com").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let closed = harness_with(|b| b.allow_auto_registration(false), Arc::new(NoLimiter)).await;
+    assert!(matches!(
+        closed
+            .auth
+            .register(Registration::new("d@example.com", PASSWORD), &meta())
+            .await,
+        Err(AuthError::RegistrationClosed)
+    ));
+    assert!(matches!(
+        closed
+            .auth
+            .start_registration(Registration::new("d@example.com", PASSWORD), &meta())
+            .await,
+        Err(AuthError::RegistrationClosed)
+    ));
+}
+
+#[tokio::test]
+async fn verification_by_code_resend_and_supersede() {
+    let h = harness().await;
+    h.auth
+        .register(Registration::new("eve@example.com", PASSWORD), &meta())
+        .await
+        .unwrap();
+    let first_link = link_token(&h.mailer, "eve@example.com");
+    let first_code = mailed_code(&h.mailer, "eve@example.com");
+
+    // Resend for unknown or verified accounts discloses nothing and sends nothing.
+    let before = h.mailer.count();
+    h.auth
+        .resend_verification("nobody@example.com", &meta())
+        .await
+        .unwrap();
+    h.auth.resend_verification("garbage", &meta()).await.unwrap();
+    assert_eq!(h.mailer.count(), before);
+
+    h.auth
+        .resend_verification("eve@example.com", &meta())
+        .await
+        .unwrap();
+    assert_eq!(h.mailer.count(), before + 1);
+    // Newest only: the first link and code are dead.
+    assert!(matches!(
+        h.auth.verify_email(&first_link, &meta()).await,
+        Err(AuthError::TokenInvalid)
+    ));
+    let code = mailed_code(&h.mailer, "eve@example.com");
+    if code != first_code {
+        assert!(
+            h.auth
+                .verify_email_code("eve@example.com", &first_code, &meta())
+                .await
+                .is_err()
+        );
+    }
+    // Unknown address and wrong code answer alike.
+    assert!(matches!(
+        h.auth
+            .verify_email_code("nobody@example.com", &code, &meta())
+            .await,
+        Err(AuthError::MfaInvalidCode)
+    ));
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert!(matches!(
+        h.auth
+            .verify_email_code("eve@example.com", wrong, &meta())
+            .await,
+        Err(AuthError::MfaInvalidCode)
+    ));
+    let user = h
+        .auth
+        .verify_email_code("EVE@example.com", &code, &meta())
+        .await
+        .unwrap();
+    assert!(user.email_verified());
+}
+
+#[tokio::test]
+async fn verification_codes_die_after_max_attempts() {
+    let h = harness().await;
+    h.auth
+        .register(Registration::new("fay@example.com", PASSWORD), &meta())
+        .await
+        .unwrap();
+    let code = mailed_code(&h.mailer, "fay@example.com");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..5 {
+        assert!(matches!(
+            h.auth
+                .verify_email_code("fay@example.com", wrong, &meta())
+                .await,
+            Err(AuthError::MfaInvalidCode)
+        ));
+    }
+    assert!(matches!(
+        h.auth
+            .verify_email_code("fay@example.com", &code, &meta())
+            .await,
+        Err(AuthError::TokenInvalid)
+    ));
+}
+
+#[tokio::test]
+async fn verification_links_expire() {
+    let h = harness().await;
+    h.auth
+        .register(Registration::new("gus@example.com", PASSWORD), &meta())
+        .await
+        .unwrap();
+    let token = link_token(&h.mailer, "gus@example.com");
+    h.clock.advance(Duration::hours(24) + Duration::seconds(1));
+    assert!(matches!(
+        h.auth.verify_email(&token, &meta()).await,
+        Err(AuthError::TokenInvalid)
+    ));
+    for bad in ["", "x", &"a".repeat(10_000), "ünïcødé"] {
+        assert!(matches!(
+            h.auth.verify_email(bad, &meta()).await,
+            Err(AuthError::TokenInvalid)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn registration_by_code() {
+    let h = harness().await;
+    let challenge = h
+        .auth
+        .start_registration(Registration::new("hal@example.com", PASSWORD), &meta())
+        .await
+        .unwrap();
+    assert_eq!(challenge.expires_in, 600);
+    let code = mailed_code(&h.mailer, "hal@example.com");
+
+    // A tampered id is refused before any lookup.
+    let (id, mac) = challenge.challenge_id.split_once('.').unwrap();
+    let other = uuid::Uuid::now_v7();
+    for forged in [
+        format!("{other}.{mac}"),
+        format!("{id}.AAAA"),
+        id.to_owned(),
+        "garbage".to_owned(),
+    ] {
+        assert!(matches!(
+            h.auth.confirm_registration(&forged, &code, &meta()).await,
+            Err(AuthError::TokenInvalid)
+        ));
+    }
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert!(matches!(
+        h.auth
+            .confirm_registration(&challenge.challenge_id, wrong, &meta())
+            .await,
+        Err(AuthError::MfaInvalidCode)
+    ));
+
+    // Concurrent confirmations: exactly one creates the account.
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let auth = h.auth.clone();
+        let id = challenge.challenge_id.clone();
+        let code = code.clone();
+        tasks.push(tokio::spawn(async move {
+            auth.confirm_registration(&id, &code, &meta()).await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap().is_ok() {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1);
+    // Already verified: login works at once.
+    login(&h, "hal@example.com", PASSWORD).await.unwrap();
+
+    // Registering a taken address by code reveals nothing until the code
+    // (only the mailbox owner has it) is confirmed.
+    let again = h
+        .auth
+        .start_registration(Registration::new("hal@example.com", PASSWORD), &meta())
+        .await
+        .unwrap();
+    let code = mailed_code(&h.mailer, "hal@example.com");
+    assert!(matches!(
+        h.auth
+            .confirm_registration(&again.challenge_id, &code, &meta())
+            .await,
+        Err(AuthError::EmailTaken)
+    ));
+}
+
+#[tokio::test]
+async fn login_failures_are_uniform_and_lock_the_account() {
+    let h = harness().await;
+    verified_user(&h, "ivy@example.com").await;
+    let unknown = login(&h, "nobody@example.com", PASSWORD).await.unwrap_err();
+    let wrong = login(&h, "ivy@example.com", "wrong password!").await.unwrap_err();
+    let garbage = login(&h, "not an email", PASSWORD).await.unwrap_err();
+    for err in [&unknown, &wrong, &garbage] {
+        assert!(matches!(err, AuthError::InvalidCredentials), "{err:?}");
+    }
+    assert_eq!(unknown.to_string(), wrong.to_string());
+
+    // 9 more failures (10 in all) lock the account, even for the right password.
+    for _ in 0..9 {
+        login(&h, "ivy@example.com", "wrong password!").await.unwrap_err();
+    }
+    let locked = login(&h, "ivy@example.com", PASSWORD).await.unwrap_err();
+    assert!(matches!(locked, AuthError::AccountLocked { .. }), "{locked:?}");
+    let events = h
+        .store
+        .audit
+        .audit_records(&AuditQuery {
+            event: Some("account_locked".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+
+    h.clock.advance(Duration::minutes(15) + Duration::seconds(1));
+    login(&h, "ivy@example.com", PASSWORD).await.unwrap();
+    // A success resets the count: 9 failures do not lock again.
+    for _ in 0..9 {
+        login(&h, "ivy@example.com", "wrong password!").await.unwrap_err();
+    }
+    login(&h, "ivy@example.com", PASSWORD).await.unwrap();
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_detects_reuse() {
+    let h = harness().await;
+    let first = verified_user(&h, "jo@example.com").await;
+    let second = h.auth.refresh(&first.refresh_token, &meta()).await.unwrap();
+    assert_ne!(second.refresh_token, first.refresh_token);
+    assert_eq!(second.session_id, first.session_id);
+    principal(&h, &second);
+
+    // Reuse of the rotated token kills the whole session.
+    assert!(matches!(
+        h.auth.refresh(&first.refresh_token, &meta()).await,
+        Err(AuthError::RefreshTokenReused)
+    ));
+    assert!(matches!(
+        h.auth.refresh(&second.refresh_token, &meta()).await,
+        Err(AuthError::TokenInvalid)
+    ));
+    assert!(!h.auth.introspect(&second.access_token).await.unwrap().active);
+    let reused = h
+        .store
+        .audit
+        .audit_records(&AuditQuery {
+            event: Some("refresh_token_reused".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(reused.len(), 1);
+
+    for bad in ["", "nope", &"x".repeat(5000)] {
+        assert!(matches!(
+            h.auth.refresh(bad, &meta()).await,
+            Err(AuthError::TokenInvalid)
+        ));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_refreshes_of_one_token_succeed_once() {
+    let h = harness().await;
+    let pair = verified_user(&h, "kim@example.com").await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let auth = h.auth.clone();
+        let token = pair.refresh_token.clone();
+        tasks.push(tokio::spawn(async move { auth.refresh(&token, &meta()).await }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap().is_ok() {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+#[tokio::test]
+async fn sessions_expire_idle_and_absolute() {
+    let h = harness_with(
+        |b| {
+            b.session_idle_timeout(Duration::hours(1))
+                .session_ttl(Duration::hours(3))
+        },
+        Arc::new(NoLimiter),
+    )
+    .await;
+    let pair = verified_user(&h, "lee@example.com").await;
+    h.clock.advance(Duration::minutes(59));
+    let pair = h.auth.refresh(&pair.refresh_token, &meta()).await.unwrap();
+    h.clock.advance(Duration::minutes(61));
+    assert!(matches!(
+        h.auth.refresh(&pair.refresh_token, &meta()).await,
+        Err(AuthError::TokenInvalid)
+    ));
+
+    let mut pair = login(&h, "lee@example.com", PASSWORD).await.unwrap();
+    for _ in 0..5 {
+        h.clock.advance(Duration::minutes(40));
+        match h.auth.refresh(&pair.refresh_token, &meta()).await {
+            Ok(next) => pair = next,
+            Err(err) => {
+                assert!(matches!(err, AuthError::TokenInvalid));
+                return;
+            }
+        }
+    }
+    panic!("the session outlived its absolute lifetime");
+}
+
+#[tokio::test]
+async fn logout_sessions_and_introspection() {
+    let h = harness().await;
+    let a = verified_user(&h, "max@example.com").await;
+    let b = login(&h, "max@example.com", PASSWORD).await.unwrap();
+    let c = login(&h, "max@example.com", PASSWORD).await.unwrap();
+    let pa = principal(&h, &a);
+
+    let listed = h.auth.sessions(&pa).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed.iter().filter(|s| s.current).count(), 1);
+    assert_eq!(listed[0].ip.as_deref(), Some("203.0.113.7"));
+    assert_eq!(listed[0].user_agent.as_deref(), Some("tests/1.0"));
+
+    let intro = h.auth.introspect(&b.access_token).await.unwrap();
+    assert!(intro.active);
+    assert_eq!(intro.sid, Some(b.session_id.to_string()));
+
+    // Revoke b from a: b's access token is inactive at introspection at once.
+    h.auth.revoke_session(&pa, b.session_id, &meta()).await.unwrap();
+    assert!(!h.auth.introspect(&b.access_token).await.unwrap().active);
+    assert!(matches!(
+        h.auth.revoke_session(&pa, b.session_id, &meta()).await,
+        Err(AuthError::NotFound)
+    ));
+
+    // Someone else's session cannot be revoked.
+    let other = verified_user(&h, "ned@example.com").await;
+    assert!(matches!(
+        h.auth.revoke_session(&pa, other.session_id, &meta()).await,
+        Err(AuthError::NotFound)
+    ));
+    // Nor logged out with its refresh token.
+    assert!(matches!(
+        h.auth
+            .logout(&pa, Some(&other.refresh_token), &meta())
+            .await,
+        Err(AuthError::TokenInvalid)
+    ));
+
+    h.auth.logout(&pa, None, &meta()).await.unwrap();
+    assert!(matches!(
+        h.auth.refresh(&a.refresh_token, &meta()).await,
+        Err(AuthError::TokenInvalid)
+    ));
+    let pc = principal(&h, &c);
+    assert_eq!(h.auth.logout_all(&pc, &meta()).await.unwrap(), 1);
+    assert!(h.auth.refresh(&c.refresh_token, &meta()).await.is_err());
+    assert!(h.auth.refresh(&other.refresh_token, &meta()).await.is_ok());
+
+    let garbage = h.auth.introspect("garbage").await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&garbage).unwrap(),
+        serde_json::json!({"active": false})
+    );
+}
+
+#[tokio::test]
+async fn password_change_revokes_other_sessions() {
+    let h = harness().await;
+    let a = verified_user(&h, "ola@example.com").await;
+    let b = login(&h, "ola@example.com", PASSWORD).await.unwrap();
+    let pa = principal(&h, &a);
+    assert!(matches!(
+        h.auth
+            .change_password(&pa, "wrong", "a brand new passphrase", &meta())
+            .await,
+        Err(AuthError::InvalidCredentials)
+    ));
+    assert!(matches!(
+        h.auth
+            .change_password(&pa, PASSWORD, "password", &meta())
+            .await,
+        Err(AuthError::PasswordTooWeak(_))
+    ));
+    h.auth
+        .change_password(&pa, PASSWORD, "a brand new passphrase", &meta())
+        .await
+        .unwrap();
+    assert!(h.auth.refresh(&b.refresh_token, &meta()).await.is_err());
+    assert!(h.auth.refresh(&a.refresh_token, &meta()).await.is_ok());
+    assert!(login(&h, "ola@example.com", PASSWORD).await.is_err());
+    login(&h, "ola@example.com", "a brand new passphrase")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn password_reset_flow() {
+    let h = harness().await;
+    let session = verified_user(&h, "pat@example.com").await;
+
+    // Unknown and malformed addresses: same answer, no mail.
+    let before = h.mailer.count();
+    h.auth
+        .request_password_reset("nobody@example.com", &meta())
+        .await
+        .unwrap();
+    h.auth.request_password_reset("@@", &meta()).await.unwrap();
+    assert_eq!(h.mailer.count(), before);
+
+    h.auth
+        .request_password_reset(" PAT@example.com", &meta())
+        .await
+        .unwrap();
+    let mail = h.mailer.last_to("pat@example.com").unwrap();
+    assert!(mail.text.contains("https://app.example.com/reset-password?token="));
+    let token = link_token(&h.mailer, "pat@example.com");
+
+    // A weak password does not spend the token.
+    assert!(matches!(
+        h.auth.confirm_password_reset(&token, "123", &meta()).await,
+        Err(AuthError::PasswordTooWeak(_))
+    ));
+    h.auth
+        .confirm_password_reset(&token, "a fresh reset passphrase", &meta())
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.auth
+            .confirm_password_reset(&token, "another passphrase here", &meta())
+            .await,
+        Err(AuthError::TokenInvalid)
+    ));
+    // Every session is revoked.
+    assert!(h.auth.refresh(&session.refresh_token, &meta()).await.is_err());
+    login(&h, "pat@example.com", "a fresh reset passphrase")
+        .await
+        .unwrap();
+
+    // Expired after 30 minutes.
+    h.auth
+        .request_password_reset("pat@example.com", &meta())
+        .await
+        .unwrap();
+    let token = link_token(&h.mailer, "pat@example.com");
+    h.clock.advance(Duration::minutes(31));
+    assert!(matches!(
+        h.auth
+            .confirm_password_reset(&token, "yet another passphrase", &meta())
+            .await,
+        Err(AuthError::TokenInvalid)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_reset_confirmations_succeed_once() {
+    let h = harness().await;
+    verified_user(&h, "quin@example.com").await;
+    h.auth
+        .request_password_reset("quin@example.com", &meta())
+        .await
+        .unwrap();
+    let token = link_token(&h.mailer, "quin@example.com");
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let auth = h.auth.clone();
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            auth.confirm_password_reset(&token, &format!("parallel passphrase {i}"), &meta())
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => ok += 1,
+            Err(err) => assert!(matches!(err, AuthError::TokenInvalid), "{err:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+#[tokio::test]
+async fn reset_proves_the_email_and_clears_a_lock() {
+    let h = harness().await;
+    h.auth
+        .register(Registration::new("rae@example.com", PASSWORD), &meta())
+        .await
+        .unwrap();
+    h.auth
+        .request_password_reset("rae@example.com", &meta())
+        .await
+        .unwrap();
+    let token = link_token(&h.mailer, "rae@example.com");
+    h.auth
+        .confirm_password_reset(&token, "proven by the inbox", &meta())
+        .await
+        .unwrap();
+    login(&h, "rae@example.com", "proven by the inbox")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn profile_update_deactivate_export() {
+    let h = harness().await;
+    let pair = verified_user(&h, "sam@example.com").await;
+    let p = principal(&h, &pair);
+    let update: ProfileUpdate = serde_json::from_str(
+        r#"{"display_name": "Sam 🚀", "avatar_url": "https://img.example.com/s.png", "phone": "+14155550123"}"#,
+    )
+    .unwrap();
+    let profile = h.auth.update_profile(&p, update, &meta()).await.unwrap();
+    assert_eq!(profile.display_name.as_deref(), Some("Sam 🚀"));
+    assert_eq!(profile.phone.as_deref(), Some("+14155550123"));
+    assert!(!profile.phone_verified);
+
+    // null clears, absent keeps.
+    let update: ProfileUpdate = serde_json::from_str(r#"{"avatar_url": null}"#).unwrap();
+    let profile = h.auth.update_profile(&p, update, &meta()).await.unwrap();
+    assert_eq!(profile.avatar_url, None);
+    assert_eq!(profile.display_name.as_deref(), Some("Sam 🚀"));
+
+    let update: ProfileUpdate = serde_json::from_str(
+        r#"{"avatar_url": "javascript:alert(1)", "phone": "abc", "display_name": "x\u0007"}"#,
+    )
+    .unwrap();
+    let err = h.auth.update_profile(&p, update, &meta()).await.unwrap_err();
+    assert_eq!(err.field_errors().len(), 3);
+    let me = h.auth.me(&p).await.unwrap();
+    assert_eq!(me.display_name.as_deref(), Some("Sam 🚀"));
+
+    let export = h.auth.export(&p, &meta()).await.unwrap();
+    assert_eq!(export.profile.email, "sam@example.com");
+    assert_eq!(export.sessions.len(), 1);
+    assert!(export.audit_events.iter().any(|e| e.event == "login_succeeded"));
+    let audit = h.auth.my_audit(&p, 0, 2).await.unwrap();
+    assert_eq!(audit.len(), 2);
+    assert!(audit[0].at >= audit[1].at);
+
+    assert!(matches!(
+        h.auth.deactivate(&p, "wrong", &meta()).await,
+        Err(AuthError::InvalidCredentials)
+    ));
+    h.auth.deactivate(&p, PASSWORD, &meta()).await.unwrap();
+    assert!(h.auth.refresh(&pair.refresh_token, &meta()).await.is_err());
+    assert!(!h.auth.introspect(&pair.access_token).await.unwrap().active);
+    assert!(matches!(
+        login(&h, "sam@example.com", PASSWORD).await,
+        Err(AuthError::AccountInactive)
+    ));
+    // A wrong password on an inactive account says nothing about its state.
+    assert!(matches!(
+        login(&h, "sam@example.com", "wrong password!").await,
+        Err(AuthError::InvalidCredentials)
+    ));
+}
+
+#[tokio::test]
+async fn email_lookup_only_for_verified_phones() {
+    let h = harness().await;
+    let pair = verified_user(&h, "tia@example.com").await;
+    let p = principal(&h, &pair);
+    let update: ProfileUpdate = serde_json::from_str(r#"{"phone": "+14155550199"}"#).unwrap();
+    h.auth.update_profile(&p, update, &meta()).await.unwrap();
+    assert!(
+        h.auth
+            .lookup_email("+14155550199", &meta())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut user = h.store.users.user_by_id(p.user_id).await.unwrap().unwrap();
+    user.phone_verified_at = Some(Utc::now());
+    h.store.users.update_user(&user).await.unwrap();
+    assert_eq!(
+        h.auth.lookup_email("+1 415 555 0199", &meta()).await.unwrap(),
+        vec!["t***@e***.com"]
+    );
+    assert!(h.auth.lookup_email("+14155550000", &meta()).await.unwrap().is_empty());
+    assert!(matches!(
+        h.auth.lookup_email("nope", &meta()).await,
+        Err(AuthError::Validation(_))
+    ));
+}
+
+#[tokio::test]
+async fn forced_rotation_requires_a_new_password() {
+    let h = harness_with(
+        |b| b.force_password_rotation(Some(Duration::days(90))),
+        Arc::new(NoLimiter),
+    )
+    .await;
+    verified_user(&h, "uma@example.com").await;
+    h.clock.advance(Duration::days(91));
+    assert!(matches!(
+        login(&h, "uma@example.com", PASSWORD).await,
+        Err(AuthError::PasswordChangeRequired)
+    ));
+    // The change needs the right current password.
+    assert!(
+        h.auth
+            .login_with_new_password(
+                Credentials::new("uma@example.com", "wrong"),
+                "rotated passphrase",
+                &meta()
+            )
+            .await
+            .is_err()
+    );
+    tokens(
+        h.auth
+            .login_with_new_password(
+                Credentials::new("uma@example.com", PASSWORD),
+                "rotated passphrase",
+                &meta(),
+            )
+            .await
+            .unwrap(),
+    );
+    login(&h, "uma@example.com", "rotated passphrase")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn legacy_django_hashes_upgrade_on_login() {
+    let h = harness().await;
+    verified_user(&h, "val@example.com").await;
+    let email = authkit_core::email::Email::parse("val@example.com").unwrap();
+    let mut user = h.store.users.user_by_email(&email).await.unwrap().unwrap();
+    // Django's PBKDF2PasswordHasher format: "django-era secret", salt
+    // "authkitfixture", 10,000 iterations.
+    user.password_hash = Some(
+        "pbkdf2_sha256$10000$authkitfixture$2ZLA0QgylIdZRL+uLGfoLiqYznB3Fq4X6KrNIa+yMVk=".into(),
+    );
+    h.store.users.update_user(&user).await.unwrap();
+    login(&h, "val@example.com", "django-era secret").await.unwrap();
+    let user = h.store.users.user_by_email(&email).await.unwrap().unwrap();
+    assert!(user.password_hash.unwrap().starts_with("$argon2id$"));
+    login(&h, "val@example.com", "django-era secret").await.unwrap();
+}
+
+#[tokio::test]
+async fn audit_log_never_holds_secrets() {
+    let h = harness().await;
+    let pair = verified_user(&h, "wes@example.com").await;
+    login(&h, "wes@example.com", "a wrong password").await.unwrap_err();
+    h.auth
+        .request_password_reset("wes@example.com", &meta())
+        .await
+        .unwrap();
+    let reset = link_token(&h.mailer, "wes@example.com");
+    let refreshed = h.auth.refresh(&pair.refresh_token, &meta()).await.unwrap();
+    let records = h
+        .store
+        .audit
+        .audit_records(&AuditQuery {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(records.len() >= 5);
+    let dump = serde_json::to_string(&records).unwrap();
+    for secret in [
+        PASSWORD,
+        "a wrong password",
+        &reset,
+        &pair.refresh_token,
+        &pair.access_token,
+        &refreshed.refresh_token,
+    ] {
+        assert!(!dump.contains(secret), "audit log leaks a secret");
+    }
+    assert!(records.iter().all(|r| r.ip.as_deref() == Some("203.0.113.7")));
+}
+
+#[tokio::test]
+async fn throttling_answers_rate_limited() {
+    let h = harness_with(
+        |b| b,
+        Arc::new(authkit_core::rate_limit::GovernorLimiter::new(
+            authkit_core::rate_limit::RateLimits::default(),
+        )),
+    )
+    .await;
+    verified_user(&h, "xia@example.com").await;
+    let mut limited = None;
+    for _ in 0..20 {
+        if let Err(AuthError::RateLimited { retry_after }) =
+            login(&h, "xia@example.com", "wrong password!").await
+        {
+            limited = Some(retry_after);
+            break;
+        }
+    }
+    let retry_after = limited.expect("login per email is limited");
+    assert!(retry_after.as_secs() >= 1);
+}
+
+#[tokio::test]
+async fn instances_sharing_a_store_share_keys() {
+    let h = harness().await;
+    let pair = verified_user(&h, "yan@example.com").await;
+    let config = AuthConfig::builder()
+        .key_activation_delay(Duration::zero())
+        .build()
+        .unwrap();
+    let second = Auth::builder(config, h.store.clone())
+        .mailer(Arc::new(MemoryMailer::default()))
+        .rate_limiter(Arc::new(NoLimiter))
+        .build()
+        .await
+        .unwrap();
+    let p = second.authenticate(&pair.access_token).unwrap();
+    assert_eq!(p.session_id, pair.session_id);
+    assert_eq!(h.auth.jwks(), second.jwks());
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+#[async_trait]
+impl EventHook for Recorder {
+    async fn on_event(&self, event: &AuthEvent, _meta: &RequestMeta) {
+        self.0.lock().unwrap().push(event.name().to_owned());
+    }
+}
+
+#[tokio::test]
+async fn hooks_see_every_event() {
+    let recorder = Arc::new(Recorder::default());
+    let config = AuthConfig::builder().build().unwrap();
+    let mailer = Arc::new(MemoryMailer::default());
+    let auth = Auth::builder(config, Store::new(MemoryStore::new()))
+        .mailer(mailer.clone())
+        .rate_limiter(Arc::new(NoLimiter))
+        .event_hook(recorder.clone())
+        .build()
+        .await
+        .unwrap();
+    auth.register(Registration::new("zed@example.com", PASSWORD), &meta())
+        .await
+        .unwrap();
+    let seen = recorder.0.lock().unwrap().clone();
+    assert_eq!(seen, vec!["user_registered", "verification_sent"]);
+}
+
+/// A mailer that fails: the flow reports it rather than pretending.
+struct Broken;
+
+#[async_trait]
+impl Mailer for Broken {
+    async fn send(&self, _message: Message) -> Result<(), AuthError> {
+        Err(AuthError::Internal("smtp down".into()))
+    }
+}
+
+#[tokio::test]
+async fn mail_failures_surface_as_internal_errors() {
+    let config = AuthConfig::builder().build().unwrap();
+    let auth = Auth::builder(config, Store::new(MemoryStore::new()))
+        .mailer(Arc::new(Broken))
+        .rate_limiter(Arc::new(NoLimiter))
+        .build()
+        .await
+        .unwrap();
+    let err = auth
+        .register(Registration::new("ann@example.com", PASSWORD), &meta())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "internal");
+}
