@@ -10,7 +10,7 @@ use chrono::Duration;
 use zeroize::Zeroizing;
 
 use crate::password::{HashParams, PasswordPolicy};
-use crate::rate_limit::RateLimits;
+use crate::rate_limit::{Quota, RateAction, RateLimits};
 use crate::store::LockoutPolicy;
 use crate::token::Algorithm;
 
@@ -267,6 +267,24 @@ impl AuthConfig {
         env.number("AUTHKIT_ARGON2_ITERATIONS", &mut c.hash_params.iterations)?;
         env.number("AUTHKIT_ARGON2_PARALLELISM", &mut c.hash_params.parallelism)?;
         env.number("AUTHKIT_HASH_CONCURRENCY", &mut c.hash_concurrency)?;
+        for action in RateAction::ALL {
+            let var = format!("AUTHKIT_RATE_{}", action.as_str().to_ascii_uppercase());
+            if let Some(raw) = env.get(&var) {
+                match parse_quota(raw) {
+                    Some(None) => c.rate_limits.disable(action),
+                    Some(Some(quota)) => c
+                        .rate_limits
+                        .set(action, quota)
+                        .map_err(|_| ConfigError::new(&var, "quota out of range"))?,
+                    None => {
+                        return Err(ConfigError::new(
+                            &var,
+                            "expected `N/period` such as 10/1m or 5/1h, or `off`",
+                        ));
+                    }
+                }
+            }
+        }
         c.validate()?;
         Ok(c)
     }
@@ -429,6 +447,25 @@ fn decode_secret(raw: &str) -> Option<Vec<u8>> {
         .or_else(|_| STANDARD.decode(raw))
         .ok()?;
     (bytes.len() >= 32).then_some(bytes)
+}
+
+/// Parses a quota: `N/period` (`10/1m`, `5/1h`; a bare unit means one:
+/// `30/m`) → `Some(Some(quota))`, `off` → `Some(None)`, garbage → `None`.
+fn parse_quota(raw: &str) -> Option<Option<Quota>> {
+    let raw = raw.trim();
+    if raw.eq_ignore_ascii_case("off") {
+        return Some(None);
+    }
+    let (burst, period) = raw.split_once('/')?;
+    let burst: u32 = burst.trim().parse().ok()?;
+    let period = period.trim();
+    let period = if period.starts_with(|c: char| c.is_ascii_digit()) {
+        parse_duration(period)?
+    } else {
+        parse_duration(&format!("1{period}"))?
+    };
+    let period = period.to_std().ok()?;
+    Some(Some(Quota::new(burst, period)))
 }
 
 /// Parses `90`, `90s`, `15m`, `24h`, `30d` (no suffix = seconds).
@@ -677,6 +714,30 @@ mod tests {
         assert_eq!(c.issuer, "me");
         let err = AuthConfig::builder().secret_key(vec![1u8; 8]).build().unwrap_err();
         assert_eq!(err.variable, "AUTHKIT_SECRET_KEY");
+    }
+
+    #[test]
+    fn rate_limits_come_from_the_environment() {
+        let c = vars(&[
+            ("AUTHKIT_RATE_LOGIN_PER_IP", "100/1m"),
+            ("AUTHKIT_RATE_LOGIN_PER_EMAIL", "off"),
+            ("AUTHKIT_RATE_RESET_PER_EMAIL", "3/h"),
+        ])
+        .unwrap();
+        let limits = &c.rate_limits;
+        assert_eq!(
+            limits.get(RateAction::LoginPerIp),
+            Some(Quota::new(100, std::time::Duration::from_secs(60)))
+        );
+        assert_eq!(limits.get(RateAction::LoginPerEmail), None);
+        assert_eq!(
+            limits.get(RateAction::ResetPerEmail),
+            Some(Quota::new(3, std::time::Duration::from_secs(3600)))
+        );
+        for bad in ["lots", "10", "0/1m", "5/1w", "-1/1m"] {
+            let err = vars(&[("AUTHKIT_RATE_LOGIN_PER_IP", bad)]).unwrap_err();
+            assert_eq!(err.variable, "AUTHKIT_RATE_LOGIN_PER_IP", "{bad}");
+        }
     }
 
     #[test]

@@ -1016,3 +1016,79 @@ async fn mail_failures_surface_as_internal_errors() {
         .unwrap_err();
     assert_eq!(err.code(), "internal");
 }
+
+/// The `kid` header of a JWT.
+fn kid_of(jwt: &str) -> String {
+    use base64::Engine as _;
+    let header = jwt.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    value["kid"].as_str().unwrap().to_owned()
+}
+
+fn jwks_kids(auth: &Auth) -> Vec<String> {
+    auth.jwks()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn signing_keys_rotate_without_logging_anyone_out() {
+    let h = harness().await;
+    let pair = verified_user(&h, "rot@example.com").await;
+    let old_kid = kid_of(&pair.access_token);
+    let new_kid = h.auth.rotate_signing_key(&meta()).await.unwrap();
+    assert_ne!(old_kid, new_kid);
+    // Tokens of the old key keep verifying; new ones use the new key.
+    h.auth.authenticate(&pair.access_token).unwrap();
+    let fresh = h.auth.refresh(&pair.refresh_token, &meta()).await.unwrap();
+    assert_eq!(kid_of(&fresh.access_token), new_kid);
+    let kids = jwks_kids(&h.auth);
+    assert!(kids.contains(&old_kid) && kids.contains(&new_kid));
+    // Past the longest token lifetime the old key is gone.
+    h.clock.advance(Duration::minutes(16));
+    h.auth.reload_keys().await.unwrap();
+    assert_eq!(jwks_kids(&h.auth), vec![new_kid]);
+}
+
+#[tokio::test]
+async fn new_keys_are_published_before_they_sign() {
+    let h = harness_with(
+        |b| b.key_activation_delay(Duration::minutes(5)),
+        Arc::new(NoLimiter),
+    )
+    .await;
+    let pair = verified_user(&h, "pub@example.com").await;
+    let old_kid = kid_of(&pair.access_token);
+    let config = AuthConfig::builder()
+        .key_activation_delay(Duration::minutes(5))
+        .build()
+        .unwrap();
+    let other = Auth::builder(config, h.store.clone())
+        .mailer(Arc::new(MemoryMailer::default()))
+        .rate_limiter(Arc::new(NoLimiter))
+        .clock(h.clock.clone())
+        .build()
+        .await
+        .unwrap();
+
+    let new_kid = h.auth.rotate_signing_key(&meta()).await.unwrap();
+    assert!(jwks_kids(&h.auth).contains(&new_kid));
+    // Not signing yet.
+    let pair = h.auth.refresh(&pair.refresh_token, &meta()).await.unwrap();
+    assert_eq!(kid_of(&pair.access_token), old_kid);
+    // The other instance learns the key on its periodic reload.
+    other.reload_keys().await.unwrap();
+    assert!(jwks_kids(&other).contains(&new_kid));
+
+    h.clock.advance(Duration::minutes(5));
+    h.auth.reload_keys().await.unwrap();
+    let pair = h.auth.refresh(&pair.refresh_token, &meta()).await.unwrap();
+    assert_eq!(kid_of(&pair.access_token), new_kid);
+    other.authenticate(&pair.access_token).unwrap();
+}

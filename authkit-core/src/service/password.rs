@@ -88,7 +88,11 @@ impl Auth {
             &link,
             config.reset_password_ttl.num_minutes(),
         );
-        self.send_mail(&user, rendered).await?;
+        // A mail failure must not answer differently from an unknown
+        // address: log it and carry on.
+        if let Err(err) = self.send_mail(&user, rendered).await {
+            tracing::error!(error = %err, "password reset mail not sent");
+        }
         self.emit(AuthEvent::PasswordResetRequested { user_id: user.id }, meta)
             .await
     }

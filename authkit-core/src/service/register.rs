@@ -273,7 +273,10 @@ impl Auth {
             && user.is_active
             && !user.email_verified()
         {
-            self.send_verification(&user, meta).await?;
+            // Same answer whether or not the mail went out (no disclosure).
+            if let Err(err) = self.send_verification(&user, meta).await {
+                tracing::error!(error = %err, "verification mail not sent");
+            }
         }
         Ok(())
     }
