@@ -1,13 +1,28 @@
 //! Passwords: argon2id hashing on a bounded blocking pool, verification of
 //! imported Django hashes, and the password policy.
 //!
-//! INTERFACE STUB — replaced by the real implementation.
+//! - [`PasswordHasher`] stores new passwords as argon2id PHC strings (OWASP
+//!   parameters by default) after NFKC normalization, and verifies both its
+//!   own hashes and the formats Django writes (`pbkdf2_sha256`, `argon2`,
+//!   `bcrypt`, `bcrypt_sha256`), flagging anything that is not current for
+//!   re-hashing. All hashing runs on tokio's blocking pool behind a
+//!   semaphore, so a login flood queues instead of starving the runtime.
+//! - [`PasswordPolicy`] mirrors Django's validators (length, common,
+//!   numeric, similarity to the user's own data) and reports every failed
+//!   rule with its own code.
+//!
+//! The common-password list (`common-passwords.txt`, 20,321 entries) is the
+//! union of the lists shipped with Django 4.1 and 5.2 (compiled by Royce
+//! Williams; BSD licence, Django Software Foundation and contributors),
+//! lower-cased and deduplicated.
 
+mod django;
+mod hasher;
 mod policy;
+mod similarity;
 
+pub use hasher::PasswordHasher;
 pub use policy::PasswordPolicy;
-
-use crate::error::AuthResult;
 
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,28 +51,24 @@ pub struct Verification {
     /// The password matched.
     pub valid: bool,
     /// The stored hash is legacy or uses other parameters: store a new one.
+    /// Only ever set together with `valid`, since re-hashing needs the
+    /// correct password.
     pub needs_rehash: bool,
 }
 
-/// Hashes and verifies passwords off the async runtime.
-#[derive(Debug, Clone)]
-pub struct PasswordHasher {}
+impl Verification {
+    /// A failed verification.
+    const INVALID: Self = Self {
+        valid: false,
+        needs_rehash: false,
+    };
 
-impl PasswordHasher {
-    /// A hasher with `params`, running at most `max_concurrent` hashes at once.
-    pub fn new(params: HashParams, max_concurrent: usize) -> AuthResult<Self> {
-        let _ = (params, max_concurrent);
-        unimplemented!()
-    }
-    /// Hashes a new password (NFKC-normalized) to an argon2id PHC string.
-    pub async fn hash(&self, password: &str) -> AuthResult<String> {
-        let _ = password;
-        unimplemented!()
-    }
-    /// Verifies `password` against `stored`; with `None` verifies against a
-    /// dummy hash so unknown accounts cost the same.
-    pub async fn verify(&self, password: &str, stored: Option<&str>) -> AuthResult<Verification> {
-        let _ = (password, stored);
-        unimplemented!()
+    /// A verification of `valid`, asking for a re-hash when the password
+    /// matched a hash that is not in the current format.
+    fn new(valid: bool, current: bool) -> Self {
+        Self {
+            valid,
+            needs_rehash: valid && !current,
+        }
     }
 }
