@@ -1,4 +1,44 @@
-//! authkit-core: the domain of authkit.
+//! authkit-core: the domain of authkit, an embeddable authentication and
+//! authorization library.
+//!
+//! This crate has no web framework and no SQL driver. It holds:
+//!
+//! - the [`Auth`] service: every flow (register, verify, login, refresh,
+//!   logout, sessions, password change and reset, profile, introspection…)
+//!   as a typed async call returning [`AuthResult`];
+//! - the building blocks it is made of, usable on their own:
+//!   [`password`] (argon2id, Django hash import, policy), [`token`] (keys,
+//!   JWKS, access tokens), [`rate_limit`], [`mail`], [`audit`];
+//! - the [`store`] traits, an in-memory store, and (feature `testing`) the
+//!   conformance suite every store backend runs.
+//!
+//! Adapters (`authkit-axum`, `authkit-actix`) serve the HTTP API on top; SQL
+//! stores live in `authkit-sqlx`.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use authkit_core::{Auth, AuthConfig, Registration, RequestMeta};
+//! use authkit_core::mail::MemoryMailer;
+//! use authkit_core::store::{MemoryStore, Store};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mailer = Arc::new(MemoryMailer::default());
+//! let auth = Auth::builder(AuthConfig::default(), Store::new(MemoryStore::new()))
+//!     .mailer(mailer.clone())
+//!     .build()
+//!     .await?;
+//! let registered = auth
+//!     .register(Registration::new("ada@example.com", "correct horse battery staple"),
+//!               &RequestMeta::default())
+//!     .await?;
+//! assert!(registered.verification_sent);
+//! assert_eq!(mailer.count(), 1); // the link and code went to ada@example.com
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod audit;
