@@ -12,6 +12,8 @@ pub mod rate_limit;
 pub mod secret;
 pub mod session;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod token;
 pub mod user;
 
