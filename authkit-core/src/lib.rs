@@ -56,6 +56,8 @@ pub mod secret;
 mod service;
 pub mod session;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod token;
 pub mod user;
 

@@ -1,0 +1,126 @@
+//! The store conformance suite: the contracts of the store traits as
+//! executable checks, for every backend to run (the in-memory store, the SQL
+//! stores, and any store you write).
+//!
+//! Each check is an `async fn(Store)` that takes a fresh, empty store,
+//! exercises one contract and panics with a message naming the broken rule.
+//! The usual way to run them is
+//! [`store_conformance_tests!`](crate::store_conformance_tests), which expands
+//! to one `#[tokio::test]` per check in the calling module:
+//!
+//! ```
+//! use authkit_core::store::{MemoryStore, Store};
+//!
+//! authkit_core::store_conformance_tests!(async { Store::new(MemoryStore::new()) });
+//! ```
+//!
+//! The factory is an expression evaluated once per check that yields a
+//! future of a [`Store`]; it should return an isolated store (a new database
+//! or schema for SQL backends). The checks also use fresh emails, ids and
+//! token hashes, so most of them tolerate a shared store; the audit, key and
+//! purge checks count rows and need isolation.
+//!
+//! The checks can also be called directly, e.g. to run one of them under a
+//! custom runtime: `authkit_core::testing::users_are_found_by_id_and_email(store).await`.
+//! The concurrency checks spawn tasks and are only meaningful on a
+//! multi-threaded runtime.
+//!
+//! [`Store`]: crate::store::Store
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod audit_log;
+mod fixtures;
+mod keys;
+mod sessions;
+mod tokens;
+mod users;
+
+pub use audit_log::*;
+pub use keys::*;
+pub use sessions::*;
+pub use tokens::*;
+pub use users::*;
+
+/// The runtime the generated tests run on, so callers need not depend on it.
+#[doc(hidden)]
+pub use tokio;
+
+/// Expands to one `#[tokio::test]` (multi-threaded, 4 workers) per
+/// conformance check, each running the check on a store from `$factory`.
+///
+/// `$factory` is an expression evaluated afresh for every test, whose value
+/// is a future yielding a [`Store`](crate::store::Store), typically an
+/// `async { ... }` block. The crate invoking the macro needs no tokio
+/// dependency of its own. Invoke it at most once per module.
+///
+/// ```
+/// authkit_core::store_conformance_tests!(async {
+///     authkit_core::store::Store::new(authkit_core::store::MemoryStore::new())
+/// });
+/// ```
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:expr $(,)?) => {
+        $crate::store_conformance_tests!(@checks $factory;
+            // Users.
+            users_are_found_by_id_and_email,
+            emails_are_unique_after_normalization,
+            concurrent_registrations_of_one_email_create_one_user,
+            update_user_writes_every_field_but_the_failure_counters,
+            update_user_to_a_taken_email_fails,
+            update_user_of_an_unknown_account_is_not_found,
+            phone_lookup_ignores_unverified_phones,
+            login_failures_count_within_the_window_and_lock,
+            concurrent_login_failures_all_count,
+            login_failures_of_an_unknown_account_are_not_found,
+            // Sessions and refresh tokens.
+            sessions_are_stored_and_found,
+            sessions_for_user_lists_live_sessions_newest_first,
+            revoke_session_only_revokes_the_owners_live_session,
+            revoke_user_sessions_keeps_the_one_asked_for,
+            rotating_the_current_refresh_token_rotates_it,
+            reusing_a_rotated_refresh_token_revokes_the_session,
+            concurrent_rotations_of_one_token_rotate_once,
+            refresh_reuse_grace_tolerates_only_the_previous_token,
+            refresh_fails_after_idle_timeout_and_absolute_expiry,
+            unknown_refresh_tokens_are_invalid,
+            purge_sessions_removes_only_old_sessions,
+            // One-time tokens.
+            one_time_tokens_are_consumed_once,
+            one_time_tokens_are_bound_to_their_purpose,
+            expired_one_time_tokens_are_refused,
+            issuing_a_token_invalidates_the_previous_one,
+            concurrent_consumes_of_one_token_succeed_once,
+            check_code_accepts_the_right_code_once,
+            check_code_counts_wrong_codes_down_to_zero,
+            concurrent_correct_codes_are_accepted_once,
+            concurrent_wrong_codes_all_count,
+            check_code_is_isolated_per_subject_and_purpose,
+            peek_does_not_consume,
+            purge_tokens_removes_only_old_tokens,
+            // Audit log.
+            audit_records_come_newest_first,
+            audit_queries_filter_by_user_event_and_time,
+            audit_queries_page_with_offset_and_limit,
+            audit_records_are_immutable,
+            // Signing keys.
+            signing_keys_are_added_once_and_listed_oldest_first,
+            retiring_a_signing_key_is_idempotent,
+            delete_retired_keys_removes_only_keys_retired_before,
+        );
+    };
+    (@checks $factory:expr; $($check:ident,)*) => {
+        use $crate::testing::tokio as __authkit_conformance_tokio;
+        $(
+            #[__authkit_conformance_tokio::test(
+                crate = "__authkit_conformance_tokio",
+                flavor = "multi_thread",
+                worker_threads = 4
+            )]
+            async fn $check() {
+                let store: $crate::store::Store = $factory.await;
+                $crate::testing::$check(store).await;
+            }
+        )*
+    };
+}
