@@ -239,7 +239,10 @@ impl AuthConfig {
         env.number("AUTHKIT_LOCKOUT_MAX_FAILURES", &mut c.lockout.max_failures)?;
         env.duration("AUTHKIT_LOCKOUT_WINDOW", &mut c.lockout.window)?;
         env.duration("AUTHKIT_LOCKOUT_DURATION", &mut c.lockout.lock_for)?;
-        env.flag("AUTHKIT_ALLOW_AUTO_REGISTRATION", &mut c.allow_auto_registration)?;
+        env.flag(
+            "AUTHKIT_ALLOW_AUTO_REGISTRATION",
+            &mut c.allow_auto_registration,
+        )?;
         env.flag(
             "AUTHKIT_REQUIRE_EMAIL_VERIFICATION",
             &mut c.require_email_verification,
@@ -261,8 +264,14 @@ impl AuthConfig {
                 }
             };
         }
-        env.number("AUTHKIT_PASSWORD_MIN_LENGTH", &mut c.password_policy.min_length)?;
-        env.number("AUTHKIT_PASSWORD_MAX_LENGTH", &mut c.password_policy.max_length)?;
+        env.number(
+            "AUTHKIT_PASSWORD_MIN_LENGTH",
+            &mut c.password_policy.min_length,
+        )?;
+        env.number(
+            "AUTHKIT_PASSWORD_MAX_LENGTH",
+            &mut c.password_policy.max_length,
+        )?;
         env.number("AUTHKIT_ARGON2_MEMORY_KIB", &mut c.hash_params.memory_kib)?;
         env.number("AUTHKIT_ARGON2_ITERATIONS", &mut c.hash_params.iterations)?;
         env.number("AUTHKIT_ARGON2_PARALLELISM", &mut c.hash_params.parallelism)?;
@@ -390,7 +399,12 @@ impl AuthConfig {
             "30m",
         )?;
         positive("AUTHKIT_CODE_TTL", self.code_ttl)?;
-        at_most("AUTHKIT_CODE_TTL", self.code_ttl, Duration::minutes(10), "10m")?;
+        at_most(
+            "AUTHKIT_CODE_TTL",
+            self.code_ttl,
+            Duration::minutes(10),
+            "10m",
+        )?;
         if !(1..=10).contains(&self.code_max_attempts) {
             return Err(ConfigError::new(
                 "AUTHKIT_CODE_MAX_ATTEMPTS",
@@ -492,7 +506,10 @@ struct Env<'a>(&'a HashMap<String, String>);
 
 impl Env<'_> {
     fn get(&self, var: &str) -> Option<&str> {
-        self.0.get(var).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(var)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     fn string(&self, var: &str, out: &mut String) {
@@ -712,7 +729,10 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(c.issuer, "me");
-        let err = AuthConfig::builder().secret_key(vec![1u8; 8]).build().unwrap_err();
+        let err = AuthConfig::builder()
+            .secret_key(vec![1u8; 8])
+            .build()
+            .unwrap_err();
         assert_eq!(err.variable, "AUTHKIT_SECRET_KEY");
     }
 

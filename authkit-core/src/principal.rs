@@ -32,8 +32,7 @@ impl Principal {
     pub fn from_claims(claims: &AccessClaims) -> AuthResult<Self> {
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| AuthError::TokenInvalid)?;
         let session_id = Uuid::parse_str(&claims.sid).map_err(|_| AuthError::TokenInvalid)?;
-        let expires_at =
-            DateTime::from_timestamp(claims.exp, 0).ok_or(AuthError::TokenInvalid)?;
+        let expires_at = DateTime::from_timestamp(claims.exp, 0).ok_or(AuthError::TokenInvalid)?;
         Ok(Self {
             user_id,
             session_id,

@@ -31,7 +31,13 @@ impl Default for RoleMap {
             .with_role("DATA_ADMIN", [DASHBOARD_VIEW, USERS_READ, AUDIT_READ])
             .with_role(
                 "SYSTEM_ADMIN",
-                [DASHBOARD_VIEW, USERS_READ, USERS_WRITE, ROLES_ASSIGN, AUDIT_READ],
+                [
+                    DASHBOARD_VIEW,
+                    USERS_READ,
+                    USERS_WRITE,
+                    ROLES_ASSIGN,
+                    AUDIT_READ,
+                ],
             )
     }
 }
@@ -51,8 +57,10 @@ impl RoleMap {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.roles
-            .insert(role.into(), permissions.into_iter().map(Into::into).collect());
+        self.roles.insert(
+            role.into(),
+            permissions.into_iter().map(Into::into).collect(),
+        );
         self
     }
 

@@ -1,5 +1,8 @@
 //! End-to-end tests of the `Auth` service flows on the memory store.
 
+// Test helpers outside #[test] functions unwrap freely too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -77,7 +80,10 @@ fn mailed_code(mailer: &MemoryMailer, to: &str) -> String {
     let mut i = 0;
     while i < chars.len() {
         if chars[i].is_ascii_digit() {
-            let run: String = chars[i..].iter().take_while(|c| c.is_ascii_digit()).collect();
+            let run: String = chars[i..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
             if run.len() == 6 {
                 return run;
             }
@@ -143,7 +149,10 @@ async fn register_verify_login_me() {
 
     // The mail goes to the stored address with a link under the public URL.
     let mail = h.mailer.last_to("ada@example.com").unwrap();
-    assert!(mail.text.contains("https://app.example.com/verify-email?token="));
+    assert!(
+        mail.text
+            .contains("https://app.example.com/verify-email?token=")
+    );
 
     let err = login(&h, "ada@example.com", PASSWORD).await.unwrap_err();
     assert!(matches!(err, AuthError::EmailNotVerified), "{err:?}");
@@ -186,12 +195,19 @@ async fn registration_errors() {
         .await
         .unwrap_err();
     assert_eq!(weak.code(), "password_too_weak");
-    let codes: Vec<&str> = weak.field_errors().iter().map(|e| e.code.as_str()).collect();
+    let codes: Vec<&str> = weak
+        .field_errors()
+        .iter()
+        .map(|e| e.code.as_str())
+        .collect();
     assert!(codes.contains(&"password_entirely_numeric"), "{codes:?}");
 
     let similar = h
         .auth
-        .register(Registration::new("carolinesmith@example.com", "carolinesmith1"), &meta())
+        .register(
+            Registration::new("carolinesmith@example.com", "carolinesmith1"),
+            &meta(),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -264,7 +280,10 @@ async fn verification_by_code_resend_and_supersede() {
         .resend_verification("nobody@example.com", &meta())
         .await
         .unwrap();
-    h.auth.resend_verification("garbage", &meta()).await.unwrap();
+    h.auth
+        .resend_verification("garbage", &meta())
+        .await
+        .unwrap();
     assert_eq!(h.mailer.count(), before);
 
     h.auth
@@ -428,7 +447,9 @@ async fn login_failures_are_uniform_and_lock_the_account() {
     let h = harness().await;
     verified_user(&h, "ivy@example.com").await;
     let unknown = login(&h, "nobody@example.com", PASSWORD).await.unwrap_err();
-    let wrong = login(&h, "ivy@example.com", "wrong password!").await.unwrap_err();
+    let wrong = login(&h, "ivy@example.com", "wrong password!")
+        .await
+        .unwrap_err();
     let garbage = login(&h, "not an email", PASSWORD).await.unwrap_err();
     for err in [&unknown, &wrong, &garbage] {
         assert!(matches!(err, AuthError::InvalidCredentials), "{err:?}");
@@ -437,10 +458,15 @@ async fn login_failures_are_uniform_and_lock_the_account() {
 
     // 9 more failures (10 in all) lock the account, even for the right password.
     for _ in 0..9 {
-        login(&h, "ivy@example.com", "wrong password!").await.unwrap_err();
+        login(&h, "ivy@example.com", "wrong password!")
+            .await
+            .unwrap_err();
     }
     let locked = login(&h, "ivy@example.com", PASSWORD).await.unwrap_err();
-    assert!(matches!(locked, AuthError::AccountLocked { .. }), "{locked:?}");
+    assert!(
+        matches!(locked, AuthError::AccountLocked { .. }),
+        "{locked:?}"
+    );
     let events = h
         .store
         .audit
@@ -452,11 +478,14 @@ async fn login_failures_are_uniform_and_lock_the_account() {
         .unwrap();
     assert_eq!(events.len(), 1);
 
-    h.clock.advance(Duration::minutes(15) + Duration::seconds(1));
+    h.clock
+        .advance(Duration::minutes(15) + Duration::seconds(1));
     login(&h, "ivy@example.com", PASSWORD).await.unwrap();
     // A success resets the count: 9 failures do not lock again.
     for _ in 0..9 {
-        login(&h, "ivy@example.com", "wrong password!").await.unwrap_err();
+        login(&h, "ivy@example.com", "wrong password!")
+            .await
+            .unwrap_err();
     }
     login(&h, "ivy@example.com", PASSWORD).await.unwrap();
 }
@@ -479,7 +508,13 @@ async fn refresh_rotates_and_detects_reuse() {
         h.auth.refresh(&second.refresh_token, &meta()).await,
         Err(AuthError::TokenInvalid)
     ));
-    assert!(!h.auth.introspect(&second.access_token).await.unwrap().active);
+    assert!(
+        !h.auth
+            .introspect(&second.access_token)
+            .await
+            .unwrap()
+            .active
+    );
     let reused = h
         .store
         .audit
@@ -507,7 +542,9 @@ async fn parallel_refreshes_of_one_token_succeed_once() {
     for _ in 0..20 {
         let auth = h.auth.clone();
         let token = pair.refresh_token.clone();
-        tasks.push(tokio::spawn(async move { auth.refresh(&token, &meta()).await }));
+        tasks.push(tokio::spawn(
+            async move { auth.refresh(&token, &meta()).await },
+        ));
     }
     let mut ok = 0;
     for t in tasks {
@@ -570,7 +607,10 @@ async fn logout_sessions_and_introspection() {
     assert_eq!(intro.sid, Some(b.session_id.to_string()));
 
     // Revoke b from a: b's access token is inactive at introspection at once.
-    h.auth.revoke_session(&pa, b.session_id, &meta()).await.unwrap();
+    h.auth
+        .revoke_session(&pa, b.session_id, &meta())
+        .await
+        .unwrap();
     assert!(!h.auth.introspect(&b.access_token).await.unwrap().active);
     assert!(matches!(
         h.auth.revoke_session(&pa, b.session_id, &meta()).await,
@@ -657,7 +697,10 @@ async fn password_reset_flow() {
         .await
         .unwrap();
     let mail = h.mailer.last_to("pat@example.com").unwrap();
-    assert!(mail.text.contains("https://app.example.com/reset-password?token="));
+    assert!(
+        mail.text
+            .contains("https://app.example.com/reset-password?token=")
+    );
     let token = link_token(&h.mailer, "pat@example.com");
 
     // A weak password does not spend the token.
@@ -676,7 +719,12 @@ async fn password_reset_flow() {
         Err(AuthError::TokenInvalid)
     ));
     // Every session is revoked.
-    assert!(h.auth.refresh(&session.refresh_token, &meta()).await.is_err());
+    assert!(
+        h.auth
+            .refresh(&session.refresh_token, &meta())
+            .await
+            .is_err()
+    );
     login(&h, "pat@example.com", "a fresh reset passphrase")
         .await
         .unwrap();
@@ -769,7 +817,11 @@ async fn profile_update_deactivate_export() {
         r#"{"avatar_url": "javascript:alert(1)", "phone": "abc", "display_name": "x\u0007"}"#,
     )
     .unwrap();
-    let err = h.auth.update_profile(&p, update, &meta()).await.unwrap_err();
+    let err = h
+        .auth
+        .update_profile(&p, update, &meta())
+        .await
+        .unwrap_err();
     assert_eq!(err.field_errors().len(), 3);
     let me = h.auth.me(&p).await.unwrap();
     assert_eq!(me.display_name.as_deref(), Some("Sam 🚀"));
@@ -777,7 +829,12 @@ async fn profile_update_deactivate_export() {
     let export = h.auth.export(&p, &meta()).await.unwrap();
     assert_eq!(export.profile.email, "sam@example.com");
     assert_eq!(export.sessions.len(), 1);
-    assert!(export.audit_events.iter().any(|e| e.event == "login_succeeded"));
+    assert!(
+        export
+            .audit_events
+            .iter()
+            .any(|e| e.event == "login_succeeded")
+    );
     let audit = h.auth.my_audit(&p, 0, 2).await.unwrap();
     assert_eq!(audit.len(), 2);
     assert!(audit[0].at >= audit[1].at);
@@ -818,10 +875,19 @@ async fn email_lookup_only_for_verified_phones() {
     user.phone_verified_at = Some(Utc::now());
     h.store.users.update_user(&user).await.unwrap();
     assert_eq!(
-        h.auth.lookup_email("+1 415 555 0199", &meta()).await.unwrap(),
+        h.auth
+            .lookup_email("+1 415 555 0199", &meta())
+            .await
+            .unwrap(),
         vec!["t***@e***.com"]
     );
-    assert!(h.auth.lookup_email("+14155550000", &meta()).await.unwrap().is_empty());
+    assert!(
+        h.auth
+            .lookup_email("+14155550000", &meta())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(matches!(
         h.auth.lookup_email("nope", &meta()).await,
         Err(AuthError::Validation(_))
@@ -879,17 +945,23 @@ async fn legacy_django_hashes_upgrade_on_login() {
         "pbkdf2_sha256$10000$authkitfixture$2ZLA0QgylIdZRL+uLGfoLiqYznB3Fq4X6KrNIa+yMVk=".into(),
     );
     h.store.users.update_user(&user).await.unwrap();
-    login(&h, "val@example.com", "django-era secret").await.unwrap();
+    login(&h, "val@example.com", "django-era secret")
+        .await
+        .unwrap();
     let user = h.store.users.user_by_email(&email).await.unwrap().unwrap();
     assert!(user.password_hash.unwrap().starts_with("$argon2id$"));
-    login(&h, "val@example.com", "django-era secret").await.unwrap();
+    login(&h, "val@example.com", "django-era secret")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn audit_log_never_holds_secrets() {
     let h = harness().await;
     let pair = verified_user(&h, "wes@example.com").await;
-    login(&h, "wes@example.com", "a wrong password").await.unwrap_err();
+    login(&h, "wes@example.com", "a wrong password")
+        .await
+        .unwrap_err();
     h.auth
         .request_password_reset("wes@example.com", &meta())
         .await
@@ -917,7 +989,11 @@ async fn audit_log_never_holds_secrets() {
     ] {
         assert!(!dump.contains(secret), "audit log leaks a secret");
     }
-    assert!(records.iter().all(|r| r.ip.as_deref() == Some("203.0.113.7")));
+    assert!(
+        records
+            .iter()
+            .all(|r| r.ip.as_deref() == Some("203.0.113.7"))
+    );
 }
 
 #[tokio::test]
@@ -1042,6 +1118,7 @@ async fn signing_keys_rotate_without_logging_anyone_out() {
     let h = harness().await;
     let pair = verified_user(&h, "rot@example.com").await;
     let old_kid = kid_of(&pair.access_token);
+    h.clock.advance(Duration::minutes(1));
     let new_kid = h.auth.rotate_signing_key(&meta()).await.unwrap();
     assert_ne!(old_kid, new_kid);
     // Tokens of the old key keep verifying; new ones use the new key.
@@ -1050,10 +1127,19 @@ async fn signing_keys_rotate_without_logging_anyone_out() {
     assert_eq!(kid_of(&fresh.access_token), new_kid);
     let kids = jwks_kids(&h.auth);
     assert!(kids.contains(&old_kid) && kids.contains(&new_kid));
-    // Past the longest token lifetime the old key is gone.
+    // Two rotations in one second still order strictly: the second key
+    // signs one second later.
+    let newer_kid = h.auth.rotate_signing_key(&meta()).await.unwrap();
+    let pair = h.auth.refresh(&fresh.refresh_token, &meta()).await.unwrap();
+    assert_eq!(kid_of(&pair.access_token), new_kid);
+    h.clock.advance(Duration::seconds(1));
+    h.auth.reload_keys().await.unwrap();
+    let pair = h.auth.refresh(&pair.refresh_token, &meta()).await.unwrap();
+    assert_eq!(kid_of(&pair.access_token), newer_kid);
+    // Past the longest token lifetime the old keys are gone.
     h.clock.advance(Duration::minutes(16));
     h.auth.reload_keys().await.unwrap();
-    assert_eq!(jwks_kids(&h.auth), vec![new_kid]);
+    assert_eq!(jwks_kids(&h.auth), vec![newer_kid]);
 }
 
 #[tokio::test]
@@ -1077,6 +1163,7 @@ async fn new_keys_are_published_before_they_sign() {
         .await
         .unwrap();
 
+    h.clock.advance(Duration::minutes(1));
     let new_kid = h.auth.rotate_signing_key(&meta()).await.unwrap();
     assert!(jwks_kids(&h.auth).contains(&new_kid));
     // Not signing yet.

@@ -110,7 +110,9 @@ fn tokens(c: &mut Criterion) {
             b.iter(|| codec.verify(black_box(&token), now).expect("verify"))
         });
         group.bench_function("verify_bare_jsonwebtoken", |b| {
-            b.iter(|| decode::<AccessClaims>(black_box(&token), &decoding, &validation).expect("decode"))
+            b.iter(|| {
+                decode::<AccessClaims>(black_box(&token), &decoding, &validation).expect("decode")
+            })
         });
         group.finish();
     }

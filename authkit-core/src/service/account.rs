@@ -264,7 +264,11 @@ impl Auth {
     ///
     /// # Errors
     /// Store errors.
-    pub async fn export(&self, principal: &Principal, meta: &RequestMeta) -> AuthResult<DataExport> {
+    pub async fn export(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+    ) -> AuthResult<DataExport> {
         let user = self.user(principal.user_id).await?;
         let sessions = self.sessions(principal).await?;
         let audit_events = self

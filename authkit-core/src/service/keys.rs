@@ -35,15 +35,18 @@ pub(super) async fn load_or_create(
 }
 
 /// Builds the key set from the store and retires superseded keys there.
-async fn load(store: &Store, config: &AuthConfig, now: DateTime<Utc>) -> AuthResult<Option<KeySet>> {
+async fn load(
+    store: &Store,
+    config: &AuthConfig,
+    now: DateTime<Utc>,
+) -> AuthResult<Option<KeySet>> {
     let records = store.keys.signing_keys().await?;
     let Some(signer) = signer(&records, now, config) else {
         return Ok(None);
     };
-    for old in records
-        .iter()
-        .filter(|r| r.retired_at.is_none() && (r.created_at, &r.kid) < (signer.created_at, &signer.kid))
-    {
+    for old in records.iter().filter(|r| {
+        r.retired_at.is_none() && (r.created_at, &r.kid) < (signer.created_at, &signer.kid)
+    }) {
         store.keys.retire_signing_key(&old.kid, now).await?;
     }
     // Everything but the signer is presented to the key set as retired
@@ -62,7 +65,11 @@ async fn load(store: &Store, config: &AuthConfig, now: DateTime<Utc>) -> AuthRes
 }
 
 /// The unretired record that signs at `now`.
-fn signer<'a>(records: &'a [KeyRecord], now: DateTime<Utc>, config: &AuthConfig) -> Option<&'a KeyRecord> {
+fn signer<'a>(
+    records: &'a [KeyRecord],
+    now: DateTime<Utc>,
+    config: &AuthConfig,
+) -> Option<&'a KeyRecord> {
     let active_before = now - config.key_activation_delay;
     let live = || records.iter().filter(|r| r.retired_at.is_none());
     live()
@@ -80,17 +87,36 @@ impl Auth {
     /// Generates and stores a new signing key. It is published (JWKS) at
     /// once and signs after `key_activation_delay`, by which time every
     /// instance's periodic [`reload_keys`](Self::reload_keys) knows it.
-    /// Returns the new `kid`.
+    /// A key is always stamped strictly after the previous one, so a second
+    /// rotation within one second activates a second later. Returns the new
+    /// `kid`.
     ///
     /// # Errors
     /// Store errors.
     pub async fn rotate_signing_key(&self, meta: &RequestMeta) -> AuthResult<String> {
         let key = SigningKey::generate(self.inner.config.signing_algorithm)?;
         let kid = key.kid().to_owned();
+        // Strictly newer than every stored key (stores keep whole seconds),
+        // so every instance orders the keys the same way.
+        let newest = self
+            .inner
+            .store
+            .keys
+            .signing_keys()
+            .await?
+            .iter()
+            .map(|r| r.created_at)
+            .max();
+        let created_at = match newest {
+            Some(newest) if newest >= self.now() - chrono::Duration::seconds(1) => {
+                newest + chrono::Duration::seconds(1)
+            }
+            _ => self.now(),
+        };
         self.inner
             .store
             .keys
-            .add_signing_key(&key.to_record(self.now()))
+            .add_signing_key(&key.to_record(created_at))
             .await?;
         self.reload_keys().await?;
         self.emit(AuthEvent::SigningKeyRotated { kid: kid.clone() }, meta)

@@ -85,7 +85,11 @@ impl Auth {
     /// # Errors
     /// `RateLimited`, `InvalidCredentials`, `AccountLocked`,
     /// `AccountInactive`, `EmailNotVerified`, `PasswordChangeRequired`.
-    pub async fn login(&self, credentials: Credentials, meta: &RequestMeta) -> AuthResult<LoginOutcome> {
+    pub async fn login(
+        &self,
+        credentials: Credentials,
+        meta: &RequestMeta,
+    ) -> AuthResult<LoginOutcome> {
         let user = self.check_password_login(&credentials, meta).await?;
         if self.password_expired(&user) {
             return Err(AuthError::PasswordChangeRequired);
@@ -338,7 +342,11 @@ impl Auth {
             None => None,
         };
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        let verification = self.inner.hasher.verify(&credentials.password, stored).await?;
+        let verification = self
+            .inner
+            .hasher
+            .verify(&credentials.password, stored)
+            .await?;
         let now = self.now();
 
         let Some(user) = user else {
@@ -418,7 +426,10 @@ impl Auth {
         if user.must_change_password {
             return true;
         }
-        match (self.inner.config.force_password_rotation, user.password_changed_at) {
+        match (
+            self.inner.config.force_password_rotation,
+            user.password_changed_at,
+        ) {
             (Some(max_age), Some(changed)) => changed + max_age <= self.now(),
             _ => false,
         }
@@ -455,15 +466,17 @@ impl Auth {
         self.token_pair(user, session.id, refresh)
     }
 
-    fn token_pair(&self, user: &User, session_id: Uuid, refresh_token: String) -> AuthResult<TokenPair> {
+    fn token_pair(
+        &self,
+        user: &User,
+        session_id: Uuid,
+        refresh_token: String,
+    ) -> AuthResult<TokenPair> {
         let permissions = self.inner.roles.permissions_for(&user.roles);
-        let (access_token, _) = self.inner.tokens.issue(
-            user.id,
-            session_id,
-            &user.roles,
-            &permissions,
-            self.now(),
-        )?;
+        let (access_token, _) =
+            self.inner
+                .tokens
+                .issue(user.id, session_id, &user.roles, &permissions, self.now())?;
         Ok(TokenPair {
             access_token,
             refresh_token,

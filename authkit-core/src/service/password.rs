@@ -56,7 +56,8 @@ impl Auth {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
-        self.throttle(RateAction::ResetPerEmail, email.as_str()).await?;
+        self.throttle(RateAction::ResetPerEmail, email.as_str())
+            .await?;
         let Some(user) = self.inner.store.users.user_by_email(&email).await? else {
             return Ok(());
         };
@@ -121,7 +122,10 @@ impl Auth {
             .await?
             .ok_or(AuthError::TokenInvalid)?;
         let user_id = Uuid::parse_str(&found.subject).map_err(AuthError::internal)?;
-        let user = self.user(user_id).await.map_err(|_| AuthError::TokenInvalid)?;
+        let user = self
+            .user(user_id)
+            .await
+            .map_err(|_| AuthError::TokenInvalid)?;
         self.check_policy(&user, new_password)?;
         tokens
             .consume_token(Purpose::ResetPassword, &hash, self.now())
@@ -149,7 +153,10 @@ impl Auth {
         if let Some(name) = &user.display_name {
             context.push(name);
         }
-        self.inner.config.password_policy.validate(password, &context)
+        self.inner
+            .config
+            .password_policy
+            .validate(password, &context)
     }
 
     /// Validates, hashes and stores a new password, clears

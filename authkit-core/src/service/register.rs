@@ -85,7 +85,11 @@ impl Auth {
     /// # Errors
     /// `RegistrationClosed`, `RateLimited`, `Validation`, `PasswordTooWeak`,
     /// `EmailTaken`.
-    pub async fn register(&self, input: Registration, meta: &RequestMeta) -> AuthResult<Registered> {
+    pub async fn register(
+        &self,
+        input: Registration,
+        meta: &RequestMeta,
+    ) -> AuthResult<Registered> {
         let valid = self.validate_registration(&input, meta).await?;
         let mut user = User::new(valid.email, self.now());
         user.password_hash = Some(valid.password_hash);
@@ -131,7 +135,12 @@ impl Auth {
         let token = OneTimeToken {
             id: Uuid::now_v7(),
             purpose: Purpose::RegisterOtp,
-            hash: TokenHash::of_code(&config.secret_key, Purpose::RegisterOtp.as_str(), &subject, &code),
+            hash: TokenHash::of_code(
+                &config.secret_key,
+                Purpose::RegisterOtp.as_str(),
+                &subject,
+                &code,
+            ),
             subject,
             payload: payload(&pending)?,
             created_at: now,
@@ -170,7 +179,8 @@ impl Auth {
     ) -> AuthResult<Registered> {
         let challenge = self.verify_challenge(challenge_id)?;
         let subject = challenge.to_string();
-        self.throttle(RateAction::CodePerChallenge, &subject).await?;
+        self.throttle(RateAction::CodePerChallenge, &subject)
+            .await?;
         let hash = self.code_hash(Purpose::RegisterOtp, &subject, code);
         let token = match self
             .inner
@@ -215,7 +225,11 @@ impl Auth {
             .inner
             .store
             .tokens
-            .consume_token(Purpose::VerifyEmail, &TokenHash::of_token(token), self.now())
+            .consume_token(
+                Purpose::VerifyEmail,
+                &TokenHash::of_token(token),
+                self.now(),
+            )
             .await?
             .ok_or(AuthError::TokenInvalid)?;
         let user_id = Uuid::parse_str(&consumed.subject).map_err(AuthError::internal)?;
@@ -235,7 +249,8 @@ impl Auth {
         meta: &RequestMeta,
     ) -> AuthResult<User> {
         let email = Email::parse(email).map_err(|_| AuthError::MfaInvalidCode)?;
-        self.throttle(RateAction::CodePerAccount, email.as_str()).await?;
+        self.throttle(RateAction::CodePerAccount, email.as_str())
+            .await?;
         let user = self
             .inner
             .store
@@ -268,7 +283,8 @@ impl Auth {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
-        self.throttle(RateAction::ResendPerEmail, email.as_str()).await?;
+        self.throttle(RateAction::ResendPerEmail, email.as_str())
+            .await?;
         if let Some(user) = self.inner.store.users.user_by_email(&email).await?
             && user.is_active
             && !user.email_verified()
@@ -296,7 +312,11 @@ impl Auth {
         let email = keep(&mut errors, Email::parse(&input.email).map(Some));
         let display_name = keep(
             &mut errors,
-            input.display_name.as_deref().map(clean_display_name).transpose(),
+            input
+                .display_name
+                .as_deref()
+                .map(clean_display_name)
+                .transpose(),
         );
         let phone = keep(
             &mut errors,
@@ -375,19 +395,28 @@ impl Auth {
     }
 
     async fn mark_verified(&self, user_id: Uuid, meta: &RequestMeta) -> AuthResult<User> {
-        let mut user = self.user(user_id).await.map_err(|_| AuthError::TokenInvalid)?;
+        let mut user = self
+            .user(user_id)
+            .await
+            .map_err(|_| AuthError::TokenInvalid)?;
         if user.email_verified_at.is_none() {
             let now = self.now();
             user.email_verified_at = Some(now);
             user.updated_at = now;
             self.inner.store.users.update_user(&user).await?;
-            self.emit(AuthEvent::EmailVerified { user_id }, meta).await?;
+            self.emit(AuthEvent::EmailVerified { user_id }, meta)
+                .await?;
         }
         Ok(user)
     }
 
     pub(super) fn code_hash(&self, purpose: Purpose, subject: &str, code: &str) -> TokenHash {
-        TokenHash::of_code(&self.inner.config.secret_key, purpose.as_str(), subject, code.trim())
+        TokenHash::of_code(
+            &self.inner.config.secret_key,
+            purpose.as_str(),
+            subject,
+            code.trim(),
+        )
     }
 
     /// `<uuid>.<base64url HMAC>`: a tampered id is refused before any

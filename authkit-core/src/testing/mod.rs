@@ -97,6 +97,7 @@ macro_rules! store_conformance_tests {
             concurrent_wrong_codes_all_count,
             check_code_is_isolated_per_subject_and_purpose,
             peek_does_not_consume,
+            find_token_does_not_consume,
             purge_tokens_removes_only_old_tokens,
             // Audit log.
             audit_records_come_newest_first,

@@ -8,6 +8,62 @@ use super::fixtures::{code_hash, new_subject, now, one_time, race, secs, token_h
 use crate::one_time::{CodeCheck, OneTimeToken, Purpose};
 use crate::store::Store;
 
+/// `find_token` sees a live token without spending it, and nothing else.
+pub async fn find_token_does_not_consume(store: Store) {
+    let t = now();
+    let hash = token_hash();
+    let token = one_time(Purpose::ResetPassword, &new_subject(), hash, t);
+    store.tokens.issue_token(&token).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            store
+                .tokens
+                .find_token(Purpose::ResetPassword, &hash, t)
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(&token),
+            "find returns the live token as issued"
+        );
+    }
+    assert_eq!(
+        store
+            .tokens
+            .find_token(Purpose::VerifyEmail, &hash, t)
+            .await
+            .unwrap(),
+        None,
+        "find is bound to the purpose"
+    );
+    assert_eq!(
+        store
+            .tokens
+            .find_token(Purpose::ResetPassword, &hash, token.expires_at)
+            .await
+            .unwrap(),
+        None,
+        "find skips an expired token"
+    );
+    assert!(
+        store
+            .tokens
+            .consume_token(Purpose::ResetPassword, &hash, t)
+            .await
+            .unwrap()
+            .is_some(),
+        "find did not consume the token"
+    );
+    assert_eq!(
+        store
+            .tokens
+            .find_token(Purpose::ResetPassword, &hash, t)
+            .await
+            .unwrap(),
+        None,
+        "find skips a consumed token"
+    );
+}
+
 /// A token is consumed once, returned as issued with `consumed_at` set.
 pub async fn one_time_tokens_are_consumed_once(store: Store) {
     let t = now();

@@ -40,7 +40,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let registered = auth
         .register(Registration::new(email, password), &meta)
         .await?;
-    say!("registered {} (verification sent: {})", registered.user.id, registered.verification_sent);
+    say!(
+        "registered {} (verification sent: {})",
+        registered.user.id,
+        registered.verification_sent
+    );
 
     match auth.login(Credentials::new(email, password), &meta).await {
         Err(AuthError::EmailNotVerified) => say!("login before verifying: email_not_verified"),
@@ -55,16 +59,26 @@ async fn main() -> Result<(), Box<dyn Error>> {
     else {
         return Err("multi-factor login is not configured here".into());
     };
-    say!("logged in: session {}, access token valid {} s", pair.session_id, pair.expires_in);
+    say!(
+        "logged in: session {}, access token valid {} s",
+        pair.session_id,
+        pair.expires_in
+    );
 
     let principal = auth.authenticate(&pair.access_token)?;
     let me = auth.me(&principal).await?;
-    say!("me: {} roles={:?}", me.email, me.roles.iter().map(|r| &r.name).collect::<Vec<_>>());
+    say!(
+        "me: {} roles={:?}",
+        me.email,
+        me.roles.iter().map(|r| &r.name).collect::<Vec<_>>()
+    );
 
     let rotated = auth.refresh(&pair.refresh_token, &meta).await?;
     say!("refreshed: new refresh token issued, old one invalidated");
     match auth.refresh(&pair.refresh_token, &meta).await {
-        Err(AuthError::RefreshTokenReused) => say!("replaying the old refresh token: session revoked"),
+        Err(AuthError::RefreshTokenReused) => {
+            say!("replaying the old refresh token: session revoked")
+        }
         other => return Err(format!("unexpected: {other:?}").into()),
     }
     match auth.refresh(&rotated.refresh_token, &meta).await {

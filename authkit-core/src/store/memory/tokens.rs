@@ -100,6 +100,21 @@ impl OneTimeTokenStore for MemoryStore {
         }))
     }
 
+    async fn find_token(
+        &self,
+        purpose: Purpose,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> AuthResult<Option<OneTimeToken>> {
+        let table = lock(&self.tokens);
+        Ok(table
+            .by_hash
+            .get(&(purpose, *hash))
+            .and_then(|id| table.by_id.get(id))
+            .filter(|token| is_live(token, now))
+            .cloned())
+    }
+
     async fn check_code(
         &self,
         purpose: Purpose,
