@@ -1179,3 +1179,194 @@ async fn new_keys_are_published_before_they_sign() {
     assert_eq!(kid_of(&pair.access_token), new_kid);
     other.authenticate(&pair.access_token).unwrap();
 }
+
+#[tokio::test]
+async fn mail_goes_to_the_stored_address_not_a_look_alike() {
+    let h = harness().await;
+    verified_user(&h, "ada@example.com").await;
+    let before = h.mailer.count();
+    // Cyrillic "а" and full-width letters are other addresses: no mail.
+    for look_alike in [
+        "ad\u{430}@example.com",
+        "\u{ff41}da@example.com",
+        "ada@examp1e.com",
+    ] {
+        h.auth
+            .request_password_reset(look_alike, &meta())
+            .await
+            .unwrap();
+    }
+    assert_eq!(h.mailer.count(), before);
+    // A differently typed form of the same address mails the stored one.
+    h.auth
+        .request_password_reset("  ADA@Example.Com ", &meta())
+        .await
+        .unwrap();
+    let sent = h.mailer.messages();
+    assert_eq!(sent.len(), before + 1);
+    assert_eq!(sent[before].to, "ada@example.com");
+}
+
+#[tokio::test]
+async fn lockout_counts_across_instances_sharing_a_store() {
+    let h = harness().await;
+    verified_user(&h, "lock@example.com").await;
+    let config = AuthConfig::builder().build().unwrap();
+    let other = Auth::builder(config, h.store.clone())
+        .mailer(Arc::new(MemoryMailer::default()))
+        .rate_limiter(Arc::new(NoLimiter))
+        .clock(h.clock.clone())
+        .build()
+        .await
+        .unwrap();
+    for i in 0..10 {
+        let auth = if i % 2 == 0 { &h.auth } else { &other };
+        auth.login(
+            Credentials::new("lock@example.com", "wrong password!"),
+            &meta(),
+        )
+        .await
+        .unwrap_err();
+    }
+    for auth in [&h.auth, &other] {
+        assert!(matches!(
+            auth.login(Credentials::new("lock@example.com", PASSWORD), &meta())
+                .await,
+            Err(AuthError::AccountLocked { .. })
+        ));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_verifications_of_one_link_succeed_once() {
+    let h = harness().await;
+    h.auth
+        .register(Registration::new("par@example.com", PASSWORD), &meta())
+        .await
+        .unwrap();
+    let token = link_token(&h.mailer, "par@example.com");
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let auth = h.auth.clone();
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            auth.verify_email(&token, &meta()).await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(err) => assert!(matches!(err, AuthError::TokenInvalid), "{err:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+#[tokio::test]
+async fn a_new_code_does_not_reset_the_account_failure_budget() {
+    let h = harness_with(
+        |b| b,
+        Arc::new(authkit_core::rate_limit::GovernorLimiter::new(
+            authkit_core::rate_limit::RateLimits::default(),
+        )),
+    )
+    .await;
+    h.auth
+        .register(Registration::new("budget@example.com", PASSWORD), &meta())
+        .await
+        .unwrap();
+    let mut failures = 0;
+    let mut limited = false;
+    // Each code allows 5 guesses; resending issues a fresh code, but the
+    // per-account budget (20 per hour) keeps counting.
+    'outer: for _ in 0..5 {
+        let code = mailed_code(&h.mailer, "budget@example.com");
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        for _ in 0..5 {
+            match h
+                .auth
+                .verify_email_code("budget@example.com", wrong, &meta())
+                .await
+            {
+                Err(AuthError::MfaInvalidCode) => failures += 1,
+                Err(AuthError::RateLimited { .. }) => {
+                    limited = true;
+                    break 'outer;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        h.auth
+            .resend_verification("budget@example.com", &meta())
+            .await
+            .unwrap();
+    }
+    assert!(limited, "the account budget stopped the guessing");
+    assert_eq!(failures, 20);
+}
+
+#[tokio::test]
+async fn revoked_sessions_fail_introspection_at_once() {
+    let h = harness().await;
+    let a = verified_user(&h, "intro@example.com").await;
+    let b = login(&h, "intro@example.com", PASSWORD).await.unwrap();
+    let pa = principal(&h, &a);
+    h.auth
+        .change_password(&pa, PASSWORD, "changed passphrase one", &meta())
+        .await
+        .unwrap();
+    assert!(h.auth.introspect(&a.access_token).await.unwrap().active);
+    assert!(!h.auth.introspect(&b.access_token).await.unwrap().active);
+
+    h.auth
+        .request_password_reset("intro@example.com", &meta())
+        .await
+        .unwrap();
+    let token = link_token(&h.mailer, "intro@example.com");
+    h.auth
+        .confirm_password_reset(&token, "changed passphrase two", &meta())
+        .await
+        .unwrap();
+    assert!(!h.auth.introspect(&a.access_token).await.unwrap().active);
+}
+
+/// Unknown accounts cost the same as known ones: one argon2id verification
+/// each. Interleaved samples, so machine load hits both sides alike; the
+/// medians must be within 50% of each other (a missing dummy verification
+/// would make unknown accounts ~1000x faster).
+#[tokio::test]
+async fn unknown_and_known_accounts_take_the_same_time() {
+    let h = harness().await;
+    verified_user(&h, "timing@example.com").await;
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for i in 0..200 {
+        // Stay under the lockout: failures further apart than the window
+        // do not add up.
+        h.clock.advance(Duration::minutes(16));
+        let mut order = [
+            ("timing@example.com", &mut known),
+            ("nobody@example.com", &mut unknown),
+        ];
+        // Alternate which goes first, so warm-up effects cancel out.
+        if i % 2 == 1 {
+            order.reverse();
+        }
+        for (email, samples) in order {
+            let password = format!("wrong password {i}");
+            let started = std::time::Instant::now();
+            let err = login(&h, email, &password).await.unwrap_err();
+            samples.push(started.elapsed());
+            assert!(matches!(err, AuthError::InvalidCredentials));
+        }
+    }
+    known.sort();
+    unknown.sort();
+    let (k, u) = (known[100].as_secs_f64(), unknown[100].as_secs_f64());
+    let ratio = k.max(u) / k.min(u);
+    assert!(
+        ratio < 1.5,
+        "median known {k:.4}s vs unknown {u:.4}s (ratio {ratio:.2})"
+    );
+}
