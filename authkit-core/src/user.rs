@@ -106,7 +106,6 @@ impl User {
             phone_verified: self.phone_verified(),
             display_name: self.display_name.clone(),
             avatar_url: self.avatar_url.clone(),
-            roles: self.roles.clone(),
             is_active: self.is_active,
             created_at: self.created_at,
         }
@@ -130,8 +129,6 @@ pub struct Profile {
     pub display_name: Option<String>,
     /// Avatar URL.
     pub avatar_url: Option<String>,
-    /// Global role names.
-    pub roles: Vec<String>,
     /// Whether the account is active.
     pub is_active: bool,
     /// Creation time.

@@ -172,10 +172,10 @@ async fn register_verify_login_me() {
     let p = principal(&h, &pair);
     assert_eq!(p.session_id, pair.session_id);
     let me = h.auth.me(&p).await.unwrap();
-    assert_eq!(me.email, "ada@example.com");
-    assert!(me.email_verified);
-    assert_eq!(me.phone.as_deref(), Some("+442079460958"));
-    assert!(!me.phone_verified);
+    assert_eq!(me.profile.email, "ada@example.com");
+    assert!(me.profile.email_verified);
+    assert_eq!(me.profile.phone.as_deref(), Some("+442079460958"));
+    assert!(!me.profile.phone_verified);
     assert_eq!(me.roles[0].name, "END_USER");
 }
 
@@ -824,7 +824,7 @@ async fn profile_update_deactivate_export() {
         .unwrap_err();
     assert_eq!(err.field_errors().len(), 3);
     let me = h.auth.me(&p).await.unwrap();
-    assert_eq!(me.display_name.as_deref(), Some("Sam 🚀"));
+    assert_eq!(me.profile.display_name.as_deref(), Some("Sam 🚀"));
 
     let export = h.auth.export(&p, &meta()).await.unwrap();
     assert_eq!(export.profile.email, "sam@example.com");
@@ -1369,4 +1369,31 @@ async fn unknown_and_known_accounts_take_the_same_time() {
         ratio < 1.5,
         "median known {k:.4}s vs unknown {u:.4}s (ratio {ratio:.2})"
     );
+}
+
+#[tokio::test]
+async fn me_serializes_to_the_api_shape() {
+    let h = harness().await;
+    let pair = verified_user(&h, "shape@example.com").await;
+    let me = h.auth.me(&principal(&h, &pair)).await.unwrap();
+    let json = serde_json::to_value(&me).unwrap();
+    for key in [
+        "id",
+        "email",
+        "email_verified",
+        "phone",
+        "phone_verified",
+        "display_name",
+        "avatar_url",
+        "roles",
+        "permissions",
+        "mfa",
+        "created_at",
+    ] {
+        assert!(json.get(key).is_some(), "missing {key} in {json}");
+    }
+    assert_eq!(json["roles"][0]["name"], "END_USER");
+    assert!(json["roles"][0]["permissions"].is_array());
+    assert_eq!(json["mfa"]["enabled"], false);
+    assert!(json.get("password_hash").is_none());
 }

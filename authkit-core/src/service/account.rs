@@ -17,28 +17,15 @@ use crate::user::Profile;
 /// the store (not from the token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Me {
-    /// Account id.
-    pub id: uuid::Uuid,
-    /// Normalized email address.
-    pub email: String,
-    /// Whether the email is verified.
-    pub email_verified: bool,
-    /// E.164 phone number.
-    pub phone: Option<String>,
-    /// Whether the phone is verified.
-    pub phone_verified: bool,
-    /// Display name.
-    pub display_name: Option<String>,
-    /// Avatar URL.
-    pub avatar_url: Option<String>,
+    /// The profile (id, email, phone, display name, ...), flattened.
+    #[serde(flatten)]
+    pub profile: Profile,
     /// Each global role with its permissions.
     pub roles: Vec<RolePermissions>,
     /// The union of the roles' permissions.
     pub permissions: Vec<String>,
     /// Multi-factor state.
     pub mfa: MfaSummary,
-    /// Creation time.
-    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A global role and the permissions it grants.
@@ -142,13 +129,6 @@ impl Auth {
         let user = self.user(principal.user_id).await?;
         let roles = &self.inner.roles;
         Ok(Me {
-            id: user.id,
-            email: user.email.as_str().to_owned(),
-            email_verified: user.email_verified(),
-            phone: user.phone.as_ref().map(|p| p.as_str().to_owned()),
-            phone_verified: user.phone_verified(),
-            display_name: user.display_name.clone(),
-            avatar_url: user.avatar_url.clone(),
             roles: user
                 .roles
                 .iter()
@@ -159,7 +139,7 @@ impl Auth {
                 .collect(),
             permissions: roles.permissions_for(&user.roles),
             mfa: MfaSummary::default(),
-            created_at: user.created_at,
+            profile: user.profile(),
         })
     }
 

@@ -68,7 +68,7 @@ pub trait EventHook: Send + Sync {
 ///
 /// let principal = auth.authenticate(&pair.access_token)?;
 /// let me = auth.me(&principal).await?;
-/// assert_eq!(me.email, "ada@example.com");
+/// assert_eq!(me.profile.email, "ada@example.com");
 /// # Ok(())
 /// # }
 /// ```

@@ -3,7 +3,7 @@
 //! Backends implement every trait on one type and hand it to
 //! [`Store::new`]. The rules each backend must keep (atomic single-use
 //! transitions, unique emails, hashed secrets, an append-only audit log) are
-//! checked by the conformance suite in [`crate::testing`] (feature
+//! checked by the conformance suite in the `testing` module (feature
 //! `testing`), which the in-memory store and every SQL store run.
 
 mod memory;

@@ -69,7 +69,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let me = auth.me(&principal).await?;
     say!(
         "me: {} roles={:?}",
-        me.email,
+        me.profile.email,
         me.roles.iter().map(|r| &r.name).collect::<Vec<_>>()
     );
 
