@@ -1397,3 +1397,20 @@ async fn me_serializes_to_the_api_shape() {
     assert_eq!(json["mfa"]["enabled"], false);
     assert!(json.get("password_hash").is_none());
 }
+
+#[tokio::test]
+async fn revoke_other_sessions_keeps_the_current_one() {
+    let h = harness().await;
+    let a = verified_user(&h, "keep@example.com").await;
+    let b = login(&h, "keep@example.com", PASSWORD).await.unwrap();
+    let c = login(&h, "keep@example.com", PASSWORD).await.unwrap();
+    let pa = principal(&h, &a);
+    assert_eq!(h.auth.revoke_other_sessions(&pa, &meta()).await.unwrap(), 2);
+    let left = h.auth.sessions(&pa).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].current);
+    for gone in [&b, &c] {
+        assert!(h.auth.refresh(&gone.refresh_token, &meta()).await.is_err());
+    }
+    assert!(h.auth.refresh(&a.refresh_token, &meta()).await.is_ok());
+}
