@@ -344,12 +344,22 @@ async fn verification_codes_die_after_max_attempts() {
             Err(AuthError::MfaInvalidCode)
         ));
     }
+    // The code is dead now; the answer is the same as for a wrong code or
+    // an unknown address.
     assert!(matches!(
         h.auth
             .verify_email_code("fay@example.com", &code, &meta())
             .await,
-        Err(AuthError::TokenInvalid)
+        Err(AuthError::MfaInvalidCode)
     ));
+    let user = h
+        .store
+        .users
+        .user_by_email(&authkit_core::email::Email::parse("fay@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!user.email_verified());
 }
 
 #[tokio::test]

@@ -237,11 +237,12 @@ impl Auth {
     }
 
     /// Verifies an email address with the 6-digit code from the email.
-    /// Unknown addresses and wrong codes answer alike.
+    /// Unknown addresses, wrong codes and dead codes (expired, used, out of
+    /// attempts) all answer alike, so the answer discloses no account.
     ///
     /// # Errors
-    /// `MfaInvalidCode` for a wrong code or an unknown address;
-    /// `TokenInvalid` when no live code exists; `RateLimited`.
+    /// `MfaInvalidCode`; `RateLimited` once the address's failure budget
+    /// is spent (a new code does not refill it).
     pub async fn verify_email_code(
         &self,
         email: &str,
@@ -268,8 +269,7 @@ impl Auth {
             .await?
         {
             CodeCheck::Accepted(_) => self.mark_verified(user.id, meta).await,
-            CodeCheck::Rejected { .. } => Err(AuthError::MfaInvalidCode),
-            CodeCheck::Missing => Err(AuthError::TokenInvalid),
+            CodeCheck::Rejected { .. } | CodeCheck::Missing => Err(AuthError::MfaInvalidCode),
         }
     }
 
