@@ -29,7 +29,7 @@ use crate::error::{AuthError, AuthResult};
 ///
 /// When the queue is full, `send` fails at once with
 /// `AuthError::Internal("mail queue full")`; size the capacity for the mail
-/// expected during an outage of `RetryPolicy::total_backoff`.
+/// expected during an outage of [`RetryPolicy::total_backoff`].
 ///
 /// Dropping the queue lets the task deliver (or give up) what is queued,
 /// then end; call [`flush`](Self::flush) first to wait for it.
