@@ -8,7 +8,8 @@
 //!   as a typed async call returning [`AuthResult`];
 //! - the building blocks it is made of, usable on their own:
 //!   [`password`] (argon2id, Django hash import, policy), [`token`] (keys,
-//!   JWKS, access tokens), [`rate_limit`], [`mail`], [`audit`];
+//!   JWKS, access tokens), [`rate_limit`], [`mail`] (console, in-memory
+//!   and, with feature `smtp`, SMTP mailers; a retrying queue), [`audit`];
 //! - the [`store`] traits, an in-memory store, and (feature `testing`) the
 //!   conformance suite every store backend runs.
 //!

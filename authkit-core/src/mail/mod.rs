@@ -3,21 +3,46 @@
 //!
 //! - [`ConsoleMailer`] prints messages, for development.
 //! - [`MemoryMailer`] keeps them, for tests.
-//! - [`MailQueue`] wraps any mailer so that sending never waits for the
-//!   mail server.
+//! - `SmtpMailer` (cargo feature `smtp`) delivers through an SMTP server,
+//!   configured by `AUTHKIT_SMTP_URL` and `AUTHKIT_MAIL_FROM`.
+//! - [`MailQueue`] wraps any mailer so that sending never waits for, nor
+//!   fails with, the mail server; failed deliveries are retried with
+//!   backoff ([`RetryPolicy`]).
+//!
+//! In production, wrap the real mailer in a queue:
+//!
+//! ```no_run
+//! # #[cfg(feature = "smtp")]
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use authkit_core::mail::{ConsoleMailer, MailQueue, Mailer, SmtpMailer};
+//!
+//! let mailer: Arc<dyn Mailer> = match SmtpMailer::from_env()? {
+//!     Some(smtp) => Arc::new(MailQueue::new(Arc::new(smtp), 1_000)),
+//!     None => Arc::new(ConsoleMailer), // no AUTHKIT_SMTP_URL: development
+//! };
+//! # Ok(())
+//! # }
+//! ```
 
 use async_trait::async_trait;
 
 use crate::error::AuthResult;
 
+#[cfg(test)]
+mod captured_logs;
 mod console;
 mod memory;
 mod queue;
+#[cfg(feature = "smtp")]
+mod smtp;
 mod templates;
 
 pub use console::ConsoleMailer;
 pub use memory::MemoryMailer;
-pub use queue::MailQueue;
+pub use queue::{MailQueue, RetryPolicy};
+#[cfg(feature = "smtp")]
+pub use smtp::{SmtpConfig, SmtpMailer, SmtpTls};
 pub use templates::{DefaultTemplates, MailTemplates, escape_html};
 
 /// A rendered email.
