@@ -7,7 +7,7 @@ use authkit_core::error::AuthError;
 
 /// Attempts of one transaction that hits deadlocks, serialization failures
 /// or a busy database before the error is reported.
-const MAX_ATTEMPTS: u32 = 8;
+const MAX_ATTEMPTS: u32 = 16;
 
 /// What an error means for the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,12 +104,20 @@ where
     loop {
         match op().await {
             Err(err) if attempt < MAX_ATTEMPTS && classify(&err) == ErrorClass::Transient => {
+                backoff(attempt).await;
                 attempt += 1;
-                tokio::task::yield_now().await;
             }
             result => return result,
         }
     }
+}
+
+/// Waits a random time, growing with `attempt` up to 64 ms, so the
+/// transactions that collided do not collide again in lockstep.
+pub(crate) async fn backoff(attempt: u32) {
+    let ceiling_ms = 1u64 << attempt.min(6);
+    let wait = rand::random::<u64>() % (ceiling_ms * 1000);
+    tokio::time::sleep(std::time::Duration::from_micros(wait)).await;
 }
 
 /// A decoding error for a column whose stored value is not what the schema

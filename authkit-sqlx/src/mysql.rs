@@ -79,8 +79,13 @@ impl MySqlStore {
         AssertSqlSafe(format!("{text} FOR UPDATE")).into_sql_str()
     }
 
+    /// A READ COMMITTED transaction: locking reads then lock only the rows
+    /// they return (no gap locks), which keeps concurrent transitions from
+    /// deadlocking on InnoDB's default REPEATABLE READ.
     async fn begin(&self) -> Result<sqlx::Transaction<'static, MySql>, sqlx::Error> {
-        self.pool.begin().await
+        self.pool
+            .begin_with("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION")
+            .await
     }
 
     const INSERT_AUDIT: &'static str = "INSERT INTO authkit_audit_log \
