@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use authkit_core::error::AuthResult;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+};
 use sqlx::{SqlSafeStr, SqlStr};
 
 use crate::error::to_auth;

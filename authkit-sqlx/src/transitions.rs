@@ -99,11 +99,12 @@ pub(crate) fn failure(
 
 /// `at + by`, saturating at the ends of the representable range.
 fn saturating_add(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
-    at.checked_add_signed(by).unwrap_or(if by < Duration::zero() {
-        DateTime::<Utc>::MIN_UTC
-    } else {
-        DateTime::<Utc>::MAX_UTC
-    })
+    at.checked_add_signed(by)
+        .unwrap_or(if by < Duration::zero() {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
 }
 
 /// Unconsumed, unexpired and with attempts left.
@@ -182,17 +183,32 @@ mod tests {
         };
         let s = session(now);
         assert_eq!(
-            rotation(&req(old, now + Duration::seconds(1), 0), &s, rotated, Some(current)),
+            rotation(
+                &req(old, now + Duration::seconds(1), 0),
+                &s,
+                rotated,
+                Some(current)
+            ),
             Rotation::Reuse,
             "no grace"
         );
         assert_eq!(
-            rotation(&req(old, now + Duration::seconds(1), 10), &s, rotated, Some(current)),
+            rotation(
+                &req(old, now + Duration::seconds(1), 10),
+                &s,
+                rotated,
+                Some(current)
+            ),
             Rotation::Retire(current),
             "previous token within the grace"
         );
         assert_eq!(
-            rotation(&req(old, now + Duration::seconds(10), 10), &s, rotated, Some(current)),
+            rotation(
+                &req(old, now + Duration::seconds(10), 10),
+                &s,
+                rotated,
+                Some(current)
+            ),
             Rotation::Reuse,
             "grace over"
         );

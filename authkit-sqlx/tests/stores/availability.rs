@@ -51,7 +51,9 @@ async fn calls_on_a_pool_that_cannot_connect_are_unavailable() {
         Store::new(MySqlStore::from_pool(my)),
     ] {
         assert!(unavailable(store.users.user_by_id(Uuid::now_v7()).await));
-        assert!(unavailable(store.sessions.purge_sessions(chrono::Utc::now()).await));
+        assert!(unavailable(
+            store.sessions.purge_sessions(chrono::Utc::now()).await
+        ));
         let err = store.keys.signing_keys().await.unwrap_err();
         assert_eq!((err.status(), err.code()), (503, "store_unavailable"));
     }

@@ -26,7 +26,10 @@ async fn sqlite_migrates_a_fresh_database_once() {
     let store = SqliteStore::connect(&url).await.unwrap();
     for table in TABLES {
         assert!(
-            sqlx::query(count_sql(table)).execute(store.pool()).await.is_err(),
+            sqlx::query(count_sql(table))
+                .execute(store.pool())
+                .await
+                .is_err(),
             "{table} exists before migrating"
         );
     }

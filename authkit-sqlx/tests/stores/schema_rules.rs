@@ -97,7 +97,11 @@ async fn duplicate_ids_are_internal(store: Store) {
         revoke_reason: None,
     };
     let refresh = TokenHash::of_token("r");
-    store.sessions.create_session(&session, &refresh).await.unwrap();
+    store
+        .sessions
+        .create_session(&session, &refresh)
+        .await
+        .unwrap();
     let other = authkit_core::session::Session {
         id: Uuid::now_v7(),
         ..session.clone()
@@ -169,7 +173,12 @@ async fn sqlite_refuses_audit_updates_and_deletes() {
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
     assert_eq!(
-        store.audit.audit_records(&Default::default()).await.unwrap().len(),
+        store
+            .audit
+            .audit_records(&Default::default())
+            .await
+            .unwrap()
+            .len(),
         1
     );
 }
@@ -193,7 +202,12 @@ async fn postgres_refuses_audit_updates_deletes_and_truncates() {
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
     assert_eq!(
-        store.audit.audit_records(&Default::default()).await.unwrap().len(),
+        store
+            .audit
+            .audit_records(&Default::default())
+            .await
+            .unwrap()
+            .len(),
         1
     );
 }
