@@ -1,5 +1,242 @@
-//! PostgreSQL, SQLite and MySQL stores for authkit.
+//! PostgreSQL, SQLite and MySQL stores for authkit, with embedded
+//! migrations.
 //!
-//! Not built yet: this crate will implement every `authkit_core::store`
-//! trait on top of sqlx and pass the same conformance suite as the
-//! in-memory store. Until then, use `authkit_core::store::MemoryStore`.
+//! Each backend implements every `authkit_core::store` trait and passes the
+//! same conformance suite as the in-memory store.
+//!
+//! # Picking a backend
+//!
+//! One cargo feature per backend, so you compile only the driver you use:
+//!
+//! | feature | store | URL |
+//! | --- | --- | --- |
+//! | `sqlite` (default) | [`SqliteStore`] | `sqlite://auth.db`, `sqlite::memory:` |
+//! | `postgres` | [`PgStore`] | `postgres://user:pass@host/db` |
+//! | `mysql` | [`MySqlStore`] (MySQL 8, MariaDB 10.5+) | `mysql://user:pass@host/db` |
+//!
+//! ```toml
+//! authkit-sqlx = { version = "0.1", default-features = false, features = ["postgres"] }
+//! ```
+//!
+//! When the backend is only known at run time (a `DATABASE_URL`),
+//! [`connect`] picks it from the URL scheme, applies the migrations and
+//! returns the [`Store`] that `authkit_core::Auth` takes:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), authkit_core::error::AuthError> {
+//! use authkit_core::email::Email;
+//! use authkit_core::user::User;
+//!
+//! let store = authkit_sqlx::connect("sqlite::memory:").await?;
+//! let user = User::new(Email::parse("ann@example.com")?, chrono::Utc::now());
+//! store.users.create_user(&user).await?;
+//! assert_eq!(store.users.user_by_email(&user.email).await?, Some(user));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Migrations
+//!
+//! The schema ships inside the crate (one migration folder per backend)
+//! and is applied by `migrate()` on each store, or by [`connect`].
+//! Applying is idempotent and safe from several instances at once
+//! (PostgreSQL and MySQL take a lock). authkit records its migrations in
+//! its own table, [`MIGRATIONS_TABLE`], so they never clash with the host
+//! application's sqlx migrations on the same database. Hosts that run
+//! migrations from their own tooling get the migrator from
+//! `PgStore::migrator()` (and its siblings). Upgrades add new migrations;
+//! shipped ones are never edited.
+//!
+//! # Sharing a pool with the host application
+//!
+//! Build the pool once, hand a clone to the store with `from_pool`, and
+//! keep using it for your own tables:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use authkit_core::store::Store;
+//! use authkit_sqlx::SqliteStore;
+//! use sqlx::sqlite::SqlitePoolOptions;
+//!
+//! let pool = SqlitePoolOptions::new()
+//!     .max_connections(1)
+//!     .idle_timeout(None)
+//!     .max_lifetime(None)
+//!     .connect("sqlite::memory:")
+//!     .await?;
+//! let backend = SqliteStore::from_pool(pool.clone());
+//! backend.migrate().await?;
+//! let store = Store::new(backend);
+//!
+//! sqlx::query("CREATE TABLE notes (body TEXT)").execute(&pool).await?;
+//! # let _ = store;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Errors
+//!
+//! A database that cannot be reached, or a pool that times out, surfaces as
+//! `AuthError::StoreUnavailable` (HTTP 503 `store_unavailable`, no detail
+//! shown to clients); the pool reconnects by itself once the database is
+//! back. Unique emails surface as `AuthError::EmailTaken`; other driver
+//! failures as `AuthError::Internal`.
+//!
+//! # Guarantees
+//!
+//! - Every single-use transition (consuming a token, checking a code,
+//!   rotating a refresh token, counting a failed login) is one transaction
+//!   that locks its rows (`FOR UPDATE`, or `BEGIN IMMEDIATE` on SQLite):
+//!   of N concurrent callers exactly one wins. Deadlocks and busy errors
+//!   rerun the transaction a bounded number of times.
+//! - At most one unconsumed one-time token exists per (purpose, subject),
+//!   enforced by a unique index.
+//! - Several accounts may share one verified phone number (the core's
+//!   phone lookup returns a list); emails are unique.
+//! - The audit log has no update or delete path; on PostgreSQL and SQLite a
+//!   trigger refuses `UPDATE` and `DELETE` on the table.
+//! - Ids are UUIDs (`uuid`, 16-byte `BLOB`, `BINARY(16)`), times UTC
+//!   (`TIMESTAMPTZ`, RFC 3339 text, `DATETIME(6)`), secrets only as 32-byte
+//!   hashes.
+//!
+//! # Testing your own store
+//!
+//! The conformance suite these stores pass is public: enable
+//! `authkit-core`'s `testing` feature in your dev-dependencies and invoke
+//! `authkit_core::store_conformance_tests!` with a factory that returns a
+//! fresh, empty store:
+//!
+//! ```
+//! authkit_core::store_conformance_tests!(async {
+//!     let backend = authkit_sqlx::SqliteStore::connect("sqlite::memory:").await.unwrap();
+//!     backend.migrate().await.unwrap();
+//!     authkit_core::store::Store::new(backend)
+//! });
+//! ```
+//!
+//! This crate's own tests do exactly that for every backend; PostgreSQL
+//! and MySQL run when `AUTHKIT_TEST_POSTGRES_URL` / `AUTHKIT_TEST_MYSQL_URL`
+//! are set, each test in a fresh schema or database.
+
+// Without a backend feature only `connect` (which then refuses every URL)
+// remains; the shared machinery is unused but kept compiling.
+#![cfg_attr(
+    not(any(feature = "postgres", feature = "sqlite", feature = "mysql")),
+    allow(dead_code, unused_imports, unused_macros)
+)]
+
+mod columns;
+mod error;
+mod migrations;
+mod sql_store;
+mod transitions;
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use authkit_core::error::{AuthError, AuthResult};
+use authkit_core::store::Store;
+
+pub use migrations::MIGRATIONS_TABLE;
+#[cfg(feature = "mysql")]
+pub use mysql::MySqlStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// The backend a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Postgres,
+    Sqlite,
+    MySql,
+}
+
+impl Backend {
+    fn of_url(url: &str) -> Option<Self> {
+        let scheme = url.split_once(':')?.0.to_ascii_lowercase();
+        match scheme.as_str() {
+            "postgres" | "postgresql" => Some(Self::Postgres),
+            "sqlite" => Some(Self::Sqlite),
+            "mysql" | "mariadb" => Some(Self::MySql),
+            _ => None,
+        }
+    }
+}
+
+/// Connects to the database `url` names (`postgres://`, `postgresql://`,
+/// `sqlite:`, `mysql://`, `mariadb://`), applies the pending migrations and
+/// returns the bundle of stores.
+///
+/// # Errors
+/// `StoreUnavailable` if the database cannot be reached; `Internal` for an
+/// unknown scheme, a scheme whose feature is not enabled, a malformed URL,
+/// or a failed migration.
+pub async fn connect(url: &str) -> AuthResult<Store> {
+    match Backend::of_url(url) {
+        #[cfg(feature = "postgres")]
+        Some(Backend::Postgres) => {
+            let store = PgStore::connect(url).await?;
+            store.migrate().await?;
+            Ok(Store::new(store))
+        }
+        #[cfg(feature = "sqlite")]
+        Some(Backend::Sqlite) => {
+            let store = SqliteStore::connect(url).await?;
+            store.migrate().await?;
+            Ok(Store::new(store))
+        }
+        #[cfg(feature = "mysql")]
+        Some(Backend::MySql) => {
+            let store = MySqlStore::connect(url).await?;
+            store.migrate().await?;
+            Ok(Store::new(store))
+        }
+        #[allow(unreachable_patterns)]
+        Some(backend) => Err(AuthError::Internal(format!(
+            "authkit-sqlx was built without the {backend:?} backend; enable its cargo feature"
+        ))),
+        None => Err(AuthError::Internal(
+            "unsupported database URL: expected postgres://, sqlite: or mysql://".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_backend() {
+        for (url, backend) in [
+            ("postgres://u@h/db", Backend::Postgres),
+            ("PostgreSQL://u@h/db", Backend::Postgres),
+            ("sqlite::memory:", Backend::Sqlite),
+            ("sqlite://auth.db", Backend::Sqlite),
+            ("mysql://root@h/db", Backend::MySql),
+            ("mariadb://root@h/db", Backend::MySql),
+        ] {
+            assert_eq!(Backend::of_url(url), Some(backend), "{url}");
+        }
+        for url in ["", "auth.db", "redis://h", "http://x", "ünï://x"] {
+            assert_eq!(Backend::of_url(url), None, "{url:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_schemes_are_refused() {
+        for url in ["", "redis://127.0.0.1", "no scheme at all"] {
+            assert!(
+                matches!(connect(url).await, Err(AuthError::Internal(_))),
+                "{url:?}"
+            );
+        }
+    }
+}

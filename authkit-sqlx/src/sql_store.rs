@@ -1,0 +1,994 @@
+//! The store traits, implemented once for every backend.
+//!
+//! The SQL below is portable (`?` placeholders, no vendor syntax); each
+//! backend type supplies the few things that differ, as inherent items:
+//!
+//! - `fn sql(&'static str) -> SqlStr`: the statement in the backend's
+//!   placeholder style;
+//! - `fn locked(&'static str) -> SqlStr`: the same for a locking read
+//!   (`FOR UPDATE` where rows can be locked; SQLite locks the whole database
+//!   for the transaction instead);
+//! - `async fn begin(&self)`: a transaction that serializes writers
+//!   (`BEGIN IMMEDIATE` on SQLite);
+//! - `INSERT_AUDIT` / `SELECT_AUDIT`: the audit statements (JSONB on
+//!   PostgreSQL).
+//!
+//! Every single-use or counting transition is one transaction that locks
+//! the rows it decides on, re-reads them under the lock, asks
+//! [`crate::transitions`] what to do and writes the answer; deadlocks and
+//! busy errors rerun the whole transaction ([`crate::error::retrying`]).
+
+/// Columns of `authkit_users`, in the order [`user_from_row`] reads them.
+macro_rules! user_columns {
+    () => {
+        "id, email, email_verified_at, phone, phone_verified_at, password_hash, \
+         display_name, avatar_url, is_active, must_change_password, \
+         password_changed_at, failed_login_count, last_failed_login_at, \
+         locked_until, roles, created_at, updated_at"
+    };
+}
+
+/// Columns of `authkit_sessions`.
+macro_rules! session_columns {
+    () => {
+        "id, user_id, ip, user_agent, created_at, last_seen_at, expires_at, \
+         revoked_at, revoke_reason"
+    };
+}
+
+/// Columns of `authkit_one_time_tokens`.
+macro_rules! token_columns {
+    () => {
+        "id, purpose, subject, hash, payload, created_at, expires_at, attempts, \
+         max_attempts, consumed_at"
+    };
+}
+
+/// Implements every store trait for `$store`, whose pool is `self.pool`, on
+/// database `$db`.
+macro_rules! impl_store {
+    ($store:ty, $db:ty) => {
+        const _: () = {
+            use async_trait::async_trait;
+            use authkit_core::audit::{AuditQuery, AuditRecord};
+            use authkit_core::email::{Email, Phone};
+            use authkit_core::error::{AuthError, AuthResult};
+            use authkit_core::one_time::{CodeCheck, OneTimeToken, Purpose};
+            use authkit_core::secret::TokenHash;
+            use authkit_core::session::{RotateOutcome, RotateRefresh, Session};
+            use authkit_core::store::{
+                AuditStore, FailureState, KeyRecord, KeyStore, LockoutPolicy, OneTimeTokenStore,
+                SessionStore, UserStore,
+            };
+            use authkit_core::user::User;
+            use chrono::{DateTime, Utc};
+            use sqlx::Row as _;
+            use uuid::Uuid;
+
+            use $crate::columns::{
+                count_from_db, count_to_db, email_from_db, hash_from_db, json_from_db,
+                phone_from_db, purpose_from_db, roles_from_db, roles_to_db,
+            };
+            use $crate::error::{ErrorClass, backoff, classify, retrying, to_auth};
+            use $crate::transitions::{self, Failures, REUSED, RefreshRow, Rotation};
+
+            type DbRow = <$db as sqlx::Database>::Row;
+            type Tx = sqlx::Transaction<'static, $db>;
+
+            fn user_from_row(row: &DbRow) -> Result<User, sqlx::Error> {
+                Ok(User {
+                    id: row.try_get("id")?,
+                    email: email_from_db(&row.try_get::<String, _>("email")?)?,
+                    email_verified_at: row.try_get("email_verified_at")?,
+                    phone: phone_from_db(row.try_get("phone")?)?,
+                    phone_verified_at: row.try_get("phone_verified_at")?,
+                    password_hash: row.try_get("password_hash")?,
+                    display_name: row.try_get("display_name")?,
+                    avatar_url: row.try_get("avatar_url")?,
+                    is_active: row.try_get("is_active")?,
+                    must_change_password: row.try_get("must_change_password")?,
+                    password_changed_at: row.try_get("password_changed_at")?,
+                    failed_login_count: count_from_db(
+                        "failed_login_count",
+                        row.try_get("failed_login_count")?,
+                    )?,
+                    last_failed_login_at: row.try_get("last_failed_login_at")?,
+                    locked_until: row.try_get("locked_until")?,
+                    roles: roles_from_db(&row.try_get::<String, _>("roles")?)?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            }
+
+            fn session_from_row(row: &DbRow) -> Result<Session, sqlx::Error> {
+                Ok(Session {
+                    id: row.try_get("id")?,
+                    user_id: row.try_get("user_id")?,
+                    ip: row.try_get("ip")?,
+                    user_agent: row.try_get("user_agent")?,
+                    created_at: row.try_get("created_at")?,
+                    last_seen_at: row.try_get("last_seen_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                    revoked_at: row.try_get("revoked_at")?,
+                    revoke_reason: row.try_get("revoke_reason")?,
+                })
+            }
+
+            fn token_from_row(row: &DbRow) -> Result<OneTimeToken, sqlx::Error> {
+                Ok(OneTimeToken {
+                    id: row.try_get("id")?,
+                    purpose: purpose_from_db(&row.try_get::<String, _>("purpose")?)?,
+                    subject: row.try_get("subject")?,
+                    hash: hash_from_db("hash", &row.try_get::<Vec<u8>, _>("hash")?)?,
+                    payload: json_from_db("payload", &row.try_get::<String, _>("payload")?)?,
+                    created_at: row.try_get("created_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                    attempts: count_from_db("attempts", row.try_get("attempts")?)?,
+                    max_attempts: count_from_db("max_attempts", row.try_get("max_attempts")?)?,
+                    consumed_at: row.try_get("consumed_at")?,
+                })
+            }
+
+            fn audit_from_row(row: &DbRow) -> Result<AuditRecord, sqlx::Error> {
+                Ok(AuditRecord {
+                    id: row.try_get("id")?,
+                    at: row.try_get("at")?,
+                    event: row.try_get("event")?,
+                    user_id: row.try_get("user_id")?,
+                    ip: row.try_get("ip")?,
+                    user_agent: row.try_get("user_agent")?,
+                    data: json_from_db("data", &row.try_get::<String, _>("data")?)?,
+                })
+            }
+
+            fn key_from_row(row: &DbRow) -> Result<KeyRecord, sqlx::Error> {
+                Ok(KeyRecord {
+                    kid: row.try_get("kid")?,
+                    algorithm: row.try_get("algorithm")?,
+                    private_material: row.try_get("private_material")?,
+                    created_at: row.try_get("created_at")?,
+                    retired_at: row.try_get("retired_at")?,
+                })
+            }
+
+            /// Rounds of an issue that loses to concurrent issues for the
+            /// same subject before it reports the conflict.
+            const MAX_ISSUE_ATTEMPTS: u32 = 64;
+
+            /// Offsets and limits as SQL integers.
+            fn sql_count(n: u64) -> i64 {
+                i64::try_from(n).unwrap_or(i64::MAX)
+            }
+
+            impl $store {
+                async fn email_exists(&self, email: &Email) -> Result<bool, sqlx::Error> {
+                    Ok(sqlx::query(Self::sql(
+                        "SELECT 1 FROM authkit_users WHERE email = ?",
+                    ))
+                    .bind(email.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .is_some())
+                }
+
+                /// A unique violation on a user write is the email (the only
+                /// other unique column is the generated id).
+                async fn user_write_error(&self, err: sqlx::Error, email: &Email) -> AuthError {
+                    if classify(&err) != ErrorClass::UniqueViolation {
+                        return to_auth(err);
+                    }
+                    match self.email_exists(email).await {
+                        Ok(true) => AuthError::EmailTaken,
+                        Ok(false) => AuthError::Internal("duplicate user id".into()),
+                        Err(err) => to_auth(err),
+                    }
+                }
+
+                async fn insert_user(&self, user: &User) -> Result<(), sqlx::Error> {
+                    sqlx::query(Self::sql(concat!(
+                        "INSERT INTO authkit_users (",
+                        $crate::sql_store::user_columns!(),
+                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    )))
+                    .bind(user.id)
+                    .bind(user.email.as_str())
+                    .bind(user.email_verified_at)
+                    .bind(user.phone.as_ref().map(Phone::as_str))
+                    .bind(user.phone_verified_at)
+                    .bind(user.password_hash.as_deref())
+                    .bind(user.display_name.as_deref())
+                    .bind(user.avatar_url.as_deref())
+                    .bind(user.is_active)
+                    .bind(user.must_change_password)
+                    .bind(user.password_changed_at)
+                    .bind(count_to_db(user.failed_login_count))
+                    .bind(user.last_failed_login_at)
+                    .bind(user.locked_until)
+                    .bind(roles_to_db(&user.roles))
+                    .bind(user.created_at)
+                    .bind(user.updated_at)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn write_user(&self, user: &User) -> Result<u64, sqlx::Error> {
+                    let done = sqlx::query(Self::sql(
+                        "UPDATE authkit_users SET email = ?, email_verified_at = ?, phone = ?, \
+                         phone_verified_at = ?, password_hash = ?, display_name = ?, \
+                         avatar_url = ?, is_active = ?, must_change_password = ?, \
+                         password_changed_at = ?, roles = ?, created_at = ?, updated_at = ? \
+                         WHERE id = ?",
+                    ))
+                    .bind(user.email.as_str())
+                    .bind(user.email_verified_at)
+                    .bind(user.phone.as_ref().map(Phone::as_str))
+                    .bind(user.phone_verified_at)
+                    .bind(user.password_hash.as_deref())
+                    .bind(user.display_name.as_deref())
+                    .bind(user.avatar_url.as_deref())
+                    .bind(user.is_active)
+                    .bind(user.must_change_password)
+                    .bind(user.password_changed_at)
+                    .bind(roles_to_db(&user.roles))
+                    .bind(user.created_at)
+                    .bind(user.updated_at)
+                    .bind(user.id)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected())
+                }
+
+                async fn fail_login_once(
+                    &self,
+                    user_id: Uuid,
+                    now: DateTime<Utc>,
+                    policy: LockoutPolicy,
+                ) -> Result<Option<FailureState>, sqlx::Error> {
+                    let mut tx: Tx = self.begin().await?;
+                    let Some(row) = sqlx::query(Self::locked(
+                        "SELECT failed_login_count, last_failed_login_at, locked_until \
+                         FROM authkit_users WHERE id = ?",
+                    ))
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    else {
+                        return Ok(None);
+                    };
+                    let before = Failures {
+                        count: count_from_db(
+                            "failed_login_count",
+                            row.try_get("failed_login_count")?,
+                        )?,
+                        last_at: row.try_get("last_failed_login_at")?,
+                        locked_until: row.try_get("locked_until")?,
+                    };
+                    let (after, state) = transitions::failure(before, now, policy);
+                    sqlx::query(Self::sql(
+                        "UPDATE authkit_users SET failed_login_count = ?, \
+                         last_failed_login_at = ?, locked_until = ? WHERE id = ?",
+                    ))
+                    .bind(count_to_db(after.count))
+                    .bind(after.last_at)
+                    .bind(after.locked_until)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(Some(state))
+                }
+
+                async fn rotate_once(
+                    &self,
+                    req: &RotateRefresh,
+                ) -> Result<RotateOutcome, sqlx::Error> {
+                    // The session id of a token never changes: find it
+                    // without a lock, then lock the session, which
+                    // serializes every rotation of its family.
+                    let Some(row) = sqlx::query(Self::sql(
+                        "SELECT session_id FROM authkit_refresh_tokens WHERE hash = ?",
+                    ))
+                    .bind(&req.presented.0[..])
+                    .fetch_optional(&self.pool)
+                    .await?
+                    else {
+                        return Ok(RotateOutcome::Invalid);
+                    };
+                    let session_id: Uuid = row.try_get("session_id")?;
+
+                    let mut tx: Tx = self.begin().await?;
+                    let Some(row) = sqlx::query(Self::locked(concat!(
+                        "SELECT ",
+                        $crate::sql_store::session_columns!(),
+                        " FROM authkit_sessions WHERE id = ?"
+                    )))
+                    .bind(session_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    else {
+                        return Ok(RotateOutcome::Invalid);
+                    };
+                    let mut session = session_from_row(&row)?;
+                    let mut presented = None;
+                    let mut current = None;
+                    // Under the session lock a plain read sees the latest
+                    // committed state of the family.
+                    for row in sqlx::query(Self::sql(
+                        "SELECT hash, rotated_at, replaced_by FROM authkit_refresh_tokens \
+                         WHERE hash = ? OR (session_id = ? AND rotated_at IS NULL)",
+                    ))
+                    .bind(&req.presented.0[..])
+                    .bind(session_id)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    {
+                        let hash = hash_from_db("hash", &row.try_get::<Vec<u8>, _>("hash")?)?;
+                        let rotated_at: Option<DateTime<Utc>> = row.try_get("rotated_at")?;
+                        let replaced_by = row
+                            .try_get::<Option<Vec<u8>>, _>("replaced_by")?
+                            .map(|bytes| hash_from_db("replaced_by", &bytes))
+                            .transpose()?;
+                        if hash == req.presented {
+                            presented = Some(RefreshRow {
+                                rotated_at,
+                                replaced_by,
+                            });
+                        }
+                        if rotated_at.is_none() {
+                            current = Some(hash);
+                        }
+                    }
+                    let Some(presented) = presented else {
+                        return Ok(RotateOutcome::Invalid);
+                    };
+
+                    match transitions::rotation(req, &session, presented, current) {
+                        Rotation::Invalid => Ok(RotateOutcome::Invalid),
+                        Rotation::Reuse => {
+                            sqlx::query(Self::sql(
+                                "UPDATE authkit_sessions SET revoked_at = ?, revoke_reason = ? \
+                                 WHERE id = ?",
+                            ))
+                            .bind(req.now)
+                            .bind(REUSED)
+                            .bind(session_id)
+                            .execute(&mut *tx)
+                            .await?;
+                            tx.commit().await?;
+                            session.revoked_at = Some(req.now);
+                            session.revoke_reason = Some(REUSED.to_owned());
+                            Ok(RotateOutcome::Reused(session))
+                        }
+                        Rotation::Retire(retiring) => {
+                            sqlx::query(Self::sql(
+                                "UPDATE authkit_refresh_tokens SET rotated_at = ?, replaced_by = ? \
+                                 WHERE hash = ?",
+                            ))
+                            .bind(req.now)
+                            .bind(&req.replacement.0[..])
+                            .bind(&retiring.0[..])
+                            .execute(&mut *tx)
+                            .await?;
+                            sqlx::query(Self::sql(
+                                "INSERT INTO authkit_refresh_tokens (hash, session_id) VALUES (?, ?)",
+                            ))
+                            .bind(&req.replacement.0[..])
+                            .bind(session_id)
+                            .execute(&mut *tx)
+                            .await?;
+                            sqlx::query(Self::sql(
+                                "UPDATE authkit_sessions SET last_seen_at = ? WHERE id = ?",
+                            ))
+                            .bind(req.now)
+                            .bind(session_id)
+                            .execute(&mut *tx)
+                            .await?;
+                            tx.commit().await?;
+                            session.last_seen_at = req.now;
+                            Ok(RotateOutcome::Rotated(session))
+                        }
+                    }
+                }
+
+                async fn issue_once(&self, token: &OneTimeToken) -> Result<(), sqlx::Error> {
+                    let mut tx: Tx = self.begin().await?;
+                    sqlx::query(Self::sql(
+                        "UPDATE authkit_one_time_tokens SET consumed_at = ? \
+                         WHERE purpose = ? AND subject = ? AND consumed_at IS NULL",
+                    ))
+                    .bind(token.created_at)
+                    .bind(token.purpose.as_str())
+                    .bind(token.subject.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(Self::sql(concat!(
+                        "INSERT INTO authkit_one_time_tokens (",
+                        $crate::sql_store::token_columns!(),
+                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    )))
+                    .bind(token.id)
+                    .bind(token.purpose.as_str())
+                    .bind(token.subject.as_str())
+                    .bind(&token.hash.0[..])
+                    .bind(token.payload.to_string())
+                    .bind(token.created_at)
+                    .bind(token.expires_at)
+                    .bind(count_to_db(token.attempts))
+                    .bind(count_to_db(token.max_attempts))
+                    .bind(token.consumed_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await
+                }
+
+                async fn token_by_hash<'e, E: sqlx::Executor<'e, Database = $db>>(
+                    executor: E,
+                    purpose: Purpose,
+                    hash: &TokenHash,
+                    lock: bool,
+                ) -> Result<Option<OneTimeToken>, sqlx::Error> {
+                    const SQL: &str = concat!(
+                        "SELECT ",
+                        $crate::sql_store::token_columns!(),
+                        " FROM authkit_one_time_tokens WHERE purpose = ? AND hash = ? \
+                         ORDER BY created_at DESC, id DESC LIMIT 1"
+                    );
+                    let sql = if lock { Self::locked(SQL) } else { Self::sql(SQL) };
+                    sqlx::query(sql)
+                        .bind(purpose.as_str())
+                        .bind(&hash.0[..])
+                        .fetch_optional(executor)
+                        .await?
+                        .map(|row| token_from_row(&row))
+                        .transpose()
+                }
+
+                async fn newest_token<'e, E: sqlx::Executor<'e, Database = $db>>(
+                    executor: E,
+                    purpose: Purpose,
+                    subject: &str,
+                    lock: bool,
+                ) -> Result<Option<OneTimeToken>, sqlx::Error> {
+                    const SQL: &str = concat!(
+                        "SELECT ",
+                        $crate::sql_store::token_columns!(),
+                        " FROM authkit_one_time_tokens WHERE purpose = ? AND subject = ? \
+                         ORDER BY created_at DESC, id DESC LIMIT 1"
+                    );
+                    let sql = if lock { Self::locked(SQL) } else { Self::sql(SQL) };
+                    sqlx::query(sql)
+                        .bind(purpose.as_str())
+                        .bind(subject)
+                        .fetch_optional(executor)
+                        .await?
+                        .map(|row| token_from_row(&row))
+                        .transpose()
+                }
+
+                async fn mark_consumed(
+                    tx: &mut Tx,
+                    id: Uuid,
+                    now: DateTime<Utc>,
+                ) -> Result<(), sqlx::Error> {
+                    sqlx::query(Self::sql(
+                        "UPDATE authkit_one_time_tokens SET consumed_at = ? WHERE id = ?",
+                    ))
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn consume_once(
+                    &self,
+                    purpose: Purpose,
+                    hash: &TokenHash,
+                    now: DateTime<Utc>,
+                ) -> Result<Option<OneTimeToken>, sqlx::Error> {
+                    let mut tx: Tx = self.begin().await?;
+                    let token = Self::token_by_hash(&mut *tx, purpose, hash, true)
+                        .await?
+                        .filter(|token| transitions::is_live(token, now));
+                    let Some(mut token) = token else {
+                        return Ok(None);
+                    };
+                    Self::mark_consumed(&mut tx, token.id, now).await?;
+                    tx.commit().await?;
+                    token.consumed_at = Some(now);
+                    Ok(Some(token))
+                }
+
+                async fn check_code_once(
+                    &self,
+                    purpose: Purpose,
+                    subject: &str,
+                    hash: &TokenHash,
+                    now: DateTime<Utc>,
+                ) -> Result<CodeCheck, sqlx::Error> {
+                    let mut tx: Tx = self.begin().await?;
+                    let token = Self::newest_token(&mut *tx, purpose, subject, true)
+                        .await?
+                        .filter(|token| transitions::is_live(token, now));
+                    let Some(mut token) = token else {
+                        return Ok(CodeCheck::Missing);
+                    };
+                    if token.hash.ct_eq(hash) {
+                        Self::mark_consumed(&mut tx, token.id, now).await?;
+                        tx.commit().await?;
+                        token.consumed_at = Some(now);
+                        return Ok(CodeCheck::Accepted(token));
+                    }
+                    let attempts = token.attempts.saturating_add(1);
+                    sqlx::query(Self::sql(
+                        "UPDATE authkit_one_time_tokens SET attempts = ? WHERE id = ?",
+                    ))
+                    .bind(count_to_db(attempts))
+                    .bind(token.id)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(CodeCheck::Rejected {
+                        attempts_left: token.max_attempts.saturating_sub(attempts),
+                    })
+                }
+            }
+
+            #[async_trait]
+            impl UserStore for $store {
+                async fn create_user(&self, user: &User) -> AuthResult<()> {
+                    match retrying(|| self.insert_user(user)).await {
+                        Ok(()) => Ok(()),
+                        Err(err) => Err(self.user_write_error(err, &user.email).await),
+                    }
+                }
+
+                async fn user_by_id(&self, id: Uuid) -> AuthResult<Option<User>> {
+                    sqlx::query(Self::sql(concat!(
+                        "SELECT ",
+                        $crate::sql_store::user_columns!(),
+                        " FROM authkit_users WHERE id = ?"
+                    )))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .and_then(|row| row.map(|row| user_from_row(&row)).transpose())
+                    .map_err(to_auth)
+                }
+
+                async fn user_by_email(&self, email: &Email) -> AuthResult<Option<User>> {
+                    sqlx::query(Self::sql(concat!(
+                        "SELECT ",
+                        $crate::sql_store::user_columns!(),
+                        " FROM authkit_users WHERE email = ?"
+                    )))
+                    .bind(email.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .and_then(|row| row.map(|row| user_from_row(&row)).transpose())
+                    .map_err(to_auth)
+                }
+
+                async fn users_by_verified_phone(&self, phone: &Phone) -> AuthResult<Vec<User>> {
+                    sqlx::query(Self::sql(concat!(
+                        "SELECT ",
+                        $crate::sql_store::user_columns!(),
+                        " FROM authkit_users WHERE phone = ? AND phone_verified_at IS NOT NULL \
+                         ORDER BY created_at, id"
+                    )))
+                    .bind(phone.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+                    .and_then(|rows| rows.iter().map(user_from_row).collect())
+                    .map_err(to_auth)
+                }
+
+                async fn update_user(&self, user: &User) -> AuthResult<()> {
+                    match retrying(|| self.write_user(user)).await {
+                        Ok(0) => Err(AuthError::NotFound),
+                        Ok(_) => Ok(()),
+                        Err(err) => Err(self.user_write_error(err, &user.email).await),
+                    }
+                }
+
+                async fn record_login_failure(
+                    &self,
+                    user_id: Uuid,
+                    now: DateTime<Utc>,
+                    policy: LockoutPolicy,
+                ) -> AuthResult<FailureState> {
+                    retrying(|| self.fail_login_once(user_id, now, policy))
+                        .await
+                        .map_err(to_auth)?
+                        .ok_or(AuthError::NotFound)
+                }
+
+                async fn clear_login_failures(&self, user_id: Uuid) -> AuthResult<()> {
+                    let done = retrying(|| {
+                        sqlx::query(Self::sql(
+                            "UPDATE authkit_users SET failed_login_count = 0, \
+                             last_failed_login_at = NULL, locked_until = NULL WHERE id = ?",
+                        ))
+                        .bind(user_id)
+                        .execute(&self.pool)
+                    })
+                    .await
+                    .map_err(to_auth)?;
+                    if done.rows_affected() == 0 {
+                        return Err(AuthError::NotFound);
+                    }
+                    Ok(())
+                }
+            }
+
+            #[async_trait]
+            impl SessionStore for $store {
+                async fn create_session(
+                    &self,
+                    session: &Session,
+                    refresh: &TokenHash,
+                ) -> AuthResult<()> {
+                    retrying(|| async move {
+                        let mut tx: Tx = self.begin().await?;
+                        sqlx::query(Self::sql(concat!(
+                            "INSERT INTO authkit_sessions (",
+                            $crate::sql_store::session_columns!(),
+                            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        )))
+                        .bind(session.id)
+                        .bind(session.user_id)
+                        .bind(session.ip.as_deref())
+                        .bind(session.user_agent.as_deref())
+                        .bind(session.created_at)
+                        .bind(session.last_seen_at)
+                        .bind(session.expires_at)
+                        .bind(session.revoked_at)
+                        .bind(session.revoke_reason.as_deref())
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query(Self::sql(
+                            "INSERT INTO authkit_refresh_tokens (hash, session_id) VALUES (?, ?)",
+                        ))
+                        .bind(&refresh.0[..])
+                        .bind(session.id)
+                        .execute(&mut *tx)
+                        .await?;
+                        tx.commit().await
+                    })
+                    .await
+                    .map_err(to_auth)
+                }
+
+                async fn session(&self, id: Uuid) -> AuthResult<Option<Session>> {
+                    sqlx::query(Self::sql(concat!(
+                        "SELECT ",
+                        $crate::sql_store::session_columns!(),
+                        " FROM authkit_sessions WHERE id = ?"
+                    )))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .and_then(|row| row.map(|row| session_from_row(&row)).transpose())
+                    .map_err(to_auth)
+                }
+
+                async fn session_by_refresh(
+                    &self,
+                    refresh: &TokenHash,
+                ) -> AuthResult<Option<Session>> {
+                    sqlx::query(Self::sql(
+                        "SELECT s.id, s.user_id, s.ip, s.user_agent, s.created_at, \
+                         s.last_seen_at, s.expires_at, s.revoked_at, s.revoke_reason \
+                         FROM authkit_refresh_tokens r \
+                         JOIN authkit_sessions s ON s.id = r.session_id WHERE r.hash = ?",
+                    ))
+                    .bind(&refresh.0[..])
+                    .fetch_optional(&self.pool)
+                    .await
+                    .and_then(|row| row.map(|row| session_from_row(&row)).transpose())
+                    .map_err(to_auth)
+                }
+
+                async fn rotate_refresh(&self, req: &RotateRefresh) -> AuthResult<RotateOutcome> {
+                    retrying(|| self.rotate_once(req)).await.map_err(to_auth)
+                }
+
+                async fn sessions_for_user(
+                    &self,
+                    user_id: Uuid,
+                    now: DateTime<Utc>,
+                ) -> AuthResult<Vec<Session>> {
+                    sqlx::query(Self::sql(concat!(
+                        "SELECT ",
+                        $crate::sql_store::session_columns!(),
+                        " FROM authkit_sessions \
+                         WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? \
+                         ORDER BY created_at DESC, id DESC"
+                    )))
+                    .bind(user_id)
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await
+                    .and_then(|rows| rows.iter().map(session_from_row).collect())
+                    .map_err(to_auth)
+                }
+
+                async fn revoke_session(
+                    &self,
+                    user_id: Uuid,
+                    session_id: Uuid,
+                    now: DateTime<Utc>,
+                    reason: &str,
+                ) -> AuthResult<bool> {
+                    let done = retrying(|| {
+                        sqlx::query(Self::sql(
+                            "UPDATE authkit_sessions SET revoked_at = ?, revoke_reason = ? \
+                             WHERE id = ? AND user_id = ? AND revoked_at IS NULL \
+                             AND expires_at > ?",
+                        ))
+                        .bind(now)
+                        .bind(reason)
+                        .bind(session_id)
+                        .bind(user_id)
+                        .bind(now)
+                        .execute(&self.pool)
+                    })
+                    .await
+                    .map_err(to_auth)?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn revoke_user_sessions(
+                    &self,
+                    user_id: Uuid,
+                    keep: Option<Uuid>,
+                    now: DateTime<Utc>,
+                    reason: &str,
+                ) -> AuthResult<u64> {
+                    // The nil id is never a session id (they are v7).
+                    let keep = keep.unwrap_or(Uuid::nil());
+                    let done = retrying(|| {
+                        sqlx::query(Self::sql(
+                            "UPDATE authkit_sessions SET revoked_at = ?, revoke_reason = ? \
+                             WHERE user_id = ? AND id <> ? AND revoked_at IS NULL \
+                             AND expires_at > ?",
+                        ))
+                        .bind(now)
+                        .bind(reason)
+                        .bind(user_id)
+                        .bind(keep)
+                        .bind(now)
+                        .execute(&self.pool)
+                    })
+                    .await
+                    .map_err(to_auth)?;
+                    Ok(done.rows_affected())
+                }
+
+                async fn purge_sessions(&self, before: DateTime<Utc>) -> AuthResult<u64> {
+                    retrying(|| async move {
+                        let mut tx: Tx = self.begin().await?;
+                        sqlx::query(Self::sql(
+                            "DELETE FROM authkit_refresh_tokens WHERE session_id IN \
+                             (SELECT id FROM authkit_sessions \
+                              WHERE expires_at < ? OR revoked_at < ?)",
+                        ))
+                        .bind(before)
+                        .bind(before)
+                        .execute(&mut *tx)
+                        .await?;
+                        let done = sqlx::query(Self::sql(
+                            "DELETE FROM authkit_sessions WHERE expires_at < ? OR revoked_at < ?",
+                        ))
+                        .bind(before)
+                        .bind(before)
+                        .execute(&mut *tx)
+                        .await?;
+                        tx.commit().await?;
+                        Ok(done.rows_affected())
+                    })
+                    .await
+                    .map_err(to_auth)
+                }
+            }
+
+            #[async_trait]
+            impl OneTimeTokenStore for $store {
+                async fn issue_token(&self, token: &OneTimeToken) -> AuthResult<()> {
+                    // A concurrent issue for the same subject trips the
+                    // one-live-token index once the other commits; running
+                    // again supersedes it. Every round commits one issuer,
+                    // so the loop ends.
+                    let mut attempts = 0;
+                    loop {
+                        match retrying(|| self.issue_once(token)).await {
+                            Err(err)
+                                if attempts < MAX_ISSUE_ATTEMPTS
+                                    && classify(&err) == ErrorClass::UniqueViolation =>
+                            {
+                                attempts += 1;
+                                backoff(attempts).await;
+                            }
+                            result => return result.map_err(to_auth),
+                        }
+                    }
+                }
+
+                async fn consume_token(
+                    &self,
+                    purpose: Purpose,
+                    hash: &TokenHash,
+                    now: DateTime<Utc>,
+                ) -> AuthResult<Option<OneTimeToken>> {
+                    retrying(|| self.consume_once(purpose, hash, now))
+                        .await
+                        .map_err(to_auth)
+                }
+
+                async fn find_token(
+                    &self,
+                    purpose: Purpose,
+                    hash: &TokenHash,
+                    now: DateTime<Utc>,
+                ) -> AuthResult<Option<OneTimeToken>> {
+                    let token = Self::token_by_hash(&self.pool, purpose, hash, false)
+                        .await
+                        .map_err(to_auth)?;
+                    Ok(token.filter(|token| transitions::is_live(token, now)))
+                }
+
+                async fn check_code(
+                    &self,
+                    purpose: Purpose,
+                    subject: &str,
+                    hash: &TokenHash,
+                    now: DateTime<Utc>,
+                ) -> AuthResult<CodeCheck> {
+                    retrying(|| self.check_code_once(purpose, subject, hash, now))
+                        .await
+                        .map_err(to_auth)
+                }
+
+                async fn peek_token(
+                    &self,
+                    purpose: Purpose,
+                    subject: &str,
+                    now: DateTime<Utc>,
+                ) -> AuthResult<Option<OneTimeToken>> {
+                    let token = Self::newest_token(&self.pool, purpose, subject, false)
+                        .await
+                        .map_err(to_auth)?;
+                    Ok(token.filter(|token| transitions::is_live(token, now)))
+                }
+
+                async fn purge_tokens(&self, before: DateTime<Utc>) -> AuthResult<u64> {
+                    let done = retrying(|| {
+                        sqlx::query(Self::sql(
+                            "DELETE FROM authkit_one_time_tokens \
+                             WHERE expires_at < ? OR consumed_at < ?",
+                        ))
+                        .bind(before)
+                        .bind(before)
+                        .execute(&self.pool)
+                    })
+                    .await
+                    .map_err(to_auth)?;
+                    Ok(done.rows_affected())
+                }
+            }
+
+            #[async_trait]
+            impl AuditStore for $store {
+                async fn append_audit(&self, record: &AuditRecord) -> AuthResult<()> {
+                    retrying(|| {
+                        sqlx::query(Self::sql(Self::INSERT_AUDIT))
+                            .bind(record.id)
+                            .bind(record.at)
+                            .bind(record.event.as_str())
+                            .bind(record.user_id)
+                            .bind(record.ip.as_deref())
+                            .bind(record.user_agent.as_deref())
+                            .bind(record.data.to_string())
+                            .execute(&self.pool)
+                    })
+                    .await
+                    .map_err(to_auth)?;
+                    Ok(())
+                }
+
+                async fn audit_records(&self, query: &AuditQuery) -> AuthResult<Vec<AuditRecord>> {
+                    let mut sql = sqlx::QueryBuilder::<$db>::new(Self::SELECT_AUDIT);
+                    sql.push(" WHERE 1 = 1");
+                    if let Some(user_id) = query.user_id {
+                        sql.push(" AND user_id = ").push_bind(user_id);
+                    }
+                    if let Some(event) = &query.event {
+                        sql.push(" AND event = ").push_bind(event.clone());
+                    }
+                    if let Some(since) = query.since {
+                        sql.push(" AND at >= ").push_bind(since);
+                    }
+                    if let Some(until) = query.until {
+                        sql.push(" AND at < ").push_bind(until);
+                    }
+                    sql.push(" ORDER BY at DESC, id DESC LIMIT ")
+                        .push_bind(sql_count(u64::from(query.limit)))
+                        .push(" OFFSET ")
+                        .push_bind(sql_count(query.offset));
+                    sql.build()
+                        .fetch_all(&self.pool)
+                        .await
+                        .and_then(|rows| rows.iter().map(audit_from_row).collect())
+                        .map_err(to_auth)
+                }
+            }
+
+            #[async_trait]
+            impl KeyStore for $store {
+                async fn signing_keys(&self) -> AuthResult<Vec<KeyRecord>> {
+                    sqlx::query(Self::sql(
+                        "SELECT kid, algorithm, private_material, created_at, retired_at \
+                         FROM authkit_signing_keys ORDER BY created_at, kid",
+                    ))
+                    .fetch_all(&self.pool)
+                    .await
+                    .and_then(|rows| rows.iter().map(key_from_row).collect())
+                    .map_err(to_auth)
+                }
+
+                async fn add_signing_key(&self, key: &KeyRecord) -> AuthResult<bool> {
+                    let inserted = retrying(|| {
+                        sqlx::query(Self::sql(
+                            "INSERT INTO authkit_signing_keys \
+                             (kid, algorithm, private_material, created_at, retired_at) \
+                             VALUES (?, ?, ?, ?, ?)",
+                        ))
+                        .bind(key.kid.as_str())
+                        .bind(key.algorithm.as_str())
+                        .bind(key.private_material.as_str())
+                        .bind(key.created_at)
+                        .bind(key.retired_at)
+                        .execute(&self.pool)
+                    })
+                    .await;
+                    match inserted {
+                        Ok(_) => Ok(true),
+                        Err(err) if classify(&err) == ErrorClass::UniqueViolation => Ok(false),
+                        Err(err) => Err(to_auth(err)),
+                    }
+                }
+
+                async fn retire_signing_key(&self, kid: &str, at: DateTime<Utc>) -> AuthResult<()> {
+                    retrying(|| {
+                        sqlx::query(Self::sql(
+                            "UPDATE authkit_signing_keys SET retired_at = ? \
+                             WHERE kid = ? AND retired_at IS NULL",
+                        ))
+                        .bind(at)
+                        .bind(kid)
+                        .execute(&self.pool)
+                    })
+                    .await
+                    .map_err(to_auth)?;
+                    Ok(())
+                }
+
+                async fn delete_retired_keys(&self, before: DateTime<Utc>) -> AuthResult<u64> {
+                    let done = retrying(|| {
+                        sqlx::query(Self::sql(
+                            "DELETE FROM authkit_signing_keys WHERE retired_at < ?",
+                        ))
+                        .bind(before)
+                        .execute(&self.pool)
+                    })
+                    .await
+                    .map_err(to_auth)?;
+                    Ok(done.rows_affected())
+                }
+            }
+        };
+    };
+}
+
+pub(crate) use {impl_store, session_columns, token_columns, user_columns};

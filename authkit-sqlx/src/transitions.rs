@@ -1,0 +1,267 @@
+//! The rules of the single-use and counter transitions, as plain functions
+//! of the rows a backend has locked. Every backend reads the rows inside a
+//! transaction, asks these functions what to do, and writes the answer
+//! before committing, so the rules live in one place.
+
+use authkit_core::one_time::OneTimeToken;
+use authkit_core::secret::TokenHash;
+use authkit_core::session::{RotateRefresh, Session};
+use authkit_core::store::{FailureState, LockoutPolicy};
+use chrono::{DateTime, Duration, Utc};
+
+/// Revocation reason stored when a rotated refresh token comes back.
+pub(crate) const REUSED: &str = "refresh_token_reused";
+
+/// A stored refresh token.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RefreshRow {
+    /// When it was rotated, if it was.
+    pub rotated_at: Option<DateTime<Utc>>,
+    /// What it was rotated into.
+    pub replaced_by: Option<TokenHash>,
+}
+
+/// What a rotation request does to the locked session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rotation {
+    /// Unknown token, or a revoked, expired or idle session.
+    Invalid,
+    /// A rotated token came back: revoke the session.
+    Reuse,
+    /// Retire this token (the presented one, or the current one within the
+    /// grace period) in favour of the replacement.
+    Retire(TokenHash),
+}
+
+/// Decides a rotation from the locked session, the presented token and the
+/// session's current token.
+pub(crate) fn rotation(
+    req: &RotateRefresh,
+    session: &Session,
+    presented: RefreshRow,
+    current: Option<TokenHash>,
+) -> Rotation {
+    let open = session.revoked_at.is_none() && req.now < session.expires_at;
+    if !open || req.now - session.last_seen_at >= req.idle_timeout {
+        return Rotation::Invalid;
+    }
+    let Some(rotated_at) = presented.rotated_at else {
+        return Rotation::Retire(req.presented);
+    };
+    let within_grace = req.reuse_grace > Duration::zero() && req.now - rotated_at < req.reuse_grace;
+    match (current, presented.replaced_by) {
+        (Some(current), Some(next)) if within_grace && next.ct_eq(&current) => {
+            Rotation::Retire(current)
+        }
+        _ => Rotation::Reuse,
+    }
+}
+
+/// The login-failure fields of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Failures {
+    /// Consecutive failures within the window.
+    pub count: u32,
+    /// The last failure.
+    pub last_at: Option<DateTime<Utc>>,
+    /// End of the lock.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// The fields after one more failure at `now`, and what the caller sees.
+pub(crate) fn failure(
+    before: Failures,
+    now: DateTime<Utc>,
+    policy: LockoutPolicy,
+) -> (Failures, FailureState) {
+    let restart = before.last_at.is_none_or(|last| now - last > policy.window);
+    let count = if restart {
+        1
+    } else {
+        before.count.saturating_add(1)
+    };
+    let locked_until = if count >= policy.max_failures {
+        Some(saturating_add(now, policy.lock_for))
+    } else {
+        before.locked_until
+    };
+    let after = Failures {
+        count,
+        last_at: Some(now),
+        locked_until,
+    };
+    let state = FailureState {
+        failures: count,
+        locked_until: locked_until.filter(|until| *until > now),
+    };
+    (after, state)
+}
+
+/// `at + by`, saturating at the ends of the representable range.
+fn saturating_add(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    at.checked_add_signed(by)
+        .unwrap_or(if by < Duration::zero() {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
+}
+
+/// Unconsumed, unexpired and with attempts left.
+pub(crate) fn is_live(token: &OneTimeToken, now: DateTime<Utc>) -> bool {
+    token.consumed_at.is_none() && now < token.expires_at && token.attempts < token.max_attempts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn session(now: DateTime<Utc>) -> Session {
+        Session {
+            id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            ip: None,
+            user_agent: None,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + Duration::hours(1),
+            revoked_at: None,
+            revoke_reason: None,
+        }
+    }
+
+    fn req(presented: TokenHash, now: DateTime<Utc>, grace: i64) -> RotateRefresh {
+        RotateRefresh {
+            presented,
+            replacement: TokenHash::of_token("next"),
+            now,
+            idle_timeout: Duration::minutes(30),
+            reuse_grace: Duration::seconds(grace),
+        }
+    }
+
+    const FRESH: RefreshRow = RefreshRow {
+        rotated_at: None,
+        replaced_by: None,
+    };
+
+    #[test]
+    fn the_current_token_retires_itself() {
+        let now = Utc::now();
+        let t = TokenHash::of_token("a");
+        assert_eq!(
+            rotation(&req(t, now, 0), &session(now), FRESH, Some(t)),
+            Rotation::Retire(t)
+        );
+    }
+
+    #[test]
+    fn dead_sessions_are_invalid() {
+        let now = Utc::now();
+        let t = TokenHash::of_token("a");
+        let mut revoked = session(now);
+        revoked.revoked_at = Some(now);
+        assert_eq!(
+            rotation(&req(t, now, 0), &revoked, FRESH, Some(t)),
+            Rotation::Invalid
+        );
+        let s = session(now);
+        let at_expiry = req(t, s.expires_at, 0);
+        assert_eq!(rotation(&at_expiry, &s, FRESH, Some(t)), Rotation::Invalid);
+        let idle = req(t, now + Duration::minutes(30), 0);
+        assert_eq!(rotation(&idle, &s, FRESH, Some(t)), Rotation::Invalid);
+    }
+
+    #[test]
+    fn a_rotated_token_is_reuse_unless_it_is_the_previous_one_within_grace() {
+        let now = Utc::now();
+        let (old, current) = (TokenHash::of_token("old"), TokenHash::of_token("cur"));
+        let rotated = RefreshRow {
+            rotated_at: Some(now),
+            replaced_by: Some(current),
+        };
+        let s = session(now);
+        assert_eq!(
+            rotation(
+                &req(old, now + Duration::seconds(1), 0),
+                &s,
+                rotated,
+                Some(current)
+            ),
+            Rotation::Reuse,
+            "no grace"
+        );
+        assert_eq!(
+            rotation(
+                &req(old, now + Duration::seconds(1), 10),
+                &s,
+                rotated,
+                Some(current)
+            ),
+            Rotation::Retire(current),
+            "previous token within the grace"
+        );
+        assert_eq!(
+            rotation(
+                &req(old, now + Duration::seconds(10), 10),
+                &s,
+                rotated,
+                Some(current)
+            ),
+            Rotation::Reuse,
+            "grace over"
+        );
+        let older = RefreshRow {
+            rotated_at: Some(now),
+            replaced_by: Some(old),
+        };
+        assert_eq!(
+            rotation(&req(old, now, 10), &s, older, Some(current)),
+            Rotation::Reuse,
+            "older than the previous token"
+        );
+        assert_eq!(
+            rotation(&req(old, now, 10), &s, rotated, None),
+            Rotation::Reuse,
+            "no current token"
+        );
+    }
+
+    #[test]
+    fn failures_count_restart_and_lock() {
+        let now = Utc::now();
+        let policy = LockoutPolicy {
+            max_failures: 2,
+            window: Duration::minutes(10),
+            lock_for: Duration::minutes(15),
+        };
+        let none = Failures {
+            count: 0,
+            last_at: None,
+            locked_until: None,
+        };
+        let (one, state) = failure(none, now, policy);
+        assert_eq!((state.failures, state.locked_until), (1, None));
+        let (two, state) = failure(one, now + Duration::minutes(10), policy);
+        let until = now + Duration::minutes(25);
+        assert_eq!((state.failures, state.locked_until), (2, Some(until)));
+        assert_eq!(two.locked_until, Some(until));
+        let (restarted, state) = failure(two, now + Duration::minutes(21), policy);
+        assert_eq!((state.failures, state.locked_until), (1, Some(until)));
+        assert_eq!(restarted.locked_until, Some(until));
+        let (_, state) = failure(restarted, until + Duration::minutes(11), policy);
+        assert_eq!(state.failures, 1);
+        assert_eq!(state.locked_until, None, "a past lock is not reported");
+    }
+
+    #[test]
+    fn extreme_durations_saturate() {
+        let max = DateTime::<Utc>::MAX_UTC;
+        assert_eq!(saturating_add(max - Duration::days(1), Duration::MAX), max);
+        assert_eq!(
+            saturating_add(DateTime::<Utc>::MIN_UTC, Duration::MIN),
+            DateTime::<Utc>::MIN_UTC
+        );
+    }
+}
