@@ -41,6 +41,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod audit;
 pub mod clock;
 pub mod config;
