@@ -13,8 +13,11 @@
 //! - the [`store`] traits, an in-memory store, and (feature `testing`) the
 //!   conformance suite every store backend runs.
 //!
-//! Adapters (`authkit-axum`, `authkit-actix`) serve the HTTP API on top; SQL
-//! stores live in `authkit-sqlx`.
+//! - the [`api`] layer: the HTTP API, framework-neutral (`http` types in,
+//!   `http` types out), which adapters (`authkit-axum`, `authkit-actix`)
+//!   only translate to their framework.
+//!
+//! SQL stores live in `authkit-sqlx`.
 //!
 //! # Example
 //!
@@ -42,6 +45,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod audit;
 pub mod clock;
 pub mod config;

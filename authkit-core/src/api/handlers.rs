@@ -1,0 +1,410 @@
+//! One function per endpoint: parse the input, call [`Auth`], render.
+//! No business logic lives here.
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::Api;
+use super::cookies::{self, REFRESH_COOKIE};
+use super::input::{self, JsonBody};
+use super::problem::{Failure, json as render, no_content, raw};
+use super::routes::Endpoint;
+use crate::audit::RequestMeta;
+use crate::error::{AuthError, FieldError};
+use crate::principal::Principal;
+use crate::service::{Credentials, LoginOutcome, ProfileUpdate, Registration, TokenPair};
+
+/// Audit page size when the client gives none, and the largest allowed.
+const DEFAULT_PER_PAGE: u32 = 50;
+const MAX_PER_PAGE: u32 = 100;
+
+type Answer = Result<Response<Bytes>, Failure>;
+
+impl Api {
+    pub(super) async fn dispatch(
+        &self,
+        endpoint: Endpoint,
+        params: &[String],
+        request: &Request<Bytes>,
+        meta: &RequestMeta,
+    ) -> Answer {
+        let auth = self.auth();
+        match endpoint {
+            Endpoint::Register => {
+                let input = registration(&self.body(request)?)?;
+                let registered = auth.register(input, meta).await?;
+                Ok(render(
+                    StatusCode::CREATED,
+                    &json!({
+                        "user": registered.user.profile(),
+                        "verification_sent": registered.verification_sent,
+                    }),
+                ))
+            }
+            Endpoint::RegisterStart => {
+                let input = registration(&self.body(request)?)?;
+                let challenge = auth.start_registration(input, meta).await?;
+                Ok(render(StatusCode::ACCEPTED, &challenge))
+            }
+            Endpoint::RegisterConfirm => {
+                let body = self.body(request)?;
+                let mut f = body.fields();
+                let (challenge, code) = (f.string("challenge_id"), f.string("code"));
+                f.finish()?;
+                let registered = auth.confirm_registration(&challenge, &code, meta).await?;
+                Ok(user_answer(StatusCode::CREATED, &registered.user))
+            }
+            Endpoint::VerifyEmail => {
+                let body = self.body(request)?;
+                let mut f = body.fields();
+                let user = if body.has("token") {
+                    let token = f.string("token");
+                    f.finish()?;
+                    auth.verify_email(&token, meta).await?
+                } else {
+                    let (email, code) = (f.string("email"), f.string("code"));
+                    f.finish()?;
+                    auth.verify_email_code(&email, &code, meta).await?
+                };
+                Ok(user_answer(StatusCode::OK, &user))
+            }
+            Endpoint::ResendVerification => {
+                let email = self.one_field(request, "email")?;
+                auth.resend_verification(&email, meta).await?;
+                Ok(accepted())
+            }
+            Endpoint::Login => {
+                let body = self.body(request)?;
+                let mut f = body.fields();
+                let credentials = Credentials::new(f.string("email"), f.string("password"));
+                f.finish()?;
+                let outcome = auth.login(credentials, meta).await?;
+                Ok(self.login_answer(outcome))
+            }
+            Endpoint::Refresh => self.refresh(request, meta).await,
+            Endpoint::PasswordReset => {
+                let email = self.one_field(request, "email")?;
+                auth.request_password_reset(&email, meta).await?;
+                Ok(accepted())
+            }
+            Endpoint::PasswordResetConfirm => {
+                let body = self.body(request)?;
+                let mut f = body.fields();
+                let (token, password) = (f.string("token"), f.string("new_password"));
+                f.finish()?;
+                auth.confirm_password_reset(&token, &password, meta).await?;
+                Ok(no_content())
+            }
+            Endpoint::EmailLookup => {
+                let phone = self.one_field(request, "phone")?;
+                let emails = auth.lookup_email(&phone, meta).await?;
+                Ok(render(StatusCode::OK, &json!({ "emails": emails })))
+            }
+            Endpoint::Introspect => {
+                let token = self.one_field(request, "token")?;
+                let introspection = auth.introspect(&token).await?;
+                Ok(render(StatusCode::OK, &introspection))
+            }
+            Endpoint::Me => {
+                let principal = self.principal(request)?;
+                Ok(render(StatusCode::OK, &auth.me(&principal).await?))
+            }
+            Endpoint::UpdateMe => {
+                let principal = self.principal(request)?;
+                let body = self.body(request)?;
+                let mut f = body.fields();
+                let update = ProfileUpdate {
+                    display_name: f.nullable("display_name"),
+                    avatar_url: f.nullable("avatar_url"),
+                    phone: f.nullable("phone"),
+                };
+                f.finish()?;
+                let profile = auth.update_profile(&principal, update, meta).await?;
+                Ok(render(StatusCode::OK, &json!({ "user": profile })))
+            }
+            Endpoint::Deactivate => {
+                let principal = self.principal(request)?;
+                let password = self.one_field(request, "password")?;
+                auth.deactivate(&principal, &password, meta).await?;
+                Ok(self.signed_out())
+            }
+            Endpoint::Export => {
+                let principal = self.principal(request)?;
+                Ok(render(
+                    StatusCode::OK,
+                    &auth.export(&principal, meta).await?,
+                ))
+            }
+            Endpoint::MyAudit => {
+                let principal = self.principal(request)?;
+                let (offset, limit) = page(request.uri().query())?;
+                // One more than asked tells whether another page exists.
+                let mut events = auth.my_audit(&principal, offset, limit + 1).await?;
+                let more = events.len() > limit as usize;
+                events.truncate(limit as usize);
+                Ok(render(
+                    StatusCode::OK,
+                    &json!({
+                        "events": events,
+                        "offset": offset,
+                        "limit": limit,
+                        "next_offset": more.then_some(offset + u64::from(limit)),
+                    }),
+                ))
+            }
+            Endpoint::Logout => {
+                let principal = self.principal(request)?;
+                let body = input::optional_json(request, self.config().body_limit)?;
+                let token = match &body {
+                    Some(body) => {
+                        let mut f = body.fields();
+                        let token = f.optional("refresh_token");
+                        f.finish()?;
+                        token
+                    }
+                    None => None,
+                };
+                auth.logout(&principal, token.as_deref(), meta).await?;
+                Ok(self.signed_out())
+            }
+            Endpoint::LogoutAll => {
+                let principal = self.principal(request)?;
+                auth.logout_all(&principal, meta).await?;
+                Ok(self.signed_out())
+            }
+            Endpoint::Sessions => {
+                let principal = self.principal(request)?;
+                Ok(render(StatusCode::OK, &auth.sessions(&principal).await?))
+            }
+            Endpoint::RevokeSession => {
+                let principal = self.principal(request)?;
+                let id = params
+                    .first()
+                    .and_then(|id| Uuid::parse_str(id).ok())
+                    .ok_or(AuthError::NotFound)?;
+                auth.revoke_session(&principal, id, meta).await?;
+                Ok(no_content())
+            }
+            Endpoint::ChangePassword => self.change_password(request, meta).await,
+            Endpoint::OpenApi => Ok(raw(
+                StatusCode::OK,
+                "application/json",
+                Bytes::from_static(super::OPENAPI.as_bytes()),
+            )),
+        }
+    }
+
+    /// `POST /token/refresh`: the token from the body, or in cookie mode
+    /// from the refresh cookie (then CSRF-checked).
+    async fn refresh(&self, request: &Request<Bytes>, meta: &RequestMeta) -> Answer {
+        let config = self.config();
+        let body = input::optional_json(request, config.body_limit)?;
+        let from_body = match &body {
+            Some(body) => {
+                let mut f = body.fields();
+                let token = f.optional("refresh_token");
+                f.finish()?;
+                token
+            }
+            None => None,
+        };
+        let token = match from_body {
+            Some(token) => token,
+            None if config.cookie_mode => {
+                let token = cookies::read(request.headers(), REFRESH_COOKIE)
+                    .ok_or(Failure::Malformed("A refresh token is required."))?;
+                self.check_csrf(request)?;
+                token.to_owned()
+            }
+            None if body.is_some() => {
+                return Err(AuthError::Validation(vec![FieldError::new(
+                    "refresh_token",
+                    "required",
+                    "This field is required.",
+                )])
+                .into());
+            }
+            None => return Err(Failure::Malformed("A JSON body is required.")),
+        };
+        let pair = self.auth().refresh(&token, meta).await?;
+        Ok(self.tokens(&pair))
+    }
+
+    /// `POST /password/change`: with a bearer token (or access cookie),
+    /// `{current_password, new_password}` → 204. Without one, an account
+    /// whose password must change sends `{email, current_password,
+    /// new_password}` and is signed in (200 token pair).
+    async fn change_password(&self, request: &Request<Bytes>, meta: &RequestMeta) -> Answer {
+        let principal = self.authenticate(request.method(), request.headers())?;
+        let body = self.body(request)?;
+        let mut f = body.fields();
+        let current = f.string("current_password");
+        let new = f.string("new_password");
+        match principal {
+            Some(principal) => {
+                f.finish()?;
+                self.auth()
+                    .change_password(&principal, &current, &new, meta)
+                    .await?;
+                Ok(no_content())
+            }
+            None if body.has("email") => {
+                let email = f.string("email");
+                f.finish()?;
+                let outcome = self
+                    .auth()
+                    .login_with_new_password(Credentials::new(email, current), &new, meta)
+                    .await?;
+                Ok(self.login_answer(outcome))
+            }
+            None => Err(Failure::Unauthenticated),
+        }
+    }
+
+    fn login_answer(&self, outcome: LoginOutcome) -> Response<Bytes> {
+        match outcome {
+            LoginOutcome::Tokens(pair) => self.tokens(&pair),
+        }
+    }
+
+    /// 200 with the pair, and the cookies in cookie mode.
+    fn tokens(&self, pair: &TokenPair) -> Response<Bytes> {
+        let mut response = render(StatusCode::OK, pair);
+        let config = self.config();
+        if config.cookie_mode {
+            let ttl = self.auth().config().session_ttl.num_seconds();
+            cookies::set_tokens(&mut response, config, pair, ttl);
+        }
+        response
+    }
+
+    /// 204, clearing the cookies in cookie mode.
+    fn signed_out(&self) -> Response<Bytes> {
+        let mut response = no_content();
+        if self.config().cookie_mode {
+            cookies::clear_tokens(&mut response, self.config());
+        }
+        response
+    }
+
+    fn body(&self, request: &Request<Bytes>) -> Result<JsonBody, Failure> {
+        input::json(request, self.config().body_limit)
+    }
+
+    /// A body with one required string field.
+    fn one_field(&self, request: &Request<Bytes>, field: &str) -> Result<String, Failure> {
+        let body = self.body(request)?;
+        let mut f = body.fields();
+        let value = f.string(field);
+        f.finish()?;
+        Ok(value)
+    }
+
+    /// The caller, or 401 when there is none.
+    fn principal(&self, request: &Request<Bytes>) -> Result<Principal, Failure> {
+        self.authenticate(request.method(), request.headers())?
+            .ok_or(Failure::Unauthenticated)
+    }
+}
+
+fn registration(body: &JsonBody) -> Result<Registration, Failure> {
+    let mut f = body.fields();
+    let mut input = Registration::new(f.string("email"), f.string("password"));
+    input.display_name = f.optional("display_name");
+    input.phone = f.optional("phone");
+    f.finish()?;
+    Ok(input)
+}
+
+fn user_answer(status: StatusCode, user: &crate::user::User) -> Response<Bytes> {
+    render(status, &json!({ "user": user.profile() }))
+}
+
+/// The fixed 202 of flows that must not disclose whether an account exists.
+fn accepted() -> Response<Bytes> {
+    render(StatusCode::ACCEPTED, &json!({ "status": "accepted" }))
+}
+
+/// `?page=&per_page=` (1-based) or `?offset=&limit=`; defaults page 1 of 50,
+/// at most 100 per page.
+fn page(query: Option<&str>) -> Result<(u64, u32), Failure> {
+    let mut errors = Vec::new();
+    let mut number = |name: &str, value: &str, min: u64, max: u64| -> u64 {
+        match value.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new(
+                    name,
+                    "invalid_number",
+                    format!("Expected a whole number from {min} to {max}."),
+                ));
+                min
+            }
+        }
+    };
+    let (mut page, mut per_page, mut offset, mut limit) = (None, None, None, None);
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "page" => page = Some(number(key, value, 1, 1_000_000)),
+            "per_page" => per_page = Some(number(key, value, 1, u64::from(MAX_PER_PAGE))),
+            "offset" => offset = Some(number(key, value, 0, 1_000_000_000)),
+            "limit" => limit = Some(number(key, value, 1, u64::from(MAX_PER_PAGE))),
+            _ => {}
+        }
+    }
+    if (page.is_some() || per_page.is_some()) && (offset.is_some() || limit.is_some()) {
+        errors.push(FieldError::new(
+            "page",
+            "conflicting_pagination",
+            "Use page/per_page or offset/limit, not both.",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(AuthError::Validation(errors).into());
+    }
+    let size = per_page.or(limit).unwrap_or(u64::from(DEFAULT_PER_PAGE));
+    let offset = offset.unwrap_or_else(|| (page.unwrap_or(1) - 1) * size);
+    // `size` is at most MAX_PER_PAGE.
+    Ok((offset, u32::try_from(size).unwrap_or(DEFAULT_PER_PAGE)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn pages_translate_to_offsets() {
+        assert_eq!(page(None).unwrap(), (0, 50));
+        assert_eq!(page(Some("")).unwrap(), (0, 50));
+        assert_eq!(page(Some("page=3&per_page=10")).unwrap(), (20, 10));
+        assert_eq!(page(Some("offset=7&limit=5&other=x")).unwrap(), (7, 5));
+        assert_eq!(page(Some("page=2")).unwrap(), (50, 50));
+    }
+
+    #[test]
+    fn bad_pages_are_validation_errors() {
+        for q in [
+            "page=0",
+            "per_page=101",
+            "limit=0",
+            "page=x",
+            "offset=-1",
+            "page=1&limit=5",
+            "per_page=",
+            "page=1e3",
+        ] {
+            let Err(Failure::Auth(err)) = page(Some(q)) else {
+                panic!("{q} accepted")
+            };
+            assert_eq!(err.code(), "validation_failed", "{q}");
+        }
+    }
+}

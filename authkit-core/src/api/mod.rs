@@ -1,0 +1,249 @@
+//! The HTTP API, framework-neutral: one route table and one handler over
+//! [`http::Request<Bytes>`] → [`http::Response<Bytes>`].
+//!
+//! Adapters (`authkit-axum`, `authkit-actix`) only translate their request
+//! and response types; routes, status codes, JSON shapes, cookies and
+//! problem+json bodies are defined here once, so every framework serves the
+//! same API. The layer is thin: it parses, calls [`Auth`], and renders.
+//!
+//! - [`Api::handle`] serves every route relative to the mount point
+//!   (`/auth` by default; the adapter strips it): the contract of the
+//!   project's API document, minus the routes of features not built yet
+//!   (MFA, organisations, admin, social login), which answer 404
+//!   `not_found` until their rows join the route table.
+//! - [`Api::well_known`] serves `/.well-known/jwks.json`, mounted at the
+//!   root by adapters.
+//! - [`Api::authenticate`] and [`error_response`] let adapters protect the
+//!   host application's own routes with the same rules and error bodies.
+//! - `GET <mount>/openapi.json` serves an OpenAPI 3.1 description of every
+//!   route.
+//!
+//! # Details of the contract
+//!
+//! - Errors are `application/problem+json` with a stable `code` (see
+//!   [`AuthError::code`], plus the request-level codes of [`error_response`]'s
+//!   module: `malformed_request` 400, `unsupported_media_type` 415,
+//!   `payload_too_large` 413, `method_not_allowed` 405 with `Allow`).
+//!   Wrong field types and missing fields answer **422**
+//!   `validation_failed` with `errors: [{field, code, message}]`
+//!   (`invalid_type`, `required`); unknown fields are ignored.
+//! - Authenticated routes read `Authorization: Bearer <access token>` (or,
+//!   in cookie mode, the access cookie). Missing or invalid: 401
+//!   `token_invalid` (`token_expired` once expired) with
+//!   `WWW-Authenticate: Bearer`.
+//! - `POST /email/verify/resend` and `POST /password/reset` always answer
+//!   202 `{"status": "accepted"}`, whether or not the account exists.
+//! - `GET /me/audit` pages with `?page=&per_page=` (1-based, default 1 and
+//!   50, at most 100) or `?offset=&limit=`; it answers
+//!   `{events, offset, limit, next_offset}` with `next_offset` `null` on
+//!   the last page.
+//! - `POST /password/change` without a token, with `{email,
+//!   current_password, new_password}`, is how an account whose login
+//!   answered `password_change_required` sets its new password; it answers
+//!   200 with a token pair.
+//! - The client address recorded on sessions and audit records is the
+//!   socket peer, or, when the peer is in
+//!   [`trusted_proxies`](ApiConfig::trusted_proxies), the right-most
+//!   untrusted address of `Forwarded` / `X-Forwarded-For`.
+//! - Cookie mode: see [`cookies`].
+//!
+//! # Example
+//!
+//! ```
+//! use authkit_core::api::{Api, ApiConfig};
+//! use authkit_core::{Auth, AuthConfig};
+//! use authkit_core::store::{MemoryStore, Store};
+//! use bytes::Bytes;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = Auth::builder(AuthConfig::default(), Store::new(MemoryStore::new()))
+//!     .build()
+//!     .await?;
+//! let api = Api::new(auth, ApiConfig::default())?;
+//!
+//! let request = http::Request::post("/token")
+//!     .header("content-type", "application/json")
+//!     .body(Bytes::from_static(br#"{"email": "nobody@example.com", "password": "x"}"#))?;
+//! let response = api.handle(request, Some("203.0.113.9".parse()?)).await;
+//! assert_eq!(response.status(), 401);
+//! assert_eq!(response.headers()["content-type"], "application/problem+json");
+//! # Ok(())
+//! # }
+//! ```
+
+mod client_ip;
+mod config;
+pub mod cookies;
+mod handlers;
+mod input;
+mod problem;
+mod routes;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CACHE_CONTROL, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+
+pub use client_ip::{IpNet, TrustedProxies};
+pub use config::{ApiConfig, DEFAULT_BODY_LIMIT, MAX_BODY_LIMIT, SameSite};
+pub use problem::{PROBLEM_JSON, error_response, payload_too_large};
+
+use crate::audit::RequestMeta;
+use crate::config::ConfigError;
+use crate::error::{AuthError, AuthResult};
+use crate::principal::Principal;
+use crate::service::Auth;
+use problem::Failure;
+use routes::{JWKS_PATH, Resolved};
+
+/// The OpenAPI 3.1 document served at `<mount>/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// The HTTP API over one [`Auth`] service. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Api {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    auth: Auth,
+    config: ApiConfig,
+}
+
+impl From<Auth> for Api {
+    /// The API with [`ApiConfig::default`].
+    fn from(auth: Auth) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                auth,
+                config: ApiConfig::default(),
+            }),
+        }
+    }
+}
+
+impl Api {
+    /// The API over `auth` with `config`.
+    ///
+    /// # Errors
+    /// An invalid `config` (see [`ApiConfig::validate`]).
+    pub fn new(auth: Auth, config: ApiConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Self {
+            inner: Arc::new(Inner { auth, config }),
+        })
+    }
+
+    /// The service behind the API.
+    pub fn auth(&self) -> &Auth {
+        &self.inner.auth
+    }
+
+    /// The HTTP settings.
+    pub fn config(&self) -> &ApiConfig {
+        &self.inner.config
+    }
+
+    /// Serves one request. Its path is relative to the mount point
+    /// (`/token`, not `/auth/token`); `peer` is the socket peer's address.
+    /// Never panics and never answers 500 for bad input.
+    pub async fn handle(&self, request: Request<Bytes>, peer: Option<IpAddr>) -> Response<Bytes> {
+        let outcome = match routes::resolve(request.method(), request.uri().path()) {
+            Resolved::Found(endpoint, params) => {
+                let meta = self.request_meta(&request, peer);
+                self.dispatch(endpoint, &params, &request, &meta).await
+            }
+            Resolved::MethodNotAllowed(allow) => Err(Failure::MethodNotAllowed(allow)),
+            Resolved::NotFound => Err(Failure::Auth(AuthError::NotFound)),
+        };
+        outcome.unwrap_or_else(Failure::into_response)
+    }
+
+    /// Serves the root-level routes: `GET /.well-known/jwks.json` (paths
+    /// here are absolute).
+    pub fn well_known(&self, request: &Request<Bytes>) -> Response<Bytes> {
+        if request.uri().path() != JWKS_PATH {
+            return error_response(&AuthError::NotFound);
+        }
+        if request.method() != Method::GET {
+            return Failure::MethodNotAllowed("GET".to_owned()).into_response();
+        }
+        let mut response = problem::json(StatusCode::OK, &self.auth().jwks());
+        // Public keys: caches may keep them briefly (new keys are published
+        // well before they sign).
+        response.headers_mut().insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        );
+        response
+    }
+
+    /// The caller of a request: `Ok(None)` without credentials, the
+    /// principal for a valid bearer token (or access cookie in cookie
+    /// mode). A state-changing request authenticated by cookie must pass
+    /// the CSRF check.
+    ///
+    /// # Errors
+    /// `TokenInvalid`, `TokenExpired`; `Forbidden` for a failed CSRF check.
+    pub fn authenticate(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> AuthResult<Option<Principal>> {
+        if let Some(value) = headers.get(AUTHORIZATION) {
+            let value = value.to_str().map_err(|_| AuthError::TokenInvalid)?;
+            let (scheme, token) = value
+                .trim()
+                .split_once(' ')
+                .ok_or(AuthError::TokenInvalid)?;
+            let token = token.trim();
+            if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+                return Err(AuthError::TokenInvalid);
+            }
+            return self.auth().authenticate(token).map(Some);
+        }
+        let config = self.config();
+        if !config.cookie_mode {
+            return Ok(None);
+        }
+        let Some(token) = cookies::read(headers, cookies::ACCESS_COOKIE) else {
+            return Ok(None);
+        };
+        if cookies::is_state_changing(method)
+            && !cookies::origin_allowed(headers, &config.csrf_allowed_origins)
+        {
+            return Err(AuthError::Forbidden);
+        }
+        self.auth().authenticate(token).map(Some)
+    }
+
+    /// The client address and user agent of a request from `peer`.
+    pub fn request_meta<B>(&self, request: &Request<B>, peer: Option<IpAddr>) -> RequestMeta {
+        let ip = self
+            .config()
+            .trusted_proxies
+            .client_ip(peer, request.headers());
+        let user_agent = request
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        RequestMeta::new(ip.map(|ip| ip.to_string()), user_agent)
+    }
+
+    /// The CSRF check of a request authenticated by cookie.
+    fn check_csrf(&self, request: &Request<Bytes>) -> Result<(), Failure> {
+        if cookies::origin_allowed(request.headers(), &self.config().csrf_allowed_origins) {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

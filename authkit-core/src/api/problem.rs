@@ -1,0 +1,318 @@
+//! Responses: JSON bodies and RFC 9457 `application/problem+json` errors.
+//!
+//! Besides the [`AuthError`] codes, the HTTP layer has its own, for requests
+//! it cannot even parse:
+//!
+//! | code | status | when |
+//! | --- | --- | --- |
+//! | `malformed_request` | 400 | empty body where one is required, invalid JSON, JSON that is not an object |
+//! | `unsupported_media_type` | 415 | a body that is not `application/json` |
+//! | `payload_too_large` | 413 | a body over the limit |
+//! | `method_not_allowed` | 405 | known path, other method (with `Allow`) |
+//!
+//! Wrong field types answer 422 `validation_failed` with one
+//! `errors[]` entry per field (`invalid_type`, `required`).
+
+use bytes::Bytes;
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, Response, StatusCode};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::AuthError;
+
+/// `Content-Type` of error bodies.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Why the api layer refused a request.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The service (or input validation) said no.
+    Auth(AuthError),
+    /// No credentials at all on an authenticated route.
+    Unauthenticated,
+    /// Unparsable request.
+    Malformed(&'static str),
+    /// Body of another media type.
+    UnsupportedMediaType,
+    /// Body over the limit.
+    PayloadTooLarge,
+    /// Known path, other method; the methods it has.
+    MethodNotAllowed(String),
+}
+
+impl From<AuthError> for Failure {
+    fn from(err: AuthError) -> Self {
+        Self::Auth(err)
+    }
+}
+
+impl Failure {
+    pub(crate) fn into_response(self) -> Response<Bytes> {
+        match self {
+            Self::Auth(err) => error_response(&err),
+            Self::Unauthenticated => {
+                let mut response = error_response(&AuthError::TokenInvalid);
+                response
+                    .headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                response
+            }
+            Self::Malformed(detail) => problem(
+                StatusCode::BAD_REQUEST,
+                "malformed_request",
+                "Malformed request",
+                detail,
+            ),
+            Self::UnsupportedMediaType => problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "Send the body as application/json.",
+            ),
+            Self::PayloadTooLarge => payload_too_large(),
+            Self::MethodNotAllowed(allow) => {
+                let mut response = problem(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "Method not allowed",
+                    "This route does not accept this method.",
+                );
+                if let Ok(value) = HeaderValue::from_str(&allow) {
+                    response.headers_mut().insert(ALLOW, value);
+                }
+                response
+            }
+        }
+    }
+}
+
+/// Renders an [`AuthError`] exactly as the HTTP API does: problem+json with
+/// the stable `code`, `errors[]` for validation failures, `Retry-After` on
+/// 429, `WWW-Authenticate` on token failures. Internal details are logged,
+/// never sent. Adapters use it for errors raised in host-app handlers.
+pub fn error_response(err: &AuthError) -> Response<Bytes> {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let detail = match err {
+        AuthError::Internal(message) | AuthError::StoreUnavailable(message) => {
+            tracing::error!(code = err.code(), error = %message, "request failed");
+            "The request could not be completed; try again later.".to_owned()
+        }
+        other => sentence(other),
+    };
+    let mut body = json!({
+        "type": "about:blank",
+        "title": err.title(),
+        "status": status.as_u16(),
+        "code": err.code(),
+        "detail": detail,
+    });
+    if !err.field_errors().is_empty() {
+        body["errors"] = json!(err.field_errors());
+    }
+    if let AuthError::AccountLocked { until: Some(until) } = err {
+        body["locked_until"] = json!(until);
+    }
+    let mut response = raw(status, PROBLEM_JSON, body.to_string().into());
+    let headers = response.headers_mut();
+    match err {
+        AuthError::RateLimited { retry_after } => {
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            headers.insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        AuthError::TokenInvalid | AuthError::TokenExpired => {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+        }
+        _ => {}
+    }
+    response
+}
+
+/// The 413 answer, for adapters that stop reading an oversized body
+/// before it reaches the handler.
+pub fn payload_too_large() -> Response<Bytes> {
+    problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "Payload too large",
+        "The request body is over the size limit.",
+    )
+}
+
+/// The `detail` of a problem: what happened, in a sentence.
+fn sentence(err: &AuthError) -> String {
+    let text = match err {
+        AuthError::Validation(_) => "Some fields are invalid; see errors.",
+        AuthError::PasswordTooWeak(_) => "The password does not meet the policy; see errors.",
+        AuthError::EmailTaken => "An account already uses this email address.",
+        AuthError::InvalidCredentials => "The email or password is wrong.",
+        AuthError::EmailNotVerified => "Verify your email address first.",
+        AuthError::AccountLocked { .. } => "Too many failed attempts; the account is locked.",
+        AuthError::AccountInactive => "The account is deactivated.",
+        AuthError::TokenInvalid => "The token is missing, malformed, unknown or revoked.",
+        AuthError::TokenExpired => "The token has expired.",
+        AuthError::RefreshTokenReused => {
+            "The refresh token was already used; the session has been revoked."
+        }
+        AuthError::MfaInvalidCode => "The code is wrong.",
+        AuthError::PasswordChangeRequired => {
+            "The password must be changed: POST /password/change with email, current_password and new_password."
+        }
+        AuthError::Forbidden => "You lack the permission this needs.",
+        AuthError::NotFound => "Nothing here.",
+        AuthError::RateLimited { .. } => "Too many requests; retry later.",
+        AuthError::RegistrationClosed => "Self-service registration is closed.",
+        other => other.title(),
+    };
+    text.to_owned()
+}
+
+fn problem(status: StatusCode, code: &str, title: &str, detail: &str) -> Response<Bytes> {
+    let body = json!({
+        "type": "about:blank",
+        "title": title,
+        "status": status.as_u16(),
+        "code": code,
+        "detail": detail,
+    });
+    raw(status, PROBLEM_JSON, body.to_string().into())
+}
+
+/// A JSON response of `value`.
+pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Bytes> {
+    match serde_json::to_vec(value) {
+        Ok(body) => raw(status, "application/json", body.into()),
+        Err(err) => error_response(&AuthError::internal(err)),
+    }
+}
+
+/// An empty 204.
+pub(crate) fn no_content() -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A response with a body of `content_type`. Every API answer is
+/// per-user or secret-bearing, so none is cached.
+pub(crate) fn raw(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Bytes> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
+    use super::*;
+
+    fn body(r: &Response<Bytes>) -> serde_json::Value {
+        serde_json::from_slice(r.body()).unwrap()
+    }
+
+    #[test]
+    fn auth_errors_render_as_problems_with_their_code() {
+        let r = error_response(&AuthError::EmailTaken);
+        assert_eq!(r.status(), 409);
+        assert_eq!(r.headers()[CONTENT_TYPE], PROBLEM_JSON);
+        let b = body(&r);
+        assert_eq!(b["code"], "email_taken");
+        assert_eq!(b["status"], 409);
+        assert_eq!(b["type"], "about:blank");
+        assert_eq!(b["title"], "Email already registered");
+        assert!(b.get("errors").is_none());
+    }
+
+    #[test]
+    fn validation_errors_list_their_fields() {
+        let r = error_response(&AuthError::invalid_field("email", "email_invalid", "bad"));
+        assert_eq!(r.status(), 422);
+        assert_eq!(
+            body(&r)["errors"],
+            json!([{"field": "email", "code": "email_invalid", "message": "bad"}])
+        );
+    }
+
+    #[test]
+    fn throttling_carries_retry_after_in_whole_seconds() {
+        for (delay, header) in [
+            (Duration::from_millis(1500), "2"),
+            (Duration::from_secs(60), "60"),
+            (Duration::ZERO, "1"),
+        ] {
+            let r = error_response(&AuthError::RateLimited { retry_after: delay });
+            assert_eq!(r.status(), 429);
+            assert_eq!(r.headers()[RETRY_AFTER], header);
+        }
+    }
+
+    #[test]
+    fn internal_details_are_never_sent() {
+        for err in [
+            AuthError::Internal("db password=hunter2".into()),
+            AuthError::StoreUnavailable("host db.internal".into()),
+        ] {
+            let r = error_response(&err);
+            let text = String::from_utf8(r.body().to_vec()).unwrap();
+            assert!(
+                !text.contains("hunter2") && !text.contains("db.internal"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn token_failures_challenge_for_a_bearer_token() {
+        for err in [AuthError::TokenInvalid, AuthError::TokenExpired] {
+            let r = error_response(&err);
+            assert!(
+                r.headers()[WWW_AUTHENTICATE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("Bearer")
+            );
+        }
+        let r = Failure::Unauthenticated.into_response();
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.headers()[WWW_AUTHENTICATE], "Bearer");
+        assert!(
+            error_response(&AuthError::InvalidCredentials)
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn request_failures_have_their_own_codes() {
+        let cases = [
+            (Failure::Malformed("x"), 400, "malformed_request"),
+            (Failure::UnsupportedMediaType, 415, "unsupported_media_type"),
+            (Failure::PayloadTooLarge, 413, "payload_too_large"),
+            (
+                Failure::MethodNotAllowed("GET, PATCH".into()),
+                405,
+                "method_not_allowed",
+            ),
+        ];
+        for (failure, status, code) in cases {
+            let r = failure.into_response();
+            assert_eq!(r.status(), status);
+            assert_eq!(body(&r)["code"], code);
+            if status == 405 {
+                assert_eq!(r.headers()[ALLOW], "GET, PATCH");
+            }
+        }
+    }
+}

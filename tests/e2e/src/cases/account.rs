@@ -1,0 +1,456 @@
+//! Password reset and change, profile, sessions, deactivation,
+//! introspection and lookup.
+
+use authkit_core::email::{Email, Phone};
+use http::Method;
+use serde_json::json;
+
+use crate::{Factory, Harness, PASSWORD};
+
+const NEW_PASSWORD: &str = "a brand new passphrase 🔐";
+
+/// Reset: 202 byte-identical for everyone; the link sets a new password
+/// once and kills every session.
+pub async fn password_reset(factory: &Factory) {
+    let h = Harness::default(factory).await;
+    let pair = h.signed_in("jo@example.com").await;
+    let known = h
+        .post("/password/reset", json!({"email": "JO@example.com"}))
+        .await;
+    let unknown = h
+        .post("/password/reset", json!({"email": "nobody@example.com"}))
+        .await;
+    let invalid = h.post("/password/reset", json!({"email": "@@"})).await;
+    for r in [&known, &unknown, &invalid] {
+        assert_eq!(r.status, 202);
+        assert_eq!(r.body, known.body, "no account disclosure");
+    }
+    let token = h.link_token("jo@example.com");
+    h.post(
+        "/password/reset/confirm",
+        json!({"token": token, "new_password": "short"}),
+    )
+    .await
+    .assert_problem(422, "password_too_weak");
+    h.post(
+        "/password/reset/confirm",
+        json!({"token": "forged", "new_password": NEW_PASSWORD}),
+    )
+    .await
+    .assert_problem(401, "token_invalid");
+    let r = h
+        .post(
+            "/password/reset/confirm",
+            json!({"token": token, "new_password": NEW_PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    assert!(r.body.is_empty());
+    h.post(
+        "/password/reset/confirm",
+        json!({"token": token, "new_password": NEW_PASSWORD}),
+    )
+    .await
+    .assert_problem(401, "token_invalid");
+    h.post(
+        "/token/refresh",
+        json!({"refresh_token": pair["refresh_token"]}),
+    )
+    .await
+    .assert_problem(401, "token_invalid");
+    h.post(
+        "/token",
+        json!({"email": "jo@example.com", "password": PASSWORD}),
+    )
+    .await
+    .assert_problem(401, "invalid_credentials");
+    h.login("jo@example.com", NEW_PASSWORD).await;
+}
+
+/// With a token: wrong current password 401, weak 422, then 204 and the
+/// other sessions die while this one lives.
+pub async fn password_change_with_a_token(factory: &Factory) {
+    let h = Harness::default(factory).await;
+    let pair = h.signed_in("kim@example.com").await;
+    let other = h.login("kim@example.com", PASSWORD).await;
+    let access = pair["access_token"].as_str().unwrap();
+    h.call(
+        Method::POST,
+        "/password/change",
+        access,
+        Some(json!({"current_password": "nope nope", "new_password": NEW_PASSWORD})),
+    )
+    .await
+    .assert_problem(401, "invalid_credentials");
+    h.call(
+        Method::POST,
+        "/password/change",
+        access,
+        Some(json!({"current_password": PASSWORD, "new_password": "12345678"})),
+    )
+    .await
+    .assert_problem(422, "password_too_weak");
+    let r = h
+        .call(
+            Method::POST,
+            "/password/change",
+            access,
+            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    h.post(
+        "/token/refresh",
+        json!({"refresh_token": other["refresh_token"]}),
+    )
+    .await
+    .assert_problem(401, "token_invalid");
+    let r = h
+        .post(
+            "/token/refresh",
+            json!({"refresh_token": pair["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "the current session survives");
+    // No token and no email: unauthenticated.
+    let r = h
+        .post(
+            "/password/change",
+            json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
+        )
+        .await;
+    r.assert_problem(401, "token_invalid");
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+}
+
+/// An account that must change its password cannot log in, but can set a
+/// new one without a token and is signed in.
+pub async fn forced_password_change_without_a_token(factory: &Factory) {
+    let h = Harness::default(factory).await;
+    h.verified_user("lee@example.com").await;
+    let users = &h.auth.store().users;
+    let mut user = users
+        .user_by_email(&Email::parse("lee@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    user.must_change_password = true;
+    users.update_user(&user).await.unwrap();
+
+    h.post(
+        "/token",
+        json!({"email": "lee@example.com", "password": PASSWORD}),
+    )
+    .await
+    .assert_problem(403, "password_change_required");
+    h.post("/password/change", json!({"email": "lee@example.com", "current_password": "wrong one", "new_password": NEW_PASSWORD}))
+        .await
+        .assert_problem(401, "invalid_credentials");
+    h.post("/password/change", json!({"email": "lee@example.com", "current_password": PASSWORD, "new_password": "password"}))
+        .await
+        .assert_problem(422, "password_too_weak");
+    let r = h
+        .post("/password/change", json!({"email": "lee@example.com", "current_password": PASSWORD, "new_password": NEW_PASSWORD}))
+        .await;
+    assert_eq!(r.status, 200);
+    let access = r.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(h.get("/me", &access).await.status, 200);
+    h.login("lee@example.com", NEW_PASSWORD).await;
+}
+
+/// GET/PATCH /me, export, and the paginated audit log.
+pub async fn me_profile_export_and_audit(factory: &Factory) {
+    let h = Harness::default(factory).await;
+    let pair = h.signed_in("max@example.com").await;
+    let access = pair["access_token"].as_str().unwrap();
+
+    let me = h.get("/me", access).await.json();
+    for field in [
+        "id",
+        "email",
+        "email_verified",
+        "phone",
+        "phone_verified",
+        "display_name",
+        "avatar_url",
+        "roles",
+        "permissions",
+        "mfa",
+        "created_at",
+    ] {
+        assert!(me.get(field).is_some(), "/me lacks {field}");
+    }
+    assert_eq!(me["email"], "max@example.com");
+    assert_eq!(me["mfa"]["enabled"], false);
+
+    let r = h
+        .call(Method::PATCH, "/me", access, Some(json!({"display_name": "Max 🧪", "avatar_url": "https://example.com/a.png", "phone": "+14155550100"})))
+        .await;
+    assert_eq!(r.status, 200);
+    let user = &r.json()["user"];
+    assert_eq!(user["display_name"], "Max 🧪");
+    assert_eq!(user["phone"], "+14155550100");
+    let r = h
+        .call(
+            Method::PATCH,
+            "/me",
+            access,
+            Some(json!({"display_name": null})),
+        )
+        .await;
+    assert_eq!(r.json()["user"]["display_name"], json!(null));
+    assert_eq!(
+        r.json()["user"]["avatar_url"],
+        "https://example.com/a.png",
+        "absent stays"
+    );
+    let r = h
+        .call(
+            Method::PATCH,
+            "/me",
+            access,
+            Some(json!({"avatar_url": "javascript:alert(1)", "phone": "nope"})),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    let fields: Vec<_> = r.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].clone())
+        .collect();
+    assert_eq!(fields, [json!("avatar_url"), json!("phone")]);
+    let r = h
+        .call(
+            Method::PATCH,
+            "/me",
+            access,
+            Some(json!({"display_name": 42})),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(
+        r.json()["errors"][0],
+        json!({"field": "display_name", "code": "invalid_type", "message": "Expected a string."})
+    );
+
+    let export = h.get("/me/export", access).await;
+    assert_eq!(export.status, 200);
+    let export = export.json();
+    assert_eq!(export["profile"]["email"], "max@example.com");
+    assert_eq!(export["sessions"].as_array().unwrap().len(), 1);
+    assert!(!export["audit_events"].as_array().unwrap().is_empty());
+
+    let all = h.get("/me/audit", access).await.json();
+    let events = all["events"].as_array().unwrap().clone();
+    assert!(events.len() >= 4, "register, verify, login, profile...");
+    assert_eq!(all["next_offset"], json!(null));
+    let first = h.get("/me/audit?page=1&per_page=2", access).await.json();
+    assert_eq!(first["events"].as_array().unwrap()[..], events[..2]);
+    assert_eq!(first["next_offset"], 2);
+    let second = h.get("/me/audit?offset=2&limit=2", access).await.json();
+    assert_eq!(second["events"].as_array().unwrap()[..], events[2..4]);
+    let same = h.get("/me/audit?page=2&per_page=2", access).await.json();
+    assert_eq!(same["events"], second["events"]);
+    for bad in ["page=0", "per_page=1000", "limit=x", "page=1&offset=3"] {
+        h.get(&format!("/me/audit?{bad}"), access)
+            .await
+            .assert_problem(422, "validation_failed");
+    }
+}
+
+/// List sessions, revoke one, logout, logout-all.
+pub async fn sessions_and_logout(factory: &Factory) {
+    let h = Harness::default(factory).await;
+    let a = h.signed_in("ned@example.com").await;
+    let b = h.login("ned@example.com", PASSWORD).await;
+    let c = h.login("ned@example.com", PASSWORD).await;
+    let access = a["access_token"].as_str().unwrap();
+    let sessions = h.get("/sessions", access).await.json();
+    let sessions = sessions.as_array().unwrap();
+    assert_eq!(sessions.len(), 3);
+    let current: Vec<_> = sessions.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["id"], a["session_id"]);
+    for s in sessions {
+        for field in [
+            "id",
+            "created_at",
+            "last_seen_at",
+            "ip",
+            "user_agent",
+            "current",
+        ] {
+            assert!(s.get(field).is_some(), "session lacks {field}");
+        }
+    }
+
+    let path = format!("/sessions/{}", b["session_id"].as_str().unwrap());
+    assert_eq!(
+        h.call(Method::DELETE, &path, access, None).await.status,
+        204
+    );
+    h.call(Method::DELETE, &path, access, None)
+        .await
+        .assert_problem(404, "not_found");
+    h.call(Method::DELETE, "/sessions/not-a-uuid", access, None)
+        .await
+        .assert_problem(404, "not_found");
+    h.call(
+        Method::DELETE,
+        &format!("/sessions/{}", uuid::Uuid::now_v7()),
+        access,
+        None,
+    )
+    .await
+    .assert_problem(404, "not_found");
+    h.post(
+        "/token/refresh",
+        json!({"refresh_token": b["refresh_token"]}),
+    )
+    .await
+    .assert_problem(401, "token_invalid");
+
+    // Logout by refresh token of another of my sessions, then my own.
+    let r = h
+        .call(
+            Method::POST,
+            "/logout",
+            access,
+            Some(json!({"refresh_token": c["refresh_token"]})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    h.post(
+        "/token/refresh",
+        json!({"refresh_token": c["refresh_token"]}),
+    )
+    .await
+    .assert_problem(401, "token_invalid");
+    h.call(
+        Method::POST,
+        "/logout",
+        access,
+        Some(json!({"refresh_token": "not mine"})),
+    )
+    .await
+    .assert_problem(401, "token_invalid");
+    assert_eq!(
+        h.call(Method::POST, "/logout", access, None).await.status,
+        204
+    );
+    h.post(
+        "/token/refresh",
+        json!({"refresh_token": a["refresh_token"]}),
+    )
+    .await
+    .assert_problem(401, "token_invalid");
+
+    let d = h.login("ned@example.com", PASSWORD).await;
+    let e = h.login("ned@example.com", PASSWORD).await;
+    let r = h
+        .call(
+            Method::POST,
+            "/logout-all",
+            d["access_token"].as_str().unwrap(),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    for pair in [d, e] {
+        h.post(
+            "/token/refresh",
+            json!({"refresh_token": pair["refresh_token"]}),
+        )
+        .await
+        .assert_problem(401, "token_invalid");
+    }
+}
+
+/// Deactivation needs the password, revokes everything, blocks login.
+pub async fn deactivation(factory: &Factory) {
+    let h = Harness::default(factory).await;
+    let pair = h.signed_in("oz@example.com").await;
+    let access = pair["access_token"].as_str().unwrap();
+    h.call(
+        Method::POST,
+        "/me/deactivate",
+        access,
+        Some(json!({"password": "not it at all"})),
+    )
+    .await
+    .assert_problem(401, "invalid_credentials");
+    h.call(Method::POST, "/me/deactivate", access, Some(json!({})))
+        .await
+        .assert_problem(422, "validation_failed");
+    let r = h
+        .call(
+            Method::POST,
+            "/me/deactivate",
+            access,
+            Some(json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = h.post("/token/introspect", json!({"token": access})).await;
+    assert_eq!(r.json(), json!({"active": false}));
+    h.post(
+        "/token/refresh",
+        json!({"refresh_token": pair["refresh_token"]}),
+    )
+    .await
+    .assert_problem(401, "token_invalid");
+    h.post(
+        "/token",
+        json!({"email": "oz@example.com", "password": PASSWORD}),
+    )
+    .await
+    .assert_problem(403, "account_inactive");
+}
+
+/// RFC 7662 introspection; masked email lookup by verified phone.
+pub async fn introspection_and_lookup(factory: &Factory) {
+    let h = Harness::default(factory).await;
+    let pair = h.signed_in("pia@example.com").await;
+    let access = pair["access_token"].as_str().unwrap();
+    let r = h.post("/token/introspect", json!({"token": access})).await;
+    assert_eq!(r.status, 200);
+    let body = r.json();
+    assert_eq!(body["active"], true);
+    assert_eq!(body["sid"], pair["session_id"]);
+    assert_eq!(body["token_type"], "Bearer");
+    for field in ["sub", "exp", "iat", "iss", "aud", "jti", "scope", "roles"] {
+        assert!(body.get(field).is_some(), "introspection lacks {field}");
+    }
+    h.post("/token/introspect", json!({"token": 5}))
+        .await
+        .assert_problem(422, "validation_failed");
+
+    let r = h
+        .post("/email/lookup", json!({"phone": "+14155550123"}))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), json!({"emails": []}));
+    let users = &h.auth.store().users;
+    let mut user = users
+        .user_by_email(&Email::parse("pia@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    user.phone = Some(Phone::parse("+14155550123").unwrap());
+    user.phone_verified_at = Some(chrono::Utc::now());
+    users.update_user(&user).await.unwrap();
+    let r = h
+        .post("/email/lookup", json!({"phone": "+14155550123"}))
+        .await;
+    let emails = r.json()["emails"].as_array().unwrap().clone();
+    assert_eq!(emails.len(), 1);
+    let masked = emails[0].as_str().unwrap();
+    assert!(
+        masked.contains('*') && !masked.contains("pia@example.com"),
+        "{masked}"
+    );
+    h.post("/email/lookup", json!({"phone": "call me"}))
+        .await
+        .assert_problem(422, "validation_failed");
+}

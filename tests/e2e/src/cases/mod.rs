@@ -1,0 +1,25 @@
+//! The cases of the suite, by domain. Each takes the adapter's
+//! [`Factory`](crate::Factory) and starts its own server.
+
+mod account;
+mod input;
+mod registration;
+mod tokens;
+mod web;
+
+pub use account::{
+    deactivation, forced_password_change_without_a_token, introspection_and_lookup,
+    me_profile_export_and_audit, password_change_with_a_token, password_reset, sessions_and_logout,
+};
+pub use input::{bad_input_never_breaks_a_route, unknown_routes_and_methods};
+pub use registration::{
+    registration_confirmed_by_code, registration_verified_by_link, verification_by_code_and_resend,
+};
+pub use tokens::{
+    expired_access_tokens, forged_and_foreign_tokens_are_rejected, login_failures_and_lockout,
+    refresh_rotation_and_reuse, sixteen_concurrent_refreshes_give_one_success,
+};
+pub use web::{
+    client_ip_and_trusted_proxies, cookie_mode_with_csrf, jwks_and_openapi,
+    throttling_answers_429_with_retry_after,
+};

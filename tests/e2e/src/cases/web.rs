@@ -1,0 +1,310 @@
+//! Cookie mode and CSRF, client addresses behind proxies, throttling, and
+//! the documents served (JWKS, OpenAPI).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use authkit_core::api::{ApiConfig, SameSite};
+use authkit_core::rate_limit::{GovernorLimiter, Quota, RateAction, RateLimits};
+use http::Method;
+use serde_json::{Value, json};
+
+use crate::{Factory, Harness, Options, PASSWORD, Reply};
+
+const APP: &str = "https://app.example.com";
+
+fn cookie_value(reply: &Reply, name: &str) -> String {
+    reply
+        .set_cookies()
+        .iter()
+        .find_map(|c| {
+            c.strip_prefix(&format!("{name}="))
+                .map(|rest| rest.split(';').next().unwrap().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no {name} cookie in {:?}", reply.set_cookies()))
+}
+
+/// Login sets `__Host-`/`__Secure-` cookies; cookie-authenticated writes
+/// need an allowed Origin or Referer; logout clears the cookies.
+pub async fn cookie_mode_with_csrf(factory: &Factory) {
+    let api = ApiConfig {
+        cookie_mode: true,
+        same_site: SameSite::Strict,
+        csrf_allowed_origins: vec![APP.into()],
+        ..ApiConfig::default()
+    };
+    let h = Harness::start(
+        factory,
+        Options {
+            api,
+            ..Options::default()
+        },
+    )
+    .await;
+    h.verified_user("rex@example.com").await;
+    let login = h
+        .post(
+            "/token",
+            json!({"email": "rex@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(login.status, 200);
+    let pair = login.json();
+    let cookies = login.set_cookies();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    let access_line = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-authkit_access="))
+        .unwrap();
+    let refresh_line = cookies
+        .iter()
+        .find(|c| c.starts_with("__Secure-authkit_refresh="))
+        .unwrap();
+    for attribute in ["; Secure", "; HttpOnly", "; SameSite=Strict", "; Max-Age="] {
+        assert!(
+            access_line.contains(attribute) && refresh_line.contains(attribute),
+            "{attribute}"
+        );
+    }
+    assert!(access_line.contains("; Path=/;"));
+    assert!(refresh_line.contains("; Path=/auth/token/refresh;"));
+    let access = cookie_value(&login, "__Host-authkit_access");
+    let refresh = cookie_value(&login, "__Secure-authkit_refresh");
+    assert_eq!(access, pair["access_token"].as_str().unwrap());
+    assert_eq!(refresh, pair["refresh_token"].as_str().unwrap());
+    let access_cookie = format!("__Host-authkit_access={access}");
+
+    // Reads need no origin; writes do.
+    let r = h
+        .send(Method::GET, "/me", &[("cookie", &access_cookie)], "")
+        .await;
+    assert_eq!(r.status, 200);
+    let patch = json!({"display_name": "Rex"}).to_string();
+    for headers in [
+        vec![],
+        vec![("origin", "https://evil.example")],
+        vec![("origin", "null")],
+        vec![("referer", "https://evil.example/app.example.com")],
+    ] {
+        let mut all = vec![
+            ("cookie", access_cookie.as_str()),
+            ("content-type", "application/json"),
+        ];
+        all.extend(headers.iter().copied());
+        h.send(Method::PATCH, "/me", &all, patch.clone())
+            .await
+            .assert_problem(403, "forbidden");
+    }
+    let r = h
+        .send(
+            Method::PATCH,
+            "/me",
+            &[
+                ("cookie", &access_cookie),
+                ("content-type", "application/json"),
+                ("origin", APP),
+            ],
+            patch.clone(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = h
+        .send(
+            Method::PATCH,
+            "/me",
+            &[
+                ("cookie", &access_cookie),
+                ("content-type", "application/json"),
+                ("referer", "https://app.example.com/settings"),
+            ],
+            patch.clone(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // A bearer header needs no CSRF check.
+    let r = h
+        .call(
+            Method::PATCH,
+            "/me",
+            &access,
+            Some(json!({"display_name": "R"})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+
+    // Refresh from the cookie: CSRF-checked, sets new cookies.
+    let refresh_cookie = format!("__Secure-authkit_refresh={refresh}");
+    h.send(
+        Method::POST,
+        "/token/refresh",
+        &[("cookie", &refresh_cookie)],
+        "",
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    let r = h
+        .send(
+            Method::POST,
+            "/token/refresh",
+            &[("cookie", &refresh_cookie), ("origin", APP)],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let new_access = cookie_value(&r, "__Host-authkit_access");
+    assert_ne!(cookie_value(&r, "__Secure-authkit_refresh"), refresh);
+    h.send(Method::POST, "/token/refresh", &[], "")
+        .await
+        .assert_problem(400, "malformed_request");
+
+    // Logout: CSRF-checked, clears both cookies.
+    let new_cookie = format!("__Host-authkit_access={new_access}");
+    h.send(Method::POST, "/logout", &[("cookie", &new_cookie)], "")
+        .await
+        .assert_problem(403, "forbidden");
+    let r = h
+        .send(
+            Method::POST,
+            "/logout",
+            &[("cookie", &new_cookie), ("origin", APP)],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let cleared = r.set_cookies();
+    assert_eq!(cleared.len(), 2);
+    assert!(
+        cleared
+            .iter()
+            .all(|c| c.contains("=; ") && c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+}
+
+async fn session_of(h: &Harness, headers: &[(&str, &str)]) -> Value {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    let body = json!({"email": "sam@example.com", "password": PASSWORD}).to_string();
+    let r = h.send(Method::POST, "/token", &all, body).await;
+    assert_eq!(r.status, 200);
+    let pair = r.json();
+    let sessions = h
+        .get("/sessions", pair["access_token"].as_str().unwrap())
+        .await
+        .json();
+    sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()
+        .clone()
+}
+
+/// Forwarding headers count only from trusted proxies; the user agent is
+/// recorded.
+pub async fn client_ip_and_trusted_proxies(factory: &Factory) {
+    let spoof = [
+        ("x-forwarded-for", "198.51.100.7"),
+        ("forwarded", "for=198.51.100.8"),
+        ("user-agent", "e2e-agent/1.0"),
+    ];
+    let h = Harness::default(factory).await;
+    h.verified_user("sam@example.com").await;
+    let session = session_of(&h, &spoof).await;
+    assert_eq!(
+        session["ip"], "127.0.0.1",
+        "a spoofed header from an untrusted peer changes nothing"
+    );
+    assert_eq!(session["user_agent"], "e2e-agent/1.0");
+
+    let api = ApiConfig {
+        trusted_proxies: "127.0.0.1/32, 10.0.0.0/8".parse().unwrap(),
+        ..ApiConfig::default()
+    };
+    let h = Harness::start(
+        factory,
+        Options {
+            api,
+            ..Options::default()
+        },
+    )
+    .await;
+    h.verified_user("sam@example.com").await;
+    let session = session_of(
+        &h,
+        &[("x-forwarded-for", "1.1.1.1, 203.0.113.50, 10.0.0.2")],
+    )
+    .await;
+    assert_eq!(session["ip"], "203.0.113.50", "right-most untrusted hop");
+    let session = session_of(&h, &spoof).await;
+    assert_eq!(
+        session["ip"], "198.51.100.8",
+        "Forwarded wins over X-Forwarded-For"
+    );
+    let session = session_of(&h, &[]).await;
+    assert_eq!(session["ip"], "127.0.0.1");
+    let session = session_of(&h, &[("x-forwarded-for", "not-an-ip")]).await;
+    assert_eq!(session["ip"], "127.0.0.1");
+}
+
+/// Over quota: 429 `rate_limited` with `Retry-After` in seconds.
+pub async fn throttling_answers_429_with_retry_after(factory: &Factory) {
+    let mut limits = RateLimits::disabled();
+    limits
+        .set(
+            RateAction::ResetPerEmail,
+            Quota::new(1, Duration::from_secs(3600)),
+        )
+        .unwrap();
+    let options = Options {
+        limiter: Arc::new(GovernorLimiter::new(limits)),
+        ..Options::default()
+    };
+    let h = Harness::start(factory, options).await;
+    assert_eq!(
+        h.post("/password/reset", json!({"email": "tom@example.com"}))
+            .await
+            .status,
+        202
+    );
+    let r = h
+        .post("/password/reset", json!({"email": "tom@example.com"}))
+        .await;
+    r.assert_problem(429, "rate_limited");
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry), "{retry}");
+    assert_eq!(
+        h.post("/password/reset", json!({"email": "other@example.com"}))
+            .await
+            .status,
+        202
+    );
+}
+
+/// JWKS at the root (public members only), OpenAPI under the mount.
+pub async fn jwks_and_openapi(factory: &Factory) {
+    let h = Harness::default(factory).await;
+    let url = format!("{}/.well-known/jwks.json", h.root);
+    let r = h.send_url(Method::GET, &url, &[], "").await;
+    assert_eq!(r.status, 200);
+    let keys = r.json()["keys"].as_array().unwrap().clone();
+    assert!(!keys.is_empty());
+    for key in keys {
+        for public in ["kid", "alg", "use", "kty"] {
+            assert!(key.get(public).is_some(), "jwk lacks {public}");
+        }
+        for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+            assert!(key.get(private).is_none(), "jwk leaks {private}");
+        }
+    }
+    let r = h.send_url(Method::POST, &url, &[], "").await;
+    r.assert_problem(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("GET"));
+
+    let r = h.send(Method::GET, "/openapi.json", &[], "").await;
+    assert_eq!(r.status, 200);
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/token"]["post"].is_object());
+}

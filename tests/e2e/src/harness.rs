@@ -1,0 +1,282 @@
+//! A running server for one case, a client, and the helpers cases share.
+
+use std::sync::Arc;
+
+use authkit_core::api::ApiConfig;
+use authkit_core::clock::ManualClock;
+use authkit_core::mail::MemoryMailer;
+use authkit_core::rate_limit::{NoLimiter, RateLimiter};
+use authkit_core::roles::RoleMap;
+use authkit_core::store::{MemoryStore, Store};
+use authkit_core::{Auth, AuthConfig};
+use http::{HeaderMap, Method};
+use serde_json::{Value, json};
+
+use crate::Factory;
+
+/// A password every policy accepts.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// How a case's service and API are configured.
+pub struct Options {
+    /// Service configuration.
+    pub auth: AuthConfig,
+    /// HTTP configuration.
+    pub api: ApiConfig,
+    /// Throttling (off by default).
+    pub limiter: Arc<dyn RateLimiter>,
+    /// Global roles.
+    pub roles: RoleMap,
+    /// Store (a fresh memory store by default).
+    pub store: Store,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            auth: AuthConfig::default(),
+            api: ApiConfig::default(),
+            limiter: Arc::new(NoLimiter),
+            roles: RoleMap::default(),
+            store: Store::new(MemoryStore::new()),
+        }
+    }
+}
+
+/// One server and what the case needs to drive it.
+pub struct Harness {
+    /// `http://127.0.0.1:port`.
+    pub root: String,
+    /// The mount point URL (`root` + mount path).
+    pub base: String,
+    /// The service behind the server.
+    pub auth: Auth,
+    /// Every mail sent.
+    pub mailer: Arc<MemoryMailer>,
+    /// The service's clock.
+    pub clock: Arc<ManualClock>,
+    client: reqwest::Client,
+}
+
+/// An answer, read in full.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The problem `code`, after checking the body is a problem of the
+    /// status answered.
+    pub fn code(&self) -> String {
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "status {}: {}",
+            self.status,
+            String::from_utf8_lossy(&self.body)
+        );
+        let body = self.json();
+        assert_eq!(body["status"], self.status);
+        assert_eq!(body["type"], "about:blank");
+        assert!(body["title"].is_string());
+        body["code"].as_str().unwrap().to_owned()
+    }
+
+    /// Asserts the status and the problem code.
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code().as_str()),
+            (status, code),
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+    }
+
+    /// One header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every `Set-Cookie` line.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+impl Harness {
+    /// Builds the service and starts a server through `factory`.
+    pub async fn start(factory: &Factory, options: Options) -> Self {
+        let mailer = Arc::new(MemoryMailer::default());
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let auth = Auth::builder(options.auth, options.store)
+            .mailer(mailer.clone())
+            .clock(clock.clone())
+            .rate_limiter(options.limiter)
+            .roles(options.roles)
+            .build()
+            .await
+            .unwrap();
+        let mount = options.api.mount_path.clone();
+        let addr = factory(auth.clone(), options.api).await;
+        let root = format!("http://{addr}");
+        Self {
+            base: format!("{root}{mount}"),
+            root,
+            auth,
+            mailer,
+            clock,
+            client: reqwest::Client::builder().no_proxy().build().unwrap(),
+        }
+    }
+
+    /// Starts a server with the default options.
+    pub async fn default(factory: &Factory) -> Self {
+        Self::start(factory, Options::default()).await
+    }
+
+    /// Sends a request to `url` (absolute) with raw headers and body.
+    pub async fn send_url(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let mut request = self.client.request(method, url).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        Reply {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: response.bytes().await.unwrap().to_vec(),
+        }
+    }
+
+    /// Sends a request to `path` under the mount point.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        self.send_url(method, &format!("{}{path}", self.base), headers, body)
+            .await
+    }
+
+    /// POSTs JSON.
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(
+            Method::POST,
+            path,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+        .await
+    }
+
+    /// A JSON request with a bearer token.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let bearer = format!("Bearer {token}");
+        match body {
+            Some(body) => {
+                self.send(
+                    method,
+                    path,
+                    &[
+                        ("authorization", &bearer),
+                        ("content-type", "application/json"),
+                    ],
+                    body.to_string(),
+                )
+                .await
+            }
+            None => {
+                self.send(method, path, &[("authorization", &bearer)], "")
+                    .await
+            }
+        }
+    }
+
+    /// GET with a bearer token.
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    /// Registers `email` and verifies it through the emailed link.
+    pub async fn verified_user(&self, email: &str) -> Value {
+        let r = self
+            .post("/register", json!({"email": email, "password": PASSWORD}))
+            .await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let token = self.link_token(email);
+        let r = self.post("/email/verify", json!({"token": token})).await;
+        assert_eq!(r.status, 200);
+        r.json()["user"].clone()
+    }
+
+    /// Logs in and answers the token pair.
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        let r = self
+            .post("/token", json!({"email": email, "password": password}))
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()
+    }
+
+    /// A verified, logged-in account: its token pair.
+    pub async fn signed_in(&self, email: &str) -> Value {
+        self.verified_user(email).await;
+        self.login(email, PASSWORD).await
+    }
+
+    /// The `?token=` of the newest mail to `to`.
+    pub fn link_token(&self, to: &str) -> String {
+        let text = self.last_mail(to);
+        let start = text.find("?token=").expect("a link with a token") + "?token=".len();
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+
+    /// The 6-digit code of the newest mail to `to`.
+    pub fn mail_code(&self, to: &str) -> String {
+        self.last_mail(to)
+            .split_whitespace()
+            .map(|w| w.trim_matches(|c: char| !c.is_ascii_digit()))
+            .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
+            .expect("a 6-digit code")
+            .to_owned()
+    }
+
+    fn last_mail(&self, to: &str) -> String {
+        self.mailer
+            .last_to(to)
+            .unwrap_or_else(|| panic!("no mail to {to}"))
+            .text
+    }
+}

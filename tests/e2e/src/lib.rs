@@ -1,0 +1,80 @@
+//! The end-to-end HTTP suite of the authkit API.
+//!
+//! Every case starts a real server on `127.0.0.1` (an ephemeral port)
+//! through an adapter-provided [`Factory`] and talks to it with a real HTTP
+//! client, so the same suite proves every adapter serves the same API. An
+//! adapter runs it with one line:
+//!
+//! ```ignore
+//! // tests/my_adapter.rs
+//! authkit_e2e::e2e_tests!(my_adapter_factory());
+//! ```
+//!
+//! The factory receives the [`Auth`] service and the [`ApiConfig`] of the
+//! case, must serve the API under `config.mount_path` and the JWKS at the
+//! root, pass the socket peer address to the API, and answer the bound
+//! address once it accepts connections.
+//!
+//! Mail is read from a [`MemoryMailer`](authkit_core::mail::MemoryMailer),
+//! time is a [`ManualClock`](authkit_core::clock::ManualClock), and
+//! throttling is off except in the rate-limit case.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use authkit_core::Auth;
+pub use authkit_core::api::ApiConfig;
+
+pub mod cases;
+mod harness;
+
+pub use harness::{Harness, Options, PASSWORD, Reply};
+
+/// What a factory answers: the address the server listens on.
+pub type ServerFuture = Pin<Box<dyn Future<Output = SocketAddr> + Send>>;
+
+/// Starts a server for one case (see the crate docs for the contract).
+pub type Factory = Arc<dyn Fn(Auth, ApiConfig) -> ServerFuture + Send + Sync>;
+
+/// Generates one `#[tokio::test]` per case of the suite, each against a
+/// fresh server from `$factory` (an expression of type [`Factory`]).
+#[macro_export]
+macro_rules! e2e_tests {
+    ($factory:expr) => {
+        $crate::e2e_tests!(@cases $factory;
+            registration_verified_by_link,
+            verification_by_code_and_resend,
+            registration_confirmed_by_code,
+            login_failures_and_lockout,
+            refresh_rotation_and_reuse,
+            sixteen_concurrent_refreshes_give_one_success,
+            password_reset,
+            password_change_with_a_token,
+            forced_password_change_without_a_token,
+            me_profile_export_and_audit,
+            sessions_and_logout,
+            deactivation,
+            introspection_and_lookup,
+            forged_and_foreign_tokens_are_rejected,
+            expired_access_tokens,
+            bad_input_never_breaks_a_route,
+            unknown_routes_and_methods,
+            cookie_mode_with_csrf,
+            client_ip_and_trusted_proxies,
+            throttling_answers_429_with_retry_after,
+            jwks_and_openapi
+        );
+    };
+    (@cases $factory:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let factory: $crate::Factory = $factory;
+                $crate::cases::$case(&factory).await;
+            }
+        )*
+    };
+}
