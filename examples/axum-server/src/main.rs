@@ -5,58 +5,62 @@
 //! ```
 //!
 //! - the API under `/auth` (`AUTHKIT_MOUNT_PATH`), the JWKS at
-//!   `/.well-known/jwks.json`, `GET /healthz`;
+//!   `/.well-known/jwks.json`, `GET /healthz` (process up) and
+//!   `GET /readyz` (store reachable);
 //! - the app's own routes: `GET /api/hello` (any signed-in user) and
 //!   `GET /api/admin/users` (permission `internal.users.read`);
-//! - configured by `AUTHKIT_*` variables (and a `.env` file if present),
-//!   listening on `AUTHKIT_BIND` (default `127.0.0.1:8080`);
-//! - in-memory store and console mailer: data is lost on exit and emails
-//!   are printed to the log — for trying things out, not production;
-//! - reloads signing keys every minute and purges expired sessions and
-//!   tokens every hour; shuts down gracefully on SIGINT / SIGTERM.
+//! - start-up shared with `actix-server` (see the `example-host` crate):
+//!   `AUTHKIT_*` variables and `.env`, a SQLite file store by default
+//!   (`AUTHKIT_DATABASE_URL` for PostgreSQL/MySQL), SMTP when
+//!   `AUTHKIT_SMTP_URL` is set else the console, dev secrets kept in a
+//!   local file, key reload and purge tasks, graceful shutdown;
+//! - CORS for `AUTHKIT_CORS_ORIGINS`, request tracing (method, path,
+//!   status; no headers or bodies, so no secrets).
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use authkit_axum::{AuthLayer, AuthUser, RequirePermission};
-use authkit_core::api::{Api, ApiConfig};
-use authkit_core::store::{MemoryStore, Store};
-use authkit_core::{Auth, AuthConfig};
+use authkit_core::api::Api;
+use axum::http::{HeaderValue, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use tower_http::cors::{AllowHeaders, AllowMethods, CorsLayer};
+use tower_http::trace::TraceLayer;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .init();
-    match dotenvy::dotenv() {
-        Ok(path) => tracing::info!(path = %path.display(), "loaded .env"),
-        Err(err) if err.not_found() => {}
-        Err(err) => return Err(err.into()),
-    }
-    let bind: SocketAddr = std::env::var("AUTHKIT_BIND")
-        .unwrap_or_else(|_| "127.0.0.1:8080".to_owned())
-        .parse()
-        .map_err(|e| format!("invalid configuration AUTHKIT_BIND: {e}"))?;
-
-    let auth = Auth::builder(AuthConfig::from_env()?, Store::new(MemoryStore::new()))
-        .build()
-        .await?;
-    let api = Api::new(auth.clone(), ApiConfig::from_env()?)?;
-    spawn_maintenance(auth);
-
-    let listener = tokio::net::TcpListener::bind(bind).await?;
-    tracing::info!(address = %listener.local_addr()?, mount = %api.config().mount_path, "listening");
+    example_host::init_tracing();
+    let host = example_host::from_env().await?;
+    example_host::spawn_maintenance(&host.auth);
+    let cors = cors(&host.cors_origins)?;
+    let listener = tokio::net::TcpListener::bind(host.bind).await?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
     axum::serve(
         listener,
-        app(api).into_make_service_with_connect_info::<SocketAddr>(),
+        app(host.api)
+            .layer(cors)
+            .layer(TraceLayer::new_for_http())
+            .into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(example_host::shutdown_signal())
     .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// CORS for the configured browser origins (none: no CORS headers).
+fn cors(origins: &[String]) -> Result<CorsLayer, Box<dyn std::error::Error>> {
+    let origins = origins
+        .iter()
+        .map(|o| HeaderValue::from_str(o))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("invalid configuration AUTHKIT_CORS_ORIGINS: {e}"))?;
+    Ok(CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods(AllowMethods::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request())
+        .allow_credentials(true))
 }
 
 /// The whole app: the API, the JWKS, health, and the host's own routes.
@@ -74,9 +78,23 @@ fn app(api: Api) -> Router {
     } else {
         own.nest(&mount, authkit_axum::router(api.clone()))
     };
+    let auth = api.auth().clone();
     with_api
         .merge(authkit_axum::well_known(api))
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let auth = auth.clone();
+                async move {
+                    if example_host::ready(&auth).await {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+                    }
+                }
+            }),
+        )
 }
 
 async fn hello(AuthUser(user): AuthUser) -> Json<Value> {
@@ -87,64 +105,13 @@ async fn admin_users(AuthUser(user): AuthUser) -> Json<Value> {
     Json(json!({ "users": [], "requested_by": user.user_id }))
 }
 
-/// Keeps every instance's key set current and the store tidy.
-fn spawn_maintenance(auth: Auth) {
-    let keys = auth.clone();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            every.tick().await;
-            if let Err(err) = keys.reload_keys().await {
-                tracing::error!(error = %err, "reloading signing keys failed");
-            }
-        }
-    });
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            every.tick().await;
-            match auth.purge_expired().await {
-                Ok((sessions, tokens)) => tracing::info!(sessions, tokens, "purged expired"),
-                Err(err) => tracing::error!(error = %err, "purge failed"),
-            }
-        }
-    });
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %err, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use authkit_core::store::{MemoryStore, Store};
+    use authkit_core::{Auth, AuthConfig};
     use axum::body::Body;
-    use http::{Request, StatusCode};
+    use http::Request;
     use tower::ServiceExt;
 
     use super::*;
@@ -183,6 +150,7 @@ mod tests {
     async fn every_part_is_mounted() {
         let (api, app) = test_app().await;
         assert_eq!(status(&app, "/healthz", None).await, StatusCode::OK);
+        assert_eq!(status(&app, "/readyz", None).await, StatusCode::OK);
         assert_eq!(
             status(&app, "/.well-known/jwks.json", None).await,
             StatusCode::OK

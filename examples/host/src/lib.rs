@@ -1,0 +1,324 @@
+//! Start-up shared by the example servers (`axum-server`, `actix-server`),
+//! so both run the same configuration with no logic repeated per framework:
+//!
+//! - `AUTHKIT_*` variables, plus a `.env` file when present;
+//! - server secrets: taken from the environment, else generated ONCE and
+//!   kept in a local file (`AUTHKIT_DEV_SECRETS_FILE`, default
+//!   `.authkit-dev-secrets`) so restarts keep codes, challenges and MFA
+//!   enrolments valid — fine for development; set the variables in
+//!   production;
+//! - the store from `AUTHKIT_DATABASE_URL` (default: the SQLite file
+//!   `authkit.db` beside where it runs), migrated at start; signing keys
+//!   live there, so they persist too;
+//! - mail over SMTP when `AUTHKIT_SMTP_URL` is set (queued, retried), else
+//!   printed to the console;
+//! - `AUTHKIT_BIND` (default `127.0.0.1:8080`) and `AUTHKIT_CORS_ORIGINS`;
+//! - maintenance tasks: key reload every minute, purge every hour;
+//! - readiness (a store round trip) and graceful shutdown signals.
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authkit_core::api::{Api, ApiConfig};
+use authkit_core::mail::{ConsoleMailer, MailQueue, Mailer, SmtpMailer};
+use authkit_core::{Auth, AuthConfig};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// Secrets generated for development when the environment lacks them.
+const DEV_SECRETS: [&str; 2] = ["AUTHKIT_SECRET_KEY", "AUTHKIT_MFA_ENCRYPTION_KEY"];
+/// Messages the mail queue holds before refusing more.
+const MAIL_QUEUE_CAPACITY: usize = 1024;
+
+/// A configured authkit service and where to serve it.
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// The service.
+    pub auth: Auth,
+    /// The HTTP API over it.
+    pub api: Api,
+    /// Listen address (`AUTHKIT_BIND`).
+    pub bind: SocketAddr,
+    /// Browser origins allowed by CORS (`AUTHKIT_CORS_ORIGINS`,
+    /// comma-separated; empty = no CORS headers).
+    pub cors_origins: Vec<String>,
+}
+
+/// Logs to stderr at `info` (or `RUST_LOG`-free fixed level, kept simple).
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Reads `.env`, the environment and the dev secrets, connects and
+/// migrates the store, picks the mailer, and builds the service.
+///
+/// # Errors
+/// Any invalid variable (named in the message), an unreachable store.
+pub async fn from_env() -> Result<Host, Box<dyn Error>> {
+    match dotenvy::dotenv() {
+        Ok(path) => tracing::info!(path = %path.display(), "loaded .env"),
+        Err(err) if err.not_found() => {}
+        Err(err) => return Err(err.into()),
+    }
+    let mut vars: HashMap<String, String> = std::env::vars().collect();
+    let secrets_file = vars
+        .get("AUTHKIT_DEV_SECRETS_FILE")
+        .cloned()
+        .unwrap_or_else(|| ".authkit-dev-secrets".to_owned());
+    let generated = fill_dev_secrets(&mut vars, Path::new(&secrets_file))?;
+    if !generated.is_empty() {
+        tracing::warn!(
+            file = %secrets_file,
+            variables = ?generated,
+            "using development secrets kept in a local file; set these variables in production"
+        );
+    }
+    let config = AuthConfig::from_vars(vars.clone())?;
+    let api_config = ApiConfig::from_vars(vars.clone())?;
+    let bind: SocketAddr = vars
+        .get("AUTHKIT_BIND")
+        .map_or("127.0.0.1:8080", String::as_str)
+        .parse()
+        .map_err(|e| format!("invalid configuration AUTHKIT_BIND: {e}"))?;
+    let database_url = vars
+        .get("AUTHKIT_DATABASE_URL")
+        .cloned()
+        .unwrap_or_else(|| "sqlite://authkit.db".to_owned());
+    let store = authkit_sqlx::connect(&database_url)
+        .await
+        .map_err(|e| format!("cannot open the store (AUTHKIT_DATABASE_URL): {e}"))?;
+    let (mailer, mail_kind) = mailer_from_env()?;
+    let auth = Auth::builder(config, store).mailer(mailer).build().await?;
+    let api = Api::new(auth.clone(), api_config)?;
+    let cors_origins = vars
+        .get("AUTHKIT_CORS_ORIGINS")
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    tracing::info!(
+        store = %redact_url(&database_url),
+        mail = mail_kind,
+        %bind,
+        mount = %api.config().mount_path,
+        "authkit ready"
+    );
+    Ok(Host {
+        auth,
+        api,
+        bind,
+        cors_origins,
+    })
+}
+
+/// A mailer and a word naming it for the start-up line.
+type NamedMailer = (Arc<dyn Mailer>, &'static str);
+
+/// SMTP behind a retrying queue when `AUTHKIT_SMTP_URL` is set, else the
+/// console (queued too, so both behave alike).
+fn mailer_from_env() -> Result<NamedMailer, Box<dyn Error>> {
+    Ok(match SmtpMailer::from_env()? {
+        Some(smtp) => (
+            Arc::new(MailQueue::new(Arc::new(smtp), MAIL_QUEUE_CAPACITY)),
+            "smtp",
+        ),
+        None => (
+            Arc::new(MailQueue::new(Arc::new(ConsoleMailer), MAIL_QUEUE_CAPACITY)),
+            "console",
+        ),
+    })
+}
+
+/// Adds every missing dev secret to `vars`, from `file` or freshly
+/// generated (then appended to `file`). Returns the names it supplied.
+fn fill_dev_secrets(
+    vars: &mut HashMap<String, String>,
+    file: &Path,
+) -> Result<Vec<&'static str>, Box<dyn Error>> {
+    let missing: Vec<&'static str> = DEV_SECRETS
+        .into_iter()
+        .filter(|name| vars.get(*name).is_none_or(|v| v.is_empty()))
+        .collect();
+    if missing.is_empty() {
+        return Ok(missing);
+    }
+    let mut kept: HashMap<String, String> = match std::fs::read_to_string(file) {
+        Ok(text) => text
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect(),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
+        Err(err) => return Err(format!("cannot read {}: {err}", file.display()).into()),
+    };
+    let mut changed = false;
+    for name in &missing {
+        let value = kept.entry((*name).to_owned()).or_insert_with(|| {
+            changed = true;
+            let mut key = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+            URL_SAFE_NO_PAD.encode(key)
+        });
+        vars.insert((*name).to_owned(), value.clone());
+    }
+    if changed {
+        let mut text: Vec<String> = kept.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        text.sort();
+        write_private(file, &(text.join("\n") + "\n"))
+            .map_err(|err| format!("cannot write {}: {err}", file.display()))?;
+    }
+    Ok(missing)
+}
+
+/// Writes `text` to `path`, readable by the owner only where supported.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+/// The URL without its password, for the start-up line.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Keeps the key set current (rotations by other instances) and the store
+/// tidy. Runs until the process ends.
+pub fn spawn_maintenance(auth: &Auth) {
+    let keys = auth.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            if let Err(err) = keys.reload_keys().await {
+                tracing::error!(error = %err, "reloading signing keys failed");
+            }
+        }
+    });
+    let store = auth.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match store.purge_expired().await {
+                Ok((sessions, tokens)) => tracing::info!(sessions, tokens, "purged expired"),
+                Err(err) => tracing::error!(error = %err, "purge failed"),
+            }
+        }
+    });
+}
+
+/// Whether the store answers (for `/readyz`).
+pub async fn ready(auth: &Auth) -> bool {
+    auth.store()
+        .users
+        .user_by_id(uuid::Uuid::nil())
+        .await
+        .is_ok()
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_secrets_are_generated_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secrets");
+        let mut first = HashMap::new();
+        let made = fill_dev_secrets(&mut first, &file).unwrap();
+        assert_eq!(made, DEV_SECRETS.to_vec());
+        let mut second = HashMap::new();
+        fill_dev_secrets(&mut second, &file).unwrap();
+        assert_eq!(first, second, "a restart reads the same secrets");
+        // A secret set in the environment wins and is not generated.
+        let mut third = HashMap::from([("AUTHKIT_SECRET_KEY".to_owned(), "from-env".to_owned())]);
+        let made = fill_dev_secrets(&mut third, &file).unwrap();
+        assert_eq!(made, vec!["AUTHKIT_MFA_ENCRYPTION_KEY"]);
+        assert_eq!(third["AUTHKIT_SECRET_KEY"], "from-env");
+        // The generated key is a valid 32-byte base64url secret.
+        let config = AuthConfig::from_vars(first).unwrap();
+        assert_eq!(config.secret_key.len(), 32);
+    }
+
+    #[test]
+    fn urls_are_redacted_for_logs() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/auth"),
+            "postgres://app:***@db:5432/auth"
+        );
+        assert_eq!(redact_url("sqlite://authkit.db"), "sqlite://authkit.db");
+    }
+
+    #[tokio::test]
+    async fn a_default_host_runs_on_a_sqlite_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("a.db").display());
+        let store = authkit_sqlx::connect(&url).await.unwrap();
+        let auth = Auth::builder(AuthConfig::default(), store)
+            .build()
+            .await
+            .unwrap();
+        assert!(ready(&auth).await);
+        // The signing keys persist in the file: a restart keeps them.
+        let jwks = auth.jwks();
+        let again = Auth::builder(
+            AuthConfig::default(),
+            authkit_sqlx::connect(&url).await.unwrap(),
+        )
+        .build()
+        .await
+        .unwrap();
+        assert_eq!(jwks, again.jwks());
+    }
+}
