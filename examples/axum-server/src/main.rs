@@ -7,8 +7,9 @@
 //! - the API under `/auth` (`AUTHKIT_MOUNT_PATH`), the JWKS at
 //!   `/.well-known/jwks.json`, `GET /healthz` (process up) and
 //!   `GET /readyz` (store reachable);
-//! - the app's own routes: `GET /api/hello` (any signed-in user) and
-//!   `GET /api/admin/users` (permission `internal.users.read`);
+//! - the app's own routes: `GET /api/hello` (any signed-in user),
+//!   `GET /api/admin/users` (permission `internal.users.read`) and the
+//!   bare `GET /api/ping` (the floor of the HTTP load harness);
 //! - start-up shared with `actix-server` (see the `example-host` crate):
 //!   `AUTHKIT_*` variables and `.env`, a SQLite file store by default
 //!   (`AUTHKIT_DATABASE_URL` for PostgreSQL/MySQL), SMTP when
@@ -82,6 +83,8 @@ fn app(api: Api) -> Router {
     with_api
         .merge(authkit_axum::well_known(api))
         .route("/healthz", get(|| async { "ok" }))
+        // A bare JSON route: the framework floor the load harness compares to.
+        .route("/api/ping", get(|| async { Json(json!({ "pong": true })) }))
         .route(
             "/readyz",
             get(move || {
