@@ -309,7 +309,10 @@ impl AuthConfig {
                 decode_secret(raw)
                     .filter(|key| key.len() == 32)
                     .ok_or_else(|| {
-                        ConfigError::new("AUTHKIT_MFA_ENCRYPTION_KEY", "expected base64 of 32 bytes")
+                        ConfigError::new(
+                            "AUTHKIT_MFA_ENCRYPTION_KEY",
+                            "expected base64 of 32 bytes",
+                        )
                     })?,
             ));
         }
@@ -583,7 +586,9 @@ impl AuthConfig {
 
 /// The non-empty, trimmed items of a comma-separated list.
 fn list(raw: &str) -> impl Iterator<Item = &str> {
-    raw.split(',').map(str::trim).filter(|item| !item.is_empty())
+    raw.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
 }
 
 fn decode_secret(raw: &str) -> Option<Vec<u8>> {
@@ -890,7 +895,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.mfa_methods, vec![MfaMethod::Totp, MfaMethod::BackupCode]);
         assert_eq!(c.mfa_required_roles, vec!["STAFF", "ADMIN"]);
-        assert_eq!(c.mfa_encryption_key.as_deref().map(Vec::as_slice), Some(&[9u8; 32][..]));
+        assert_eq!(
+            c.mfa_encryption_key.as_deref().map(Vec::as_slice),
+            Some(&[9u8; 32][..])
+        );
         assert_eq!(c.mfa_token_ttl, Duration::minutes(3));
         assert_eq!(c.mfa_max_failures, 20);
         assert_eq!(

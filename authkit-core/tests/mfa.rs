@@ -258,11 +258,7 @@ async fn the_otpauth_uri_is_read_by_a_third_party_and_its_codes_are_accepted() {
     assert_eq!(parsed.account_name(), "uri@example.com");
     assert_eq!(parsed.digits(), 6);
     assert_eq!(parsed.step(), 30);
-    let raw = base32::decode(
-        base32::Alphabet::Rfc4648 { padding: false },
-        &setup.secret,
-    )
-    .unwrap();
+    let raw = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &setup.secret).unwrap();
     assert_eq!(raw.len(), 20, "160-bit secret");
     assert_eq!(parsed.secret().as_bytes(), raw.as_slice());
 
@@ -428,7 +424,11 @@ async fn fifty_concurrent_verifications_of_one_code_succeed_once() {
 async fn backup_codes_work_once_and_regenerating_kills_the_old_set() {
     let h = harness().await;
     let (uri, backup) = mfa_user(&h, "backup@example.com").await;
-    assert!(backup.iter().all(|c| c.len() == 11 && c.as_bytes()[5] == b'-'));
+    assert!(
+        backup
+            .iter()
+            .all(|c| c.len() == 11 && c.as_bytes()[5] == b'-')
+    );
 
     let c = challenge(login(&h, "backup@example.com").await.unwrap());
     let typed = backup[0].to_uppercase().replace('-', " ");
@@ -508,7 +508,9 @@ async fn fifty_concurrent_uses_of_one_backup_code_succeed_once() {
             .backup_codes_remaining(
                 h.store
                     .users
-                    .user_by_email(&authkit_core::email::Email::parse("backup-race@example.com").unwrap())
+                    .user_by_email(
+                        &authkit_core::email::Email::parse("backup-race@example.com").unwrap()
+                    )
                     .await
                     .unwrap()
                     .unwrap()
@@ -573,7 +575,11 @@ async fn challenges_need_an_offered_and_usable_method() {
             .mfa_challenge(&c.mfa_token, method, &meta())
             .await
             .unwrap_err();
-        assert_eq!(err.field_errors()[0].code, "mfa_method_unavailable", "{method}");
+        assert_eq!(
+            err.field_errors()[0].code,
+            "mfa_method_unavailable",
+            "{method}"
+        );
     }
     let err = h
         .auth
@@ -685,9 +691,15 @@ async fn the_failure_budget_survives_new_logins_and_codes_and_locks() {
         let code = six_digits(&h.mailer.last_to("budget@example.com").unwrap().text);
         let wrong = if code == "000000" { "111111" } else { "000000" };
         for method in [MfaMethod::Email, MfaMethod::BackupCode] {
-            let guess = if method == MfaMethod::Email { wrong } else { "aaaaa-aaaaa" };
+            let guess = if method == MfaMethod::Email {
+                wrong
+            } else {
+                "aaaaa-aaaaa"
+            };
             assert!(matches!(
-                h.auth.mfa_verify(&c.mfa_token, method, guess, &meta()).await,
+                h.auth
+                    .mfa_verify(&c.mfa_token, method, guess, &meta())
+                    .await,
                 Err(AuthError::MfaInvalidCode)
             ));
             failures += 1;
@@ -781,7 +793,14 @@ async fn bad_codes_are_refused_without_panicking() {
     mfa_user(&h, "bad@example.com").await;
     let c = challenge(login(&h, "bad@example.com").await.unwrap());
     for method in [MfaMethod::Totp, MfaMethod::BackupCode, MfaMethod::Email] {
-        for bad in ["", " ", "١٢٣٤٥٦", "12345678901234567890", &"9".repeat(100_000), "😀"] {
+        for bad in [
+            "",
+            " ",
+            "١٢٣٤٥٦",
+            "12345678901234567890",
+            &"9".repeat(100_000),
+            "😀",
+        ] {
             assert!(
                 matches!(
                     h.auth.mfa_verify(&c.mfa_token, method, bad, &meta()).await,
@@ -823,7 +842,11 @@ async fn enabling_needs_a_valid_code_and_a_pending_setup() {
     let err = h.auth.totp_enable(&p, &code, &meta()).await.unwrap_err();
     assert_eq!(err.field_errors()[0].code, "mfa_already_enabled");
     let subjects: Vec<_> = h.mailer.messages().into_iter().map(|m| m.subject).collect();
-    assert!(subjects.iter().any(|s| s.contains("Two-step verification is on")));
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains("Two-step verification is on"))
+    );
 }
 
 #[tokio::test]
@@ -833,25 +856,51 @@ async fn disabling_needs_the_password_or_a_code() {
     let p = principal(&h, &pair);
     assert!(matches!(
         h.auth
-            .totp_disable(&p, TotpDisable::Password { password: PASSWORD.into() }, &meta())
+            .totp_disable(
+                &p,
+                TotpDisable::Password {
+                    password: PASSWORD.into()
+                },
+                &meta()
+            )
             .await,
         Err(AuthError::NotFound)
     ));
     let (uri, backup) = enrol(&h, &pair).await;
     assert!(matches!(
         h.auth
-            .totp_disable(&p, TotpDisable::Password { password: "wrong".into() }, &meta())
+            .totp_disable(
+                &p,
+                TotpDisable::Password {
+                    password: "wrong".into()
+                },
+                &meta()
+            )
             .await,
         Err(AuthError::InvalidCredentials)
     ));
-    assert!(matches!(
-        h.auth
-            .totp_disable(&p, TotpDisable::Code { code: "000000".into() }, &meta())
-            .await,
-        Err(AuthError::MfaInvalidCode)
-    ) || app_code(&uri, h.clock.now_utc()) == "000000");
+    assert!(
+        matches!(
+            h.auth
+                .totp_disable(
+                    &p,
+                    TotpDisable::Code {
+                        code: "000000".into()
+                    },
+                    &meta()
+                )
+                .await,
+            Err(AuthError::MfaInvalidCode)
+        ) || app_code(&uri, h.clock.now_utc()) == "000000"
+    );
     h.auth
-        .totp_disable(&p, TotpDisable::Code { code: backup[2].clone() }, &meta())
+        .totp_disable(
+            &p,
+            TotpDisable::Code {
+                code: backup[2].clone(),
+            },
+            &meta(),
+        )
         .await
         .unwrap();
     let me = h.auth.me(&p).await.unwrap();
@@ -868,16 +917,19 @@ async fn disabling_needs_the_password_or_a_code() {
         .unwrap();
     enrol(&h, &pair).await;
     h.auth
-        .totp_disable(&p, TotpDisable::Password { password: PASSWORD.into() }, &meta())
+        .totp_disable(
+            &p,
+            TotpDisable::Password {
+                password: PASSWORD.into(),
+            },
+            &meta(),
+        )
         .await
         .unwrap();
     let json: TotpDisable = serde_json::from_str(r#"{"code": "123456"}"#).unwrap();
     assert!(matches!(json, TotpDisable::Code { .. }));
     let subjects: Vec<_> = h.mailer.messages().into_iter().map(|m| m.subject).collect();
-    assert_eq!(
-        subjects.iter().filter(|s| s.contains("is off")).count(),
-        3
-    );
+    assert_eq!(subjects.iter().filter(|s| s.contains("is off")).count(), 3);
 }
 
 #[tokio::test]
@@ -1010,7 +1062,10 @@ async fn new_devices_are_noticed_but_not_the_first_one() {
     login(&h, "device@example.com").await.unwrap();
     let same_network = RequestMeta::new(Some("203.0.113.99".into()), Some("tests/1.0".into()));
     h.auth
-        .login(Credentials::new("device@example.com", PASSWORD), &same_network)
+        .login(
+            Credentials::new("device@example.com", PASSWORD),
+            &same_network,
+        )
         .await
         .unwrap();
     assert_eq!(count(), 0);
@@ -1077,7 +1132,13 @@ async fn every_mfa_action_is_audited_without_secrets() {
     let dump = serde_json::to_string(&records).unwrap();
     assert!(!dump.contains(&c.mfa_token));
     assert!(!dump.contains(&backup[0]));
-    let secret = uri.split("secret=").nth(1).unwrap().split('&').next().unwrap();
+    let secret = uri
+        .split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
     assert!(!dump.contains(secret));
 }
 
@@ -1087,14 +1148,20 @@ async fn totp_secrets_are_encrypted_at_rest() {
     let pair = verified_user(&h, "rest@example.com").await;
     let p = principal(&h, &pair);
     let setup = h.auth.totp_setup(&p, &meta()).await.unwrap();
-    let raw = base32::decode(
-        base32::Alphabet::Rfc4648 { padding: false },
-        &setup.secret,
-    )
-    .unwrap();
+    let raw = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &setup.secret).unwrap();
     let record = h.store.mfa.totp(p.user_id).await.unwrap().unwrap();
-    assert!(!record.secret.windows(raw.len()).any(|w| w == raw.as_slice()));
-    assert!(!record.secret.windows(setup.secret.len()).any(|w| w == setup.secret.as_bytes()));
+    assert!(
+        !record
+            .secret
+            .windows(raw.len())
+            .any(|w| w == raw.as_slice())
+    );
+    assert!(
+        !record
+            .secret
+            .windows(setup.secret.len())
+            .any(|w| w == setup.secret.as_bytes())
+    );
 
     // Another instance with another key cannot use the enrolment.
     let other = Auth::builder(
@@ -1112,9 +1179,7 @@ async fn totp_secrets_are_encrypted_at_rest() {
     .unwrap();
     let code = app_code(&setup.otpauth_uri, h.clock.now_utc());
     assert!(matches!(
-        other
-            .totp_enable(&p, &code, &meta())
-            .await,
+        other.totp_enable(&p, &code, &meta()).await,
         Err(AuthError::Internal(_))
     ));
     h.auth.totp_enable(&p, &code, &meta()).await.unwrap();

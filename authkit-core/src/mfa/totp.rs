@@ -179,8 +179,7 @@ impl TotpSecret {
         unix_secs: i64,
     ) -> AuthResult<Option<u64>> {
         let typed: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-        if typed.len() != usize::from(params.digits) || !typed.bytes().all(|b| b.is_ascii_digit())
-        {
+        if typed.len() != usize::from(params.digits) || !typed.bytes().all(|b| b.is_ascii_digit()) {
             return Ok(None);
         }
         let now = params.step_at(unix_secs);
@@ -276,8 +275,20 @@ mod tests {
             Some(p.step_at(1_000_000)),
             "spaces are ignored"
         );
-        for bad in ["", "12345", "1234567", "12a456", "+12345", "１２３４５６", "ééé"] {
-            assert_eq!(secret.matching_step(p, bad, 1_000_000).unwrap(), None, "{bad}");
+        for bad in [
+            "",
+            "12345",
+            "1234567",
+            "12a456",
+            "+12345",
+            "１２３４５６",
+            "ééé",
+        ] {
+            assert_eq!(
+                secret.matching_step(p, bad, 1_000_000).unwrap(),
+                None,
+                "{bad}"
+            );
         }
         assert_eq!(
             secret

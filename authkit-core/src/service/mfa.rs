@@ -420,12 +420,7 @@ impl Auth {
         }
         self.finish_attempt(&attempt).await?;
         if method == MfaMethod::BackupCode {
-            let remaining = self
-                .inner
-                .store
-                .mfa
-                .backup_codes_remaining(user.id)
-                .await?;
+            let remaining = self.inner.store.mfa.backup_codes_remaining(user.id).await?;
             self.emit(
                 AuthEvent::BackupCodeUsed {
                     user_id: user.id,
@@ -542,12 +537,7 @@ impl Auth {
     /// The account's multi-factor state for `/me`.
     pub(super) async fn mfa_summary(&self, user: &User) -> AuthResult<super::MfaSummary> {
         let enabled = self.inner.config.enable_mfa && self.totp_confirmed(user.id).await?;
-        let backup_codes_remaining = self
-            .inner
-            .store
-            .mfa
-            .backup_codes_remaining(user.id)
-            .await?;
+        let backup_codes_remaining = self.inner.store.mfa.backup_codes_remaining(user.id).await?;
         let methods = if enabled {
             self.methods_for(user)
                 .await?
@@ -587,13 +577,7 @@ impl Auth {
     /// verified, SMS when the phone is.
     async fn methods_for(&self, user: &User) -> AuthResult<Vec<MfaMethod>> {
         let totp = self.totp_confirmed(user.id).await?;
-        let backup = self
-            .inner
-            .store
-            .mfa
-            .backup_codes_remaining(user.id)
-            .await?
-            > 0;
+        let backup = self.inner.store.mfa.backup_codes_remaining(user.id).await? > 0;
         Ok(MfaMethod::ALL
             .into_iter()
             .filter(|m| self.inner.config.mfa_methods.contains(m))

@@ -56,7 +56,13 @@ fn masked(number: &str) -> String {
     number
         .chars()
         .enumerate()
-        .map(|(i, c)| if i < keep && c.is_ascii_digit() { '*' } else { c })
+        .map(|(i, c)| {
+            if i < keep && c.is_ascii_digit() {
+                '*'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

@@ -184,12 +184,17 @@ impl SmsSender for TwilioSms {
         let response = self
             .client
             .post(self.messages_url())
-            .basic_auth(&self.config.account_sid, Some(self.config.auth_token.as_str()))
+            .basic_auth(
+                &self.config.account_sid,
+                Some(self.config.auth_token.as_str()),
+            )
             .form(&form)
             .send()
             .await
             // Without the URL: it is ours, but keep errors short and uniform.
-            .map_err(|e| AuthError::internal(format!("twilio request failed: {}", e.without_url())))?;
+            .map_err(|e| {
+                AuthError::internal(format!("twilio request failed: {}", e.without_url()))
+            })?;
         let status = response.status();
         if status.is_success() {
             Ok(())
@@ -230,14 +235,9 @@ mod tests {
 
     #[test]
     fn missing_or_bad_values_name_their_variable() {
-        for missing in 0..GOOD.len() {
-            let pairs: Vec<_> = GOOD
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != missing)
-                .map(|(_, p)| *p)
-                .collect();
-            assert_eq!(vars(&pairs).unwrap_err().variable, GOOD[missing].0);
+        for (var, _) in GOOD {
+            let pairs: Vec<_> = GOOD.iter().filter(|(k, _)| *k != var).copied().collect();
+            assert_eq!(vars(&pairs).unwrap_err().variable, var);
         }
         for (var, value) in [
             ("AUTHKIT_TWILIO_ACCOUNT_SID", "AC/../x"),

@@ -56,11 +56,7 @@ pub async fn totp_enrolments_are_pending_until_confirmed(store: Store) {
     assert_eq!(confirmed.last_step, Some(100));
     assert!(confirmed.is_confirmed());
     assert!(
-        !store
-            .mfa
-            .put_totp(&pending(id, b"third", t))
-            .await
-            .unwrap(),
+        !store.mfa.put_totp(&pending(id, b"third", t)).await.unwrap(),
         "a confirmed enrolment is not replaced"
     );
     assert_eq!(
@@ -114,10 +110,7 @@ pub async fn totp_steps_are_accepted_only_forwards(store: Store) {
     );
     assert!(!store.mfa.accept_totp_step(id, 9).await.unwrap());
     assert!(store.mfa.accept_totp_step(id, 11).await.unwrap());
-    assert!(
-        !store.mfa.accept_totp_step(id, 11).await.unwrap(),
-        "replay"
-    );
+    assert!(!store.mfa.accept_totp_step(id, 11).await.unwrap(), "replay");
     assert!(
         store
             .mfa
@@ -252,7 +245,11 @@ pub async fn mfa_failures_count_within_the_window(store: Store) {
     );
     let other = account(&store, t).await;
     assert_eq!(
-        store.mfa.record_mfa_failure(other, t, window).await.unwrap(),
+        store
+            .mfa
+            .record_mfa_failure(other, t, window)
+            .await
+            .unwrap(),
         1,
         "per account"
     );

@@ -11,12 +11,14 @@ use crate::error::AuthResult;
 use crate::secret::{TokenHash, ct_eq};
 use crate::store::{DeviceSeen, MfaStore, TotpRecord};
 
+/// A backup code's hash and when it was used.
+type BackupCode = (TokenHash, Option<DateTime<Utc>>);
+
 /// TOTP enrolments, backup codes, failure counts and devices, per account.
 #[derive(Debug, Default)]
 pub(super) struct MfaTable {
     totp: HashMap<Uuid, TotpRecord>,
-    /// Each code's hash and when it was used.
-    backup_codes: HashMap<Uuid, Vec<(TokenHash, Option<DateTime<Utc>>)>>,
+    backup_codes: HashMap<Uuid, Vec<BackupCode>>,
     /// Failure count and time of the last failure.
     failures: HashMap<Uuid, (u32, DateTime<Utc>)>,
     /// Device fingerprint → last seen.
@@ -116,10 +118,9 @@ impl MfaStore for MemoryStore {
 
     async fn backup_codes_remaining(&self, user_id: Uuid) -> AuthResult<u32> {
         let table = lock(&self.mfa);
-        let unused = table
-            .backup_codes
-            .get(&user_id)
-            .map_or(0, |codes| codes.iter().filter(|(_, used)| used.is_none()).count());
+        let unused = table.backup_codes.get(&user_id).map_or(0, |codes| {
+            codes.iter().filter(|(_, used)| used.is_none()).count()
+        });
         Ok(u32::try_from(unused).unwrap_or(u32::MAX))
     }
 
@@ -131,7 +132,11 @@ impl MfaStore for MemoryStore {
     ) -> AuthResult<u32> {
         let mut table = lock(&self.mfa);
         let entry = table.failures.entry(user_id).or_insert((0, now));
-        let count = if now - entry.1 > window { 1 } else { entry.0.saturating_add(1) };
+        let count = if now - entry.1 > window {
+            1
+        } else {
+            entry.0.saturating_add(1)
+        };
         *entry = (count, now);
         Ok(count)
     }
