@@ -129,6 +129,7 @@
 
 mod columns;
 mod error;
+mod mfa_store;
 mod migrations;
 mod sql_store;
 mod transitions;
