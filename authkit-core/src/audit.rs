@@ -118,6 +118,83 @@ pub enum AuthEvent {
         /// The new key id.
         kid: String,
     },
+    /// A TOTP enrolment was started (pending until confirmed).
+    TotpSetupStarted {
+        /// The account.
+        user_id: Uuid,
+    },
+    /// A second factor was turned on.
+    MfaEnabled {
+        /// The account.
+        user_id: Uuid,
+        /// The method (`totp`).
+        method: String,
+    },
+    /// A second factor was turned off.
+    MfaDisabled {
+        /// The account.
+        user_id: Uuid,
+        /// The method (`totp`).
+        method: String,
+    },
+    /// A new set of backup codes replaced the old one.
+    BackupCodesRegenerated {
+        /// The account.
+        user_id: Uuid,
+    },
+    /// A password login was answered with a second-factor challenge (or an
+    /// enrolment demand).
+    MfaChallenged {
+        /// The account.
+        user_id: Uuid,
+        /// The methods offered (empty when enrolment is demanded).
+        methods: Vec<String>,
+    },
+    /// A sign-in code was sent by email or SMS.
+    MfaCodeSent {
+        /// The account.
+        user_id: Uuid,
+        /// `email` or `sms`.
+        method: String,
+    },
+    /// A second factor was accepted and a session opened.
+    MfaVerified {
+        /// The account.
+        user_id: Uuid,
+        /// The method used.
+        method: String,
+    },
+    /// A second factor was refused.
+    MfaFailed {
+        /// The account.
+        user_id: Uuid,
+        /// The method tried.
+        method: String,
+        /// Failures counted against the account's budget so far.
+        failures: u32,
+    },
+    /// A backup code was spent.
+    BackupCodeUsed {
+        /// The account.
+        user_id: Uuid,
+        /// Unused codes left.
+        remaining: u32,
+    },
+    /// A phone-verification code was sent.
+    PhoneVerificationSent {
+        /// The account.
+        user_id: Uuid,
+    },
+    /// A phone number was proven.
+    PhoneVerified {
+        /// The account.
+        user_id: Uuid,
+    },
+    /// A sign-in came from a device not seen before on the account.
+    NewDeviceSignIn {
+        /// The account.
+        user_id: Uuid,
+    },
 }
 
 impl AuthEvent {
@@ -142,6 +219,18 @@ impl AuthEvent {
             Self::DataExported { .. } => "data_exported",
             Self::EmailLookup { .. } => "email_lookup",
             Self::SigningKeyRotated { .. } => "signing_key_rotated",
+            Self::TotpSetupStarted { .. } => "totp_setup_started",
+            Self::MfaEnabled { .. } => "mfa_enabled",
+            Self::MfaDisabled { .. } => "mfa_disabled",
+            Self::BackupCodesRegenerated { .. } => "backup_codes_regenerated",
+            Self::MfaChallenged { .. } => "mfa_challenged",
+            Self::MfaCodeSent { .. } => "mfa_code_sent",
+            Self::MfaVerified { .. } => "mfa_verified",
+            Self::MfaFailed { .. } => "mfa_failed",
+            Self::BackupCodeUsed { .. } => "backup_code_used",
+            Self::PhoneVerificationSent { .. } => "phone_verification_sent",
+            Self::PhoneVerified { .. } => "phone_verified",
+            Self::NewDeviceSignIn { .. } => "new_device_sign_in",
         }
     }
 
@@ -162,7 +251,19 @@ impl AuthEvent {
             | Self::PasswordReset { user_id }
             | Self::ProfileUpdated { user_id, .. }
             | Self::AccountDeactivated { user_id }
-            | Self::DataExported { user_id } => Some(*user_id),
+            | Self::DataExported { user_id }
+            | Self::TotpSetupStarted { user_id }
+            | Self::MfaEnabled { user_id, .. }
+            | Self::MfaDisabled { user_id, .. }
+            | Self::BackupCodesRegenerated { user_id }
+            | Self::MfaChallenged { user_id, .. }
+            | Self::MfaCodeSent { user_id, .. }
+            | Self::MfaVerified { user_id, .. }
+            | Self::MfaFailed { user_id, .. }
+            | Self::BackupCodeUsed { user_id, .. }
+            | Self::PhoneVerificationSent { user_id }
+            | Self::PhoneVerified { user_id }
+            | Self::NewDeviceSignIn { user_id } => Some(*user_id),
             Self::LoginFailed { user_id, .. } => *user_id,
             Self::EmailLookup { .. } | Self::SigningKeyRotated { .. } => None,
         }

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::Duration;
 use zeroize::Zeroizing;
 
+use crate::mfa::{MfaMethod, TotpAlgorithm, TotpParams};
 use crate::password::{HashParams, PasswordPolicy};
 use crate::rate_limit::{Quota, RateAction, RateLimits};
 use crate::store::LockoutPolicy;
@@ -101,6 +102,32 @@ pub struct AuthConfig {
     pub force_password_rotation: Option<Duration>,
     /// Multi-factor authentication routes. `AUTHKIT_ENABLE_MFA`.
     pub enable_mfa: bool,
+    /// Second factors offered, among `totp`, `backup_code`, `email`, `sms`
+    /// (email is the weakest: NIST does not accept it as an out-of-band
+    /// authenticator). Must include `totp`, which enrolment is built on.
+    /// `AUTHKIT_MFA_METHODS` (comma-separated, default all four).
+    pub mfa_methods: Vec<MfaMethod>,
+    /// Global roles whose members must use MFA: their logins without an
+    /// enrolment answer an enrolment demand instead of tokens.
+    /// `AUTHKIT_MFA_REQUIRED_ROLES` (comma-separated, default none).
+    pub mfa_required_roles: Vec<String>,
+    /// 32-byte key encrypting TOTP secrets at rest; shared by every
+    /// instance. Without it a random per-process key is used (with a loud
+    /// warning) and enrolments do not survive a restart.
+    /// `AUTHKIT_MFA_ENCRYPTION_KEY` (base64 or base64url).
+    pub mfa_encryption_key: Option<Zeroizing<Vec<u8>>>,
+    /// Lifetime of the `mfa_token` a password login answers (at most 15
+    /// min). `AUTHKIT_MFA_TOKEN_TTL` (default 5m).
+    pub mfa_token_ttl: Duration,
+    /// Failed second-factor attempts per account, across every method and
+    /// challenge, before the account locks like a password lockout (for
+    /// `lockout.lock_for`; the count restarts after `lockout.window` without
+    /// failures). `AUTHKIT_MFA_MAX_FAILURES` (1–100, default 10).
+    pub mfa_max_failures: u32,
+    /// Parameters of new TOTP enrolments. `AUTHKIT_TOTP_ALGORITHM` (SHA1,
+    /// SHA256, SHA512), `AUTHKIT_TOTP_DIGITS` (6–8), `AUTHKIT_TOTP_PERIOD`
+    /// (seconds, 15–300).
+    pub totp: TotpParams,
     /// Rules for new passwords. `AUTHKIT_PASSWORD_POLICY` (`django` or
     /// `nist`), `AUTHKIT_PASSWORD_MIN_LENGTH`, `AUTHKIT_PASSWORD_MAX_LENGTH`.
     pub password_policy: PasswordPolicy,
@@ -159,6 +186,17 @@ impl Default for AuthConfig {
             require_email_verification: true,
             force_password_rotation: None,
             enable_mfa: false,
+            mfa_methods: vec![
+                MfaMethod::Totp,
+                MfaMethod::BackupCode,
+                MfaMethod::Email,
+                MfaMethod::Sms,
+            ],
+            mfa_required_roles: Vec::new(),
+            mfa_encryption_key: None,
+            mfa_token_ttl: Duration::minutes(5),
+            mfa_max_failures: 10,
+            totp: TotpParams::default(),
             password_policy: PasswordPolicy::default(),
             hash_params: HashParams::default(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
@@ -252,6 +290,41 @@ impl AuthConfig {
         c.force_password_rotation =
             (rotation_days > 0).then(|| Duration::days(i64::from(rotation_days)));
         env.flag("AUTHKIT_ENABLE_MFA", &mut c.enable_mfa)?;
+        if let Some(raw) = env.get("AUTHKIT_MFA_METHODS") {
+            c.mfa_methods = list(raw)
+                .map(|name| name.parse::<MfaMethod>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| {
+                    ConfigError::new(
+                        "AUTHKIT_MFA_METHODS",
+                        "expected a comma-separated list of totp, backup_code, email, sms",
+                    )
+                })?;
+        }
+        if let Some(raw) = env.get("AUTHKIT_MFA_REQUIRED_ROLES") {
+            c.mfa_required_roles = list(raw).map(str::to_owned).collect();
+        }
+        if let Some(raw) = env.get("AUTHKIT_MFA_ENCRYPTION_KEY") {
+            c.mfa_encryption_key = Some(Zeroizing::new(
+                decode_secret(raw)
+                    .filter(|key| key.len() == 32)
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "AUTHKIT_MFA_ENCRYPTION_KEY",
+                            "expected base64 of 32 bytes",
+                        )
+                    })?,
+            ));
+        }
+        env.duration("AUTHKIT_MFA_TOKEN_TTL", &mut c.mfa_token_ttl)?;
+        env.number("AUTHKIT_MFA_MAX_FAILURES", &mut c.mfa_max_failures)?;
+        if let Some(raw) = env.get("AUTHKIT_TOTP_ALGORITHM") {
+            c.totp.algorithm = raw.parse::<TotpAlgorithm>().map_err(|_| {
+                ConfigError::new("AUTHKIT_TOTP_ALGORITHM", "expected SHA1, SHA256 or SHA512")
+            })?;
+        }
+        env.number("AUTHKIT_TOTP_DIGITS", &mut c.totp.digits)?;
+        env.number("AUTHKIT_TOTP_PERIOD", &mut c.totp.period)?;
         if let Some(raw) = env.get("AUTHKIT_PASSWORD_POLICY") {
             c.password_policy = match raw.to_ascii_lowercase().as_str() {
                 "django" | "default" => PasswordPolicy::default(),
@@ -418,6 +491,7 @@ impl AuthConfig {
             ));
         }
         positive("AUTHKIT_LOCKOUT_WINDOW", self.lockout.window)?;
+        self.validate_mfa()?;
         positive("AUTHKIT_LOCKOUT_DURATION", self.lockout.lock_for)?;
         let policy = &self.password_policy;
         if policy.min_length == 0 || policy.min_length > policy.max_length {
@@ -452,6 +526,69 @@ impl AuthConfig {
         }
         Ok(())
     }
+}
+
+impl AuthConfig {
+    fn validate_mfa(&self) -> Result<(), ConfigError> {
+        if self.mfa_methods.is_empty() || !self.mfa_methods.contains(&MfaMethod::Totp) {
+            return Err(ConfigError::new(
+                "AUTHKIT_MFA_METHODS",
+                "must include totp (enrolment is built on it)",
+            ));
+        }
+        if self
+            .mfa_required_roles
+            .iter()
+            .any(|role| role.trim().is_empty())
+        {
+            return Err(ConfigError::new(
+                "AUTHKIT_MFA_REQUIRED_ROLES",
+                "role names must not be empty",
+            ));
+        }
+        if self
+            .mfa_encryption_key
+            .as_ref()
+            .is_some_and(|key| key.len() != 32)
+        {
+            return Err(ConfigError::new(
+                "AUTHKIT_MFA_ENCRYPTION_KEY",
+                "must be exactly 32 bytes",
+            ));
+        }
+        if self.mfa_token_ttl <= Duration::zero() || self.mfa_token_ttl > Duration::minutes(15) {
+            return Err(ConfigError::new(
+                "AUTHKIT_MFA_TOKEN_TTL",
+                "must be greater than zero and at most 15m",
+            ));
+        }
+        if !(1..=100).contains(&self.mfa_max_failures) {
+            return Err(ConfigError::new(
+                "AUTHKIT_MFA_MAX_FAILURES",
+                "must be between 1 and 100",
+            ));
+        }
+        if !(6..=8).contains(&self.totp.digits) {
+            return Err(ConfigError::new(
+                "AUTHKIT_TOTP_DIGITS",
+                "must be between 6 and 8",
+            ));
+        }
+        if !self.totp.is_valid() {
+            return Err(ConfigError::new(
+                "AUTHKIT_TOTP_PERIOD",
+                "must be between 15 and 300 seconds",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The non-empty, trimmed items of a comma-separated list.
+fn list(raw: &str) -> impl Iterator<Item = &str> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
 }
 
 fn decode_secret(raw: &str) -> Option<Vec<u8>> {
@@ -617,6 +754,16 @@ impl AuthConfigBuilder {
         force_password_rotation: Option<Duration>;
         /// Multi-factor authentication.
         enable_mfa: bool;
+        /// Second factors offered.
+        mfa_methods: Vec<MfaMethod>;
+        /// Global roles that must use MFA.
+        mfa_required_roles: Vec<String>;
+        /// Lifetime of the `mfa_token` of a login.
+        mfa_token_ttl: Duration;
+        /// Failed second factors before the account locks.
+        mfa_max_failures: u32;
+        /// Parameters of new TOTP enrolments.
+        totp: TotpParams;
         /// Rules for new passwords.
         password_policy: PasswordPolicy;
         /// argon2id cost.
@@ -628,6 +775,12 @@ impl AuthConfigBuilder {
     /// The server secret (at least 32 bytes; shared by every instance).
     pub fn secret_key(mut self, key: impl Into<Vec<u8>>) -> Self {
         self.config.secret_key = Zeroizing::new(key.into());
+        self
+    }
+
+    /// The 32-byte key encrypting TOTP secrets at rest.
+    pub fn mfa_encryption_key(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.config.mfa_encryption_key = Some(Zeroizing::new(key.into()));
         self
     }
 
@@ -718,6 +871,61 @@ mod tests {
             let err = vars(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}: {err}");
             assert!(err.to_string().contains(var));
+        }
+    }
+
+    #[test]
+    fn mfa_settings_come_from_the_environment() {
+        let c = AuthConfig::default();
+        assert_eq!(c.mfa_methods.len(), 4);
+        assert_eq!(c.mfa_token_ttl, Duration::minutes(5));
+        assert_eq!(c.totp, TotpParams::default());
+        assert!(c.mfa_encryption_key.is_none());
+        let key = STANDARD.encode([9u8; 32]);
+        let c = vars(&[
+            ("AUTHKIT_MFA_METHODS", "totp, backup_code,,"),
+            ("AUTHKIT_MFA_REQUIRED_ROLES", "STAFF,ADMIN"),
+            ("AUTHKIT_MFA_ENCRYPTION_KEY", &key),
+            ("AUTHKIT_MFA_TOKEN_TTL", "3m"),
+            ("AUTHKIT_MFA_MAX_FAILURES", "20"),
+            ("AUTHKIT_TOTP_ALGORITHM", "sha256"),
+            ("AUTHKIT_TOTP_DIGITS", "8"),
+            ("AUTHKIT_TOTP_PERIOD", "60"),
+        ])
+        .unwrap();
+        assert_eq!(c.mfa_methods, vec![MfaMethod::Totp, MfaMethod::BackupCode]);
+        assert_eq!(c.mfa_required_roles, vec!["STAFF", "ADMIN"]);
+        assert_eq!(
+            c.mfa_encryption_key.as_deref().map(Vec::as_slice),
+            Some(&[9u8; 32][..])
+        );
+        assert_eq!(c.mfa_token_ttl, Duration::minutes(3));
+        assert_eq!(c.mfa_max_failures, 20);
+        assert_eq!(
+            c.totp,
+            TotpParams {
+                algorithm: TotpAlgorithm::Sha256,
+                digits: 8,
+                period: 60
+            }
+        );
+        for (var, value) in [
+            ("AUTHKIT_MFA_METHODS", "totp,password"),
+            ("AUTHKIT_MFA_METHODS", "email,sms"),
+            ("AUTHKIT_MFA_METHODS", ","),
+            ("AUTHKIT_MFA_ENCRYPTION_KEY", "c2hvcnQ"),
+            ("AUTHKIT_MFA_ENCRYPTION_KEY", &STANDARD.encode([1u8; 48])),
+            ("AUTHKIT_MFA_TOKEN_TTL", "1h"),
+            ("AUTHKIT_MFA_TOKEN_TTL", "0"),
+            ("AUTHKIT_MFA_MAX_FAILURES", "0"),
+            ("AUTHKIT_MFA_MAX_FAILURES", "101"),
+            ("AUTHKIT_TOTP_ALGORITHM", "md5"),
+            ("AUTHKIT_TOTP_DIGITS", "5"),
+            ("AUTHKIT_TOTP_DIGITS", "300"),
+            ("AUTHKIT_TOTP_PERIOD", "1"),
+        ] {
+            let err = vars(&[(var, value)]).unwrap_err();
+            assert_eq!(err.variable, var, "{var}={value}: {err}");
         }
     }
 

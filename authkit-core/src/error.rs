@@ -95,6 +95,10 @@ pub enum AuthError {
     /// Self-service registration is disabled.
     #[error("registration closed")]
     RegistrationClosed,
+    /// The feature is turned off in the configuration (e.g. MFA routes
+    /// with `AUTHKIT_ENABLE_MFA` off).
+    #[error("feature disabled")]
+    FeatureDisabled,
     /// The store (database) could not be reached or timed out.
     #[error("store unavailable")]
     StoreUnavailable(String),
@@ -123,6 +127,7 @@ impl AuthError {
             Self::NotFound => "not_found",
             Self::RateLimited { .. } => "rate_limited",
             Self::RegistrationClosed => "registration_closed",
+            Self::FeatureDisabled => "feature_disabled",
             Self::StoreUnavailable(_) => "store_unavailable",
             Self::Internal(_) => "internal",
         }
@@ -144,7 +149,7 @@ impl AuthError {
             | Self::PasswordChangeRequired
             | Self::Forbidden
             | Self::RegistrationClosed => 403,
-            Self::NotFound => 404,
+            Self::NotFound | Self::FeatureDisabled => 404,
             Self::RateLimited { .. } => 429,
             Self::StoreUnavailable(_) => 503,
             Self::Internal(_) => 500,
@@ -170,6 +175,7 @@ impl AuthError {
             Self::NotFound => "Not found",
             Self::RateLimited { .. } => "Too many requests",
             Self::RegistrationClosed => "Registration closed",
+            Self::FeatureDisabled => "Feature disabled",
             Self::StoreUnavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal error",
         }
@@ -239,6 +245,7 @@ mod tests {
                 429,
             ),
             (AuthError::RegistrationClosed, "registration_closed", 403),
+            (AuthError::FeatureDisabled, "feature_disabled", 404),
             (
                 AuthError::StoreUnavailable("down".into()),
                 "store_unavailable",

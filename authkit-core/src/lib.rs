@@ -8,8 +8,9 @@
 //!   as a typed async call returning [`AuthResult`];
 //! - the building blocks it is made of, usable on their own:
 //!   [`password`] (argon2id, Django hash import, policy), [`token`] (keys,
-//!   JWKS, access tokens), [`rate_limit`], [`mail`] (console, in-memory
-//!   and, with feature `smtp`, SMTP mailers; a retrying queue), [`audit`];
+//!   JWKS, access tokens), [`mfa`] (TOTP, backup codes, secret encryption,
+//!   QR codes), [`rate_limit`], [`mail`] (console, in-memory and, with
+//!   feature `smtp`, SMTP mailers; a retrying queue), [`sms`], [`audit`];
 //! - the [`store`] traits, an in-memory store, and (feature `testing`) the
 //!   conformance suite every store backend runs.
 //!
@@ -52,6 +53,7 @@ pub mod config;
 pub mod email;
 pub mod error;
 pub mod mail;
+pub mod mfa;
 pub mod one_time;
 pub mod password;
 pub mod principal;
@@ -60,6 +62,7 @@ pub mod roles;
 pub mod secret;
 mod service;
 pub mod session;
+pub mod sms;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -72,5 +75,6 @@ pub use error::{AuthError, AuthResult, FieldError};
 pub use principal::{Principal, require_all, require_any, require_permission};
 pub use service::{
     Auth, AuthBuilder, Credentials, DataExport, EventHook, Introspection, LoginOutcome, Me,
-    ProfileUpdate, Registered, Registration, RegistrationChallenge, TokenPair,
+    MfaChallenge, MfaEnrollment, MfaSummary, ProfileUpdate, Registered, Registration,
+    RegistrationChallenge, TokenPair, TotpDisable, TotpEnrolled, TotpSetup,
 };

@@ -26,9 +26,34 @@ pub enum Purpose {
     MagicLink,
     /// Organisation invitation.
     Invite,
+    /// `mfa_token` of a sign-in waiting for its second factor (subject: the
+    /// user id).
+    MfaLogin,
+    /// 6-digit code emailed for one sign-in (subject: the id of its
+    /// `MfaLogin` token).
+    MfaEmailCode,
+    /// 6-digit code sent by SMS for one sign-in (subject: the id of its
+    /// `MfaLogin` token).
+    MfaSmsCode,
+    /// 6-digit code proving a phone number (subject: the user id).
+    PhoneVerify,
 }
 
 impl Purpose {
+    /// Every purpose.
+    pub const ALL: [Purpose; 10] = [
+        Self::VerifyEmail,
+        Self::VerifyEmailCode,
+        Self::ResetPassword,
+        Self::RegisterOtp,
+        Self::MagicLink,
+        Self::Invite,
+        Self::MfaLogin,
+        Self::MfaEmailCode,
+        Self::MfaSmsCode,
+        Self::PhoneVerify,
+    ];
+
     /// Stable name, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -38,6 +63,10 @@ impl Purpose {
             Self::RegisterOtp => "register_otp",
             Self::MagicLink => "magic_link",
             Self::Invite => "invite",
+            Self::MfaLogin => "mfa_login",
+            Self::MfaEmailCode => "mfa_email_code",
+            Self::MfaSmsCode => "mfa_sms_code",
+            Self::PhoneVerify => "phone_verify",
         }
     }
 
@@ -50,6 +79,10 @@ impl Purpose {
             "register_otp" => Self::RegisterOtp,
             "magic_link" => Self::MagicLink,
             "invite" => Self::Invite,
+            "mfa_login" => Self::MfaLogin,
+            "mfa_email_code" => Self::MfaEmailCode,
+            "mfa_sms_code" => Self::MfaSmsCode,
+            "phone_verify" => Self::PhoneVerify,
             _ => return None,
         })
     }
@@ -98,4 +131,22 @@ pub enum CodeCheck {
     },
     /// No live secret (none issued, expired, used, or out of attempts).
     Missing,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_names_round_trip() {
+        for purpose in Purpose::ALL {
+            assert_eq!(Purpose::parse(purpose.as_str()), Some(purpose));
+            assert_eq!(
+                serde_json::to_value(purpose).unwrap(),
+                serde_json::json!(purpose.as_str())
+            );
+        }
+        assert_eq!(Purpose::parse("MFA_LOGIN"), None);
+        assert_eq!(Purpose::parse(""), None);
+    }
 }

@@ -1,8 +1,9 @@
-//! Column encodings shared by every backend: counters as BIGINT, hashes as
-//! 32 bytes, roles and payloads as JSON text, and the checked conversions
-//! back into domain types.
+//! Column encodings shared by every backend: counters and TOTP steps as
+//! BIGINT, hashes as 32 bytes, roles and payloads as JSON text, and the
+//! checked conversions back into domain types.
 
 use authkit_core::email::{Email, Phone};
+use authkit_core::mfa::{TotpAlgorithm, TotpParams};
 use authkit_core::one_time::Purpose;
 use authkit_core::secret::TokenHash;
 
@@ -56,6 +57,34 @@ pub(crate) fn purpose_from_db(text: &str) -> Result<Purpose, sqlx::Error> {
     Purpose::parse(text).ok_or_else(|| corrupt("purpose", format!("unknown purpose {text:?}")))
 }
 
+/// A TOTP time step as stored. Steps of real clocks are far below
+/// `i64::MAX`; a larger one saturates (it still orders after every real
+/// step).
+pub(crate) fn step_to_db(step: u64) -> i64 {
+    i64::try_from(step).unwrap_or(i64::MAX)
+}
+
+/// A stored TOTP time step; negative values are corrupt.
+pub(crate) fn step_from_db(step: Option<i64>) -> Result<Option<u64>, sqlx::Error> {
+    step.map(|s| u64::try_from(s).map_err(|e| corrupt("last_step", e)))
+        .transpose()
+}
+
+/// Stored TOTP parameters: the algorithm's name, digits and period.
+pub(crate) fn totp_params_from_db(
+    algorithm: &str,
+    digits: i64,
+    period: i64,
+) -> Result<TotpParams, sqlx::Error> {
+    Ok(TotpParams {
+        algorithm: algorithm
+            .parse::<TotpAlgorithm>()
+            .map_err(|_| corrupt("algorithm", format!("unknown algorithm {algorithm:?}")))?,
+        digits: u8::try_from(digits).map_err(|e| corrupt("digits", e))?,
+        period: u32::try_from(period).map_err(|e| corrupt("period", e))?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +101,26 @@ mod tests {
             Purpose::MagicLink
         );
         assert_eq!(phone_from_db(None).unwrap(), None);
+        assert_eq!(step_from_db(None).unwrap(), None);
+        for step in [0, 1, 60_000_000_000, i64::MAX as u64] {
+            assert_eq!(step_from_db(Some(step_to_db(step))).unwrap(), Some(step));
+        }
+        assert_eq!(step_to_db(u64::MAX), i64::MAX, "saturates");
+        for algorithm in [
+            TotpAlgorithm::Sha1,
+            TotpAlgorithm::Sha256,
+            TotpAlgorithm::Sha512,
+        ] {
+            let params = TotpParams {
+                algorithm,
+                digits: 8,
+                period: 300,
+            };
+            assert_eq!(
+                totp_params_from_db(algorithm.as_str(), 8, 300).unwrap(),
+                params
+            );
+        }
     }
 
     #[test]
@@ -86,5 +135,12 @@ mod tests {
         assert!(email_from_db("not an email").is_err());
         assert!(phone_from_db(Some("12".into())).is_err());
         assert!(purpose_from_db("nope").is_err());
+        assert!(step_from_db(Some(-1)).is_err());
+        assert!(totp_params_from_db("MD5", 6, 30).is_err());
+        assert!(totp_params_from_db("", 6, 30).is_err());
+        assert!(totp_params_from_db("SHA1", 256, 30).is_err());
+        assert!(totp_params_from_db("SHA1", -6, 30).is_err());
+        assert!(totp_params_from_db("SHA1", 6, -30).is_err());
+        assert!(totp_params_from_db("SHA1", 6, i64::MAX).is_err());
     }
 }

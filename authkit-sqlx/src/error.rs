@@ -112,9 +112,39 @@ where
     }
 }
 
+/// Rounds of a transaction that loses a unique-index race (two callers
+/// inserting the same key at once) before the conflict is reported.
+const MAX_CONFLICT_ROUNDS: u32 = 64;
+
+/// Runs `op` (one whole transaction, itself [`retrying`] transient errors)
+/// again while it fails with a unique violation, up to
+/// [`MAX_CONFLICT_ROUNDS`] times. For transactions that insert a row they
+/// found missing: when a concurrent caller inserted it first, the next
+/// round finds it. Every round commits at least one caller, so the loop
+/// ends.
+pub(crate) async fn rerunning_on_conflict<T, F, Fut>(mut op: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut rounds = 0;
+    loop {
+        match retrying(&mut op).await {
+            Err(err)
+                if rounds < MAX_CONFLICT_ROUNDS
+                    && classify(&err) == ErrorClass::UniqueViolation =>
+            {
+                rounds += 1;
+                backoff(rounds).await;
+            }
+            result => return result,
+        }
+    }
+}
+
 /// Waits a random time, growing with `attempt` up to 64 ms, so the
 /// transactions that collided do not collide again in lockstep.
-pub(crate) async fn backoff(attempt: u32) {
+async fn backoff(attempt: u32) {
     let ceiling_ms = 1u64 << attempt.min(6);
     let wait = rand::random::<u64>() % (ceiling_ms * 1000);
     tokio::time::sleep(std::time::Duration::from_micros(wait)).await;

@@ -48,6 +48,20 @@
 //! `PgStore::migrator()` (and its siblings). Upgrades add new migrations;
 //! shipped ones are never edited.
 //!
+//! # Tables
+//!
+//! | table | holds |
+//! | --- | --- |
+//! | `authkit_users` | accounts, with their login-failure counters |
+//! | `authkit_sessions`, `authkit_refresh_tokens` | sessions and their refresh-token families |
+//! | `authkit_one_time_tokens` | magic links, resets, verification codes |
+//! | `authkit_audit_log` | the append-only audit trail |
+//! | `authkit_signing_keys` | JWT signing keys |
+//! | `authkit_totp` | TOTP enrolments (secret encrypted, last accepted step) |
+//! | `authkit_backup_codes` | hashed backup codes and when each was used |
+//! | `authkit_mfa_failures` | failed second-factor attempts per account |
+//! | `authkit_known_devices` | device fingerprints each account signed in from |
+//!
 //! # Sharing a pool with the host application
 //!
 //! Build the pool once, hand a clone to the store with `from_pool`, and
@@ -91,6 +105,11 @@
 //!   that locks its rows (`FOR UPDATE`, or `BEGIN IMMEDIATE` on SQLite):
 //!   of N concurrent callers exactly one wins. Deadlocks and busy errors
 //!   rerun the transaction a bounded number of times.
+//! - Confirming a TOTP enrolment, accepting a TOTP time step (replay
+//!   protection) and spending a backup code are each one conditional
+//!   `UPDATE`: of N concurrent callers exactly one wins. Replacing the
+//!   backup codes, counting an MFA failure and remembering a device are one
+//!   transaction each, serialized per account.
 //! - At most one unconsumed one-time token exists per (purpose, subject),
 //!   enforced by a unique index.
 //! - Several accounts may share one verified phone number (the core's
@@ -99,7 +118,8 @@
 //!   trigger refuses `UPDATE` and `DELETE` on the table.
 //! - Ids are UUIDs (`uuid`, 16-byte `BLOB`, `BINARY(16)`), times UTC
 //!   (`TIMESTAMPTZ`, RFC 3339 text, `DATETIME(6)`), secrets only as 32-byte
-//!   hashes.
+//!   hashes (TOTP secrets encrypted by the core before they reach the
+//!   store).
 //!
 //! # Testing your own store
 //!
@@ -129,6 +149,7 @@
 
 mod columns;
 mod error;
+mod mfa_store;
 mod migrations;
 mod sql_store;
 mod transitions;

@@ -11,11 +11,14 @@ use crate::error::to_auth;
 use crate::migrations::{self, Embedded};
 
 /// MySQL migrations, oldest first. Shipped ones are never edited.
-const MIGRATIONS: &[Embedded] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/mysql/0001_initial.sql"),
-)];
+const MIGRATIONS: &[Embedded] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/mysql/0001_initial.sql"),
+    ),
+    (2, "mfa", include_str!("../migrations/mysql/0002_mfa.sql")),
+];
 
 /// Every store trait on MySQL 8 or MariaDB 10.5 and later (InnoDB).
 ///

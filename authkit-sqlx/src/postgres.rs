@@ -11,11 +11,18 @@ use crate::error::to_auth;
 use crate::migrations::{self, Embedded};
 
 /// PostgreSQL migrations, oldest first. Shipped ones are never edited.
-const MIGRATIONS: &[Embedded] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[Embedded] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "mfa",
+        include_str!("../migrations/postgres/0002_mfa.sql"),
+    ),
+];
 
 /// Every store trait on PostgreSQL (12 or later).
 ///

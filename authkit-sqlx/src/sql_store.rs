@@ -69,7 +69,7 @@ macro_rules! impl_store {
                 count_from_db, count_to_db, email_from_db, hash_from_db, json_from_db,
                 phone_from_db, purpose_from_db, roles_from_db, roles_to_db,
             };
-            use $crate::error::{ErrorClass, backoff, classify, retrying, to_auth};
+            use $crate::error::{ErrorClass, classify, rerunning_on_conflict, retrying, to_auth};
             use $crate::transitions::{self, Failures, REUSED, RefreshRow, Rotation};
 
             type DbRow = <$db as sqlx::Database>::Row;
@@ -150,10 +150,6 @@ macro_rules! impl_store {
                     retired_at: row.try_get("retired_at")?,
                 })
             }
-
-            /// Rounds of an issue that loses to concurrent issues for the
-            /// same subject before it reports the conflict.
-            const MAX_ISSUE_ATTEMPTS: u32 = 64;
 
             /// Offsets and limits as SQL integers.
             fn sql_count(n: u64) -> i64 {
@@ -798,21 +794,10 @@ macro_rules! impl_store {
                 async fn issue_token(&self, token: &OneTimeToken) -> AuthResult<()> {
                     // A concurrent issue for the same subject trips the
                     // one-live-token index once the other commits; running
-                    // again supersedes it. Every round commits one issuer,
-                    // so the loop ends.
-                    let mut attempts = 0;
-                    loop {
-                        match retrying(|| self.issue_once(token)).await {
-                            Err(err)
-                                if attempts < MAX_ISSUE_ATTEMPTS
-                                    && classify(&err) == ErrorClass::UniqueViolation =>
-                            {
-                                attempts += 1;
-                                backoff(attempts).await;
-                            }
-                            result => return result.map_err(to_auth),
-                        }
-                    }
+                    // again supersedes it.
+                    rerunning_on_conflict(|| self.issue_once(token))
+                        .await
+                        .map_err(to_auth)
                 }
 
                 async fn consume_token(
@@ -988,6 +973,7 @@ macro_rules! impl_store {
                 }
             }
         };
+        $crate::mfa_store::impl_mfa_store!($store, $db);
     };
 }
 

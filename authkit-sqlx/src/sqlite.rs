@@ -14,11 +14,14 @@ use crate::error::to_auth;
 use crate::migrations::{self, Embedded};
 
 /// SQLite migrations, oldest first. Shipped ones are never edited.
-const MIGRATIONS: &[Embedded] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
+const MIGRATIONS: &[Embedded] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (2, "mfa", include_str!("../migrations/sqlite/0002_mfa.sql")),
+];
 
 /// How long a writer waits for the database lock before giving up with
 /// `StoreUnavailable`.

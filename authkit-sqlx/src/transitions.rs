@@ -107,6 +107,20 @@ fn saturating_add(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
         })
 }
 
+/// The MFA failure count after one more failure at `now`, given the stored
+/// count and time of the previous failure: it restarts at 1 when that
+/// failure is older than `window`.
+pub(crate) fn mfa_failure(
+    before: Option<(u32, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+    window: Duration,
+) -> u32 {
+    match before {
+        Some((count, last)) if now - last <= window => count.saturating_add(1),
+        _ => 1,
+    }
+}
+
 /// Unconsumed, unexpired and with attempts left.
 pub(crate) fn is_live(token: &OneTimeToken, now: DateTime<Utc>) -> bool {
     token.consumed_at.is_none() && now < token.expires_at && token.attempts < token.max_attempts
@@ -253,6 +267,20 @@ mod tests {
         let (_, state) = failure(restarted, until + Duration::minutes(11), policy);
         assert_eq!(state.failures, 1);
         assert_eq!(state.locked_until, None, "a past lock is not reported");
+    }
+
+    #[test]
+    fn mfa_failures_count_within_the_window_and_restart_after_it() {
+        let now = Utc::now();
+        let window = Duration::minutes(15);
+        assert_eq!(mfa_failure(None, now, window), 1);
+        assert_eq!(mfa_failure(Some((3, now)), now, window), 4);
+        assert_eq!(mfa_failure(Some((3, now - window)), now, window), 4);
+        assert_eq!(
+            mfa_failure(Some((3, now - window - Duration::seconds(1))), now, window),
+            1
+        );
+        assert_eq!(mfa_failure(Some((u32::MAX, now)), now, window), u32::MAX);
     }
 
     #[test]

@@ -266,6 +266,8 @@ impl Api {
     fn login_answer(&self, outcome: LoginOutcome) -> Response<Bytes> {
         match outcome {
             LoginOutcome::Tokens(pair) => self.tokens(&pair),
+            LoginOutcome::MfaRequired(challenge) => render(StatusCode::OK, &challenge),
+            LoginOutcome::MfaEnrollmentRequired(enrollment) => render(StatusCode::OK, &enrollment),
         }
     }
 

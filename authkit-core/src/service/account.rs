@@ -42,8 +42,11 @@ pub struct RolePermissions {
 pub struct MfaSummary {
     /// Whether a second factor is required at login.
     pub enabled: bool,
-    /// The enrolled methods.
+    /// The methods usable at login now (`totp`, `backup_code`, `sms`,
+    /// `email`), among those offered.
     pub methods: Vec<String>,
+    /// Unused backup codes.
+    pub backup_codes_remaining: u32,
 }
 
 /// `PATCH /me`: absent fields stay, `null` clears.
@@ -128,6 +131,7 @@ impl Auth {
     pub async fn me(&self, principal: &Principal) -> AuthResult<Me> {
         let user = self.user(principal.user_id).await?;
         let roles = &self.inner.roles;
+        let mfa = self.mfa_summary(&user).await?;
         Ok(Me {
             roles: user
                 .roles
@@ -138,7 +142,7 @@ impl Auth {
                 })
                 .collect(),
             permissions: roles.permissions_for(&user.roles),
-            mfa: MfaSummary::default(),
+            mfa,
             profile: user.profile(),
         })
     }

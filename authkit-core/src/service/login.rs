@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Auth, MAX_OPAQUE_TOKEN};
+use super::{Auth, MAX_OPAQUE_TOKEN, MfaChallenge, MfaEnrollment};
 use crate::audit::{AuthEvent, RequestMeta};
 use crate::email::Email;
 use crate::error::{AuthError, AuthResult};
@@ -65,13 +65,20 @@ impl std::fmt::Debug for TokenPair {
     }
 }
 
-/// What a successful password check leads to. Multi-factor accounts will
-/// answer a challenge here instead of tokens.
+/// What a successful password check leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LoginOutcome {
     /// Signed in.
     Tokens(TokenPair),
+    /// The account has MFA: answer the challenge with
+    /// [`Auth::mfa_verify`](crate::Auth::mfa_verify).
+    MfaRequired(MfaChallenge),
+    /// A role of the account requires MFA and none is enrolled: enrol with
+    /// [`Auth::enrollment_totp_setup`](crate::Auth::enrollment_totp_setup)
+    /// and [`Auth::enrollment_totp_enable`](crate::Auth::enrollment_totp_enable),
+    /// which signs in.
+    MfaEnrollmentRequired(MfaEnrollment),
 }
 
 impl Auth {
@@ -80,7 +87,10 @@ impl Auth {
     /// Unknown accounts cost one password verification like known ones, and
     /// answer the same `InvalidCredentials`. Failures count towards the
     /// account lockout; a success clears the count and upgrades the stored
-    /// hash when it is legacy or uses other parameters.
+    /// hash when it is legacy or uses other parameters. With MFA enabled,
+    /// an account with a second factor gets [`LoginOutcome::MfaRequired`]
+    /// instead of tokens (and one whose role demands MFA but has none,
+    /// [`LoginOutcome::MfaEnrollmentRequired`]).
     ///
     /// # Errors
     /// `RateLimited`, `InvalidCredentials`, `AccountLocked`,
@@ -93,6 +103,9 @@ impl Auth {
         let user = self.check_password_login(&credentials, meta).await?;
         if self.password_expired(&user) {
             return Err(AuthError::PasswordChangeRequired);
+        }
+        if let Some(challenge) = self.mfa_gate(&user, meta).await? {
+            return Ok(challenge);
         }
         let pair = self.open_session(&user, meta).await?;
         Ok(LoginOutcome::Tokens(pair))
@@ -114,6 +127,10 @@ impl Auth {
         let user = self.set_password(user, new_password, None, meta).await?;
         self.emit(AuthEvent::PasswordChanged { user_id: user.id }, meta)
             .await?;
+        self.notify(&user, |t, app| t.password_changed(app)).await;
+        if let Some(challenge) = self.mfa_gate(&user, meta).await? {
+            return Ok(challenge);
+        }
         let pair = self.open_session(&user, meta).await?;
         Ok(LoginOutcome::Tokens(pair))
     }
@@ -436,7 +453,11 @@ impl Auth {
     }
 
     /// Creates a session for `user` and answers its first token pair.
-    async fn open_session(&self, user: &User, meta: &RequestMeta) -> AuthResult<TokenPair> {
+    pub(super) async fn open_session(
+        &self,
+        user: &User,
+        meta: &RequestMeta,
+    ) -> AuthResult<TokenPair> {
         let now = self.now();
         let session = Session {
             id: Uuid::now_v7(),
@@ -463,6 +484,7 @@ impl Auth {
             meta,
         )
         .await?;
+        self.note_device(user, meta).await?;
         self.token_pair(user, session.id, refresh)
     }
 

@@ -4,7 +4,10 @@
 mod account;
 mod keys;
 mod login;
+mod mfa;
+mod notify;
 mod password;
+mod phone;
 mod register;
 
 use std::sync::Arc;
@@ -14,8 +17,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-pub use account::{DataExport, Introspection, Me, ProfileUpdate};
+pub use account::{DataExport, Introspection, Me, MfaSummary, ProfileUpdate};
 pub use login::{Credentials, LoginOutcome, TokenPair};
+pub use mfa::{MfaChallenge, MfaEnrollment, TotpDisable, TotpEnrolled, TotpSetup};
 pub use register::{Registered, Registration, RegistrationChallenge};
 
 use crate::audit::{AuditRecord, AuthEvent, RequestMeta};
@@ -23,9 +27,11 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::AuthConfig;
 use crate::error::{AuthError, AuthResult};
 use crate::mail::{DefaultTemplates, MailTemplates, Mailer, Message, Rendered};
+use crate::mfa::{DefaultNotices, NoticeTemplates, SecretCipher};
 use crate::password::PasswordHasher;
 use crate::rate_limit::{GovernorLimiter, RateAction, RateLimiter};
 use crate::roles::RoleMap;
+use crate::sms::{ConsoleSms, SmsSender};
 use crate::store::Store;
 use crate::token::AccessTokens;
 use crate::user::User;
@@ -84,6 +90,9 @@ struct Inner {
     tokens: AccessTokens,
     mailer: Arc<dyn Mailer>,
     templates: Arc<dyn MailTemplates>,
+    sms: Arc<dyn SmsSender>,
+    notices: Arc<dyn NoticeTemplates>,
+    cipher: SecretCipher,
     limiter: Arc<dyn RateLimiter>,
     clock: Arc<dyn Clock>,
     hook: Option<Arc<dyn EventHook>>,
@@ -105,6 +114,8 @@ pub struct AuthBuilder {
     store: Store,
     mailer: Option<Arc<dyn Mailer>>,
     templates: Arc<dyn MailTemplates>,
+    sms: Option<Arc<dyn SmsSender>>,
+    notices: Arc<dyn NoticeTemplates>,
     limiter: Option<Arc<dyn RateLimiter>>,
     clock: Arc<dyn Clock>,
     hook: Option<Arc<dyn EventHook>>,
@@ -122,6 +133,21 @@ impl AuthBuilder {
     /// Email wording (default: [`DefaultTemplates`]).
     pub fn templates(mut self, templates: Arc<dyn MailTemplates>) -> Self {
         self.templates = templates;
+        self
+    }
+
+    /// Where text messages go: MFA and phone-verification codes (default:
+    /// [`ConsoleSms`], for development only). Wrap a real provider in an
+    /// [`SmsQueue`](crate::sms::SmsQueue).
+    pub fn sms_sender(mut self, sms: Arc<dyn SmsSender>) -> Self {
+        self.sms = Some(sms);
+        self
+    }
+
+    /// Wording of MFA codes and security notices (default:
+    /// [`DefaultNotices`]).
+    pub fn notice_templates(mut self, notices: Arc<dyn NoticeTemplates>) -> Self {
+        self.notices = notices;
         self
     }
 
@@ -153,6 +179,11 @@ impl AuthBuilder {
     /// Validates the configuration, loads (or creates and persists) the
     /// signing keys, and returns the service.
     ///
+    /// With MFA enabled and no `mfa_encryption_key`, TOTP secrets are
+    /// encrypted with a random key that lives as long as the process: a
+    /// warning is logged, and enrolments stop working after a restart (or
+    /// on another instance). Production must configure the key.
+    ///
     /// # Errors
     /// `Internal` for an invalid configuration or unusable stored keys;
     /// store errors as they come.
@@ -175,6 +206,20 @@ impl AuthBuilder {
         let mailer = self
             .mailer
             .unwrap_or_else(|| Arc::new(crate::mail::ConsoleMailer));
+        let sms = self.sms.unwrap_or_else(|| Arc::new(ConsoleSms));
+        let cipher = match &self.config.mfa_encryption_key {
+            Some(key) => SecretCipher::new(key)?,
+            None => {
+                if self.config.enable_mfa {
+                    tracing::warn!(
+                        "AUTHKIT_MFA_ENCRYPTION_KEY is not set: TOTP secrets are encrypted with \
+                         a random per-process key, and every TOTP enrolment becomes unusable \
+                         after a restart or on another instance. Set a 32-byte key."
+                    );
+                }
+                SecretCipher::ephemeral()
+            }
+        };
         Ok(Auth {
             inner: Arc::new(Inner {
                 config: self.config,
@@ -183,6 +228,9 @@ impl AuthBuilder {
                 tokens,
                 mailer,
                 templates: self.templates,
+                sms,
+                notices: self.notices,
+                cipher,
                 limiter,
                 clock: self.clock,
                 hook: self.hook,
@@ -200,6 +248,8 @@ impl Auth {
             store,
             mailer: None,
             templates: Arc::new(DefaultTemplates),
+            sms: None,
+            notices: Arc::new(DefaultNotices),
             limiter: None,
             clock: Arc::new(SystemClock),
             hook: None,

@@ -43,7 +43,9 @@ impl Auth {
             .set_password(user, new_password, Some(principal.session_id), meta)
             .await?;
         self.emit(AuthEvent::PasswordChanged { user_id: user.id }, meta)
-            .await
+            .await?;
+        self.notify(&user, |t, app| t.password_changed(app)).await;
+        Ok(())
     }
 
     /// Emails a reset link if `email` belongs to an active account. Answers
@@ -141,7 +143,9 @@ impl Auth {
                 .await?;
         }
         self.emit(AuthEvent::PasswordReset { user_id: user.id }, meta)
-            .await
+            .await?;
+        self.notify(&user, |t, app| t.password_changed(app)).await;
+        Ok(())
     }
 
     /// Checks `password` against the policy in the context of `user`.

@@ -7,6 +7,7 @@
 //! `testing`), which the in-memory store and every SQL store run.
 
 mod memory;
+mod mfa;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 pub use memory::MemoryStore;
+pub use mfa::{DeviceSeen, MfaStore, TotpRecord};
 
 use crate::audit::{AuditQuery, AuditRecord};
 use crate::email::{Email, Phone};
@@ -227,12 +229,12 @@ pub trait KeyStore: Send + Sync {
 
 /// A backend that implements every store trait.
 pub trait Backend:
-    UserStore + SessionStore + OneTimeTokenStore + AuditStore + KeyStore + 'static
+    UserStore + SessionStore + OneTimeTokenStore + AuditStore + KeyStore + MfaStore + 'static
 {
 }
 
 impl<T> Backend for T where
-    T: UserStore + SessionStore + OneTimeTokenStore + AuditStore + KeyStore + 'static
+    T: UserStore + SessionStore + OneTimeTokenStore + AuditStore + KeyStore + MfaStore + 'static
 {
 }
 
@@ -249,6 +251,8 @@ pub struct Store {
     pub audit: Arc<dyn AuditStore>,
     /// Signing keys.
     pub keys: Arc<dyn KeyStore>,
+    /// Multi-factor state.
+    pub mfa: Arc<dyn MfaStore>,
 }
 
 impl Store {
@@ -260,7 +264,8 @@ impl Store {
             sessions: backend.clone(),
             tokens: backend.clone(),
             audit: backend.clone(),
-            keys: backend,
+            keys: backend.clone(),
+            mfa: backend,
         }
     }
 

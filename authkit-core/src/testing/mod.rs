@@ -31,12 +31,14 @@
 mod audit_log;
 mod fixtures;
 mod keys;
+mod mfa;
 mod sessions;
 mod tokens;
 mod users;
 
 pub use audit_log::*;
 pub use keys::*;
+pub use mfa::*;
 pub use sessions::*;
 pub use tokens::*;
 pub use users::*;
@@ -108,6 +110,17 @@ macro_rules! store_conformance_tests {
             signing_keys_are_added_once_and_listed_oldest_first,
             retiring_a_signing_key_is_idempotent,
             delete_retired_keys_removes_only_keys_retired_before,
+            // Multi-factor state.
+            totp_enrolments_are_pending_until_confirmed,
+            confirm_totp_confirms_the_stored_secret_once,
+            totp_steps_are_accepted_only_forwards,
+            concurrent_acceptances_of_one_step_succeed_once,
+            delete_totp_removes_only_that_enrolment,
+            backup_codes_are_replaced_and_spent_once,
+            concurrent_backup_code_uses_succeed_once,
+            mfa_failures_count_within_the_window,
+            concurrent_mfa_failures_all_count,
+            devices_are_first_known_or_new,
         );
     };
     (@checks $factory:expr; $($check:ident,)*) => {

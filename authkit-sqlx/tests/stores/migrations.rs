@@ -1,19 +1,28 @@
 //! Migrations apply to a fresh database, are idempotent, live in their own
 //! table, and refuse a changed history.
 
+use authkit_core::email::Email;
 use authkit_core::error::AuthError;
-use authkit_sqlx::{MIGRATIONS_TABLE, SqliteStore};
+use authkit_core::store::Store;
+use authkit_core::user::User;
+use authkit_sqlx::{MIGRATIONS_TABLE, MySqlStore, PgStore, SqliteStore};
+use chrono::{SubsecRound, Utc};
 use sqlx::AssertSqlSafe;
+use sqlx::migrate::Migrator;
 
 use crate::databases;
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 10] = [
     "authkit_users",
     "authkit_sessions",
     "authkit_refresh_tokens",
     "authkit_one_time_tokens",
     "authkit_audit_log",
     "authkit_signing_keys",
+    "authkit_totp",
+    "authkit_backup_codes",
+    "authkit_mfa_failures",
+    "authkit_known_devices",
 ];
 
 fn count_sql(table: &str) -> AssertSqlSafe<String> {
@@ -51,6 +60,40 @@ async fn sqlite_migrates_a_fresh_database_once() {
     // A second store on the same file sees the schema as up to date.
     let again = SqliteStore::connect(&url).await.unwrap();
     again.migrate().await.unwrap();
+}
+
+/// A database created by the first release upgrades in place: its data
+/// stays and the MFA tables arrive.
+#[tokio::test]
+async fn a_first_release_database_upgrades_in_place() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    let first = SqliteStore::migrator().iter().next().unwrap().clone();
+    assert_eq!(first.version, 1);
+    let mut initial = Migrator::with_migrations(vec![first]);
+    initial.dangerous_set_table_name(MIGRATIONS_TABLE);
+    initial.run(store.pool()).await.unwrap();
+    assert!(
+        sqlx::query("SELECT COUNT(*) FROM authkit_totp")
+            .execute(store.pool())
+            .await
+            .is_err(),
+        "no MFA tables in the first release"
+    );
+    let pool = store.pool().clone();
+    let store = Store::new(store);
+    let user = User::new(
+        Email::parse("old@example.com").unwrap(),
+        Utc::now().trunc_subsecs(0),
+    );
+    store.users.create_user(&user).await.unwrap();
+
+    SqliteStore::from_pool(pool).migrate().await.unwrap();
+    assert_eq!(
+        store.users.user_by_id(user.id).await.unwrap().as_ref(),
+        Some(&user)
+    );
+    assert_eq!(store.mfa.totp(user.id).await.unwrap(), None);
+    assert_eq!(store.mfa.backup_codes_remaining(user.id).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -111,7 +154,7 @@ async fn postgres_migrates_a_fresh_schema_once() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    assert_eq!(applied, PgStore::migrator().iter().count() as i64);
 }
 
 #[tokio::test]
@@ -133,5 +176,5 @@ async fn mysql_migrates_a_fresh_database_once() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    assert_eq!(applied, MySqlStore::migrator().iter().count() as i64);
 }

@@ -117,8 +117,93 @@ async fn duplicate_ids_are_internal(store: Store) {
     );
 }
 
+/// A code set larger than one insert statement is stored whole, each
+/// distinct code once; replacing it again leaves only the new set.
+async fn large_backup_code_sets_are_replaced_whole(store: Store) {
+    let now = Utc::now().trunc_subsecs(0);
+    let account = user();
+    store.users.create_user(&account).await.unwrap();
+    let mut codes: Vec<_> = (0..1_200)
+        .map(|i| TokenHash::of_token(&format!("code {i}")))
+        .collect();
+    codes.extend_from_within(..3);
+    store
+        .mfa
+        .replace_backup_codes(account.id, &codes, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.mfa.backup_codes_remaining(account.id).await.unwrap(),
+        1_200,
+        "duplicates are stored once"
+    );
+    assert!(
+        store
+            .mfa
+            .consume_backup_code(account.id, &codes[1_199], now)
+            .await
+            .unwrap(),
+        "a code from the second statement"
+    );
+    assert!(
+        !store
+            .mfa
+            .consume_backup_code(account.id, &codes[1_199], now)
+            .await
+            .unwrap()
+    );
+    let fresh = [TokenHash::of_token("fresh")];
+    store
+        .mfa
+        .replace_backup_codes(account.id, &fresh, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.mfa.backup_codes_remaining(account.id).await.unwrap(),
+        1
+    );
+}
+
+/// MFA state of an account that has no `authkit_users` row (nothing to
+/// lock) still follows the contract, concurrent first writes included.
+async fn mfa_state_without_an_account_row(store: Store) {
+    let now = Utc::now().trunc_subsecs(0);
+    let id = Uuid::now_v7();
+    let start = Arc::new(Barrier::new(20));
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (store, start) = (store.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            store
+                .mfa
+                .record_mfa_failure(id, now, Duration::minutes(15))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut counts = Vec::new();
+    for task in tasks {
+        counts.push(task.await.unwrap());
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=20).collect::<Vec<u32>>());
+    let device = TokenHash::of_token("device");
+    assert_eq!(
+        store.mfa.remember_device(id, &device, now).await.unwrap(),
+        authkit_core::store::DeviceSeen::First
+    );
+    assert_eq!(
+        store.mfa.remember_device(id, &device, now).await.unwrap(),
+        authkit_core::store::DeviceSeen::Known,
+        "the same time again is still known"
+    );
+}
+
 async fn all_rules(store: Store) {
     concurrent_issues_leave_one_live_token(store.clone()).await;
+    large_backup_code_sets_are_replaced_whole(store.clone()).await;
+    mfa_state_without_an_account_row(store.clone()).await;
     duplicate_ids_are_internal(store).await;
 }
 
@@ -236,4 +321,36 @@ async fn corrupt_rows_are_internal_errors() {
         store.users.user_by_id(u.id).await,
         Err(AuthError::Internal(_))
     ));
+}
+
+#[tokio::test]
+async fn corrupt_mfa_rows_are_internal_errors() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    let pool = store.pool().clone();
+    let store = Store::new(store);
+    let now = Utc::now().trunc_subsecs(0);
+    let id = Uuid::now_v7();
+    let record = authkit_core::store::TotpRecord {
+        user_id: id,
+        secret: b"ciphertext".to_vec(),
+        params: authkit_core::mfa::TotpParams::default(),
+        created_at: now,
+        confirmed_at: None,
+        last_step: None,
+    };
+    assert!(store.mfa.put_totp(&record).await.unwrap());
+    assert_eq!(store.mfa.totp(id).await.unwrap(), Some(record));
+    for sql in [
+        "UPDATE authkit_totp SET algorithm = 'MD5'",
+        "UPDATE authkit_totp SET algorithm = 'SHA1', digits = 300",
+        "UPDATE authkit_totp SET digits = 6, period = -30",
+        "UPDATE authkit_totp SET period = 30, last_step = -1",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        assert!(
+            matches!(store.mfa.totp(id).await, Err(AuthError::Internal(_))),
+            "{sql}"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 
 mod audit_log;
 mod keys;
+mod mfa;
 mod sessions;
 mod tokens;
 mod users;
@@ -12,8 +13,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Every store trait in process memory: tests, examples, prototyping.
 ///
-/// Each aggregate (users, sessions, one-time tokens, audit log, keys) sits
-/// behind its own mutex, held for the span of one call and never across an
+/// Each aggregate (users, sessions, one-time tokens, audit log, keys, MFA)
+/// sits behind its own mutex, held for the span of one call and never across an
 /// `.await`, so every trait method is one atomic step. Lookups go through
 /// hash indexes and cost O(1).
 #[derive(Default)]
@@ -23,6 +24,7 @@ pub struct MemoryStore {
     tokens: Mutex<tokens::TokenTable>,
     audit: Mutex<audit_log::AuditLog>,
     keys: Mutex<keys::KeyTable>,
+    mfa: Mutex<mfa::MfaTable>,
 }
 
 impl MemoryStore {

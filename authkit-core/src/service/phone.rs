@@ -1,0 +1,138 @@
+//! Phone verification by SMS code. Only verified phones count for the
+//! forgotten-email lookup and for SMS as a second factor.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Auth, payload};
+use crate::audit::{AuthEvent, RequestMeta};
+use crate::email::Phone;
+use crate::error::{AuthError, AuthResult};
+use crate::one_time::{CodeCheck, OneTimeToken, Purpose};
+use crate::principal::Principal;
+use crate::rate_limit::RateAction;
+use crate::secret;
+use crate::sms::SmsMessage;
+use crate::user::Profile;
+
+/// The number a phone-verification code was sent to.
+#[derive(Serialize, Deserialize)]
+struct PendingPhone {
+    phone: String,
+}
+
+impl Auth {
+    /// Sets `phone` as the caller's number (unverified if it changed) and
+    /// texts it a 6-digit code. Sends are throttled per account like
+    /// verification resends.
+    ///
+    /// # Errors
+    /// `Validation` for a malformed number; `RateLimited`.
+    pub async fn start_phone_verification(
+        &self,
+        principal: &Principal,
+        phone: &str,
+        meta: &RequestMeta,
+    ) -> AuthResult<()> {
+        let phone = Phone::parse(phone)?;
+        let mut user = self.user(principal.user_id).await?;
+        self.throttle(RateAction::ResendPerEmail, &format!("phone:{}", user.id))
+            .await?;
+        let config = &self.inner.config;
+        let now = self.now();
+        if user.phone.as_ref() != Some(&phone) {
+            user.phone = Some(phone.clone());
+            user.phone_verified_at = None;
+            user.updated_at = now;
+            self.inner.store.users.update_user(&user).await?;
+            self.emit(
+                AuthEvent::ProfileUpdated {
+                    user_id: user.id,
+                    fields: vec!["phone".to_owned()],
+                },
+                meta,
+            )
+            .await?;
+        }
+        let subject = user.id.to_string();
+        let code = secret::numeric_code(6);
+        self.inner
+            .store
+            .tokens
+            .issue_token(&OneTimeToken {
+                id: Uuid::now_v7(),
+                purpose: Purpose::PhoneVerify,
+                hash: self.code_hash(Purpose::PhoneVerify, &subject, &code),
+                subject,
+                payload: payload(&PendingPhone {
+                    phone: phone.as_str().to_owned(),
+                })?,
+                created_at: now,
+                expires_at: now + config.code_ttl,
+                attempts: 0,
+                max_attempts: config.code_max_attempts,
+                consumed_at: None,
+            })
+            .await?;
+        let body = self.inner.notices.phone_verification_sms(
+            &config.app_name,
+            &code,
+            config.code_ttl.num_minutes(),
+        );
+        self.inner
+            .sms
+            .send(SmsMessage {
+                to: phone.as_str().to_owned(),
+                body,
+            })
+            .await?;
+        self.emit(AuthEvent::PhoneVerificationSent { user_id: user.id }, meta)
+            .await
+    }
+
+    /// Proves the caller's phone with the texted code. A code sent to a
+    /// number the account no longer has is refused.
+    ///
+    /// # Errors
+    /// `MfaInvalidCode` (wrong, expired, used, superseded, or out of
+    /// attempts); `RateLimited` once the account's code budget is spent.
+    pub async fn confirm_phone_verification(
+        &self,
+        principal: &Principal,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> AuthResult<Profile> {
+        let mut user = self.user(principal.user_id).await?;
+        self.throttle(RateAction::CodePerAccount, &format!("phone:{}", user.id))
+            .await?;
+        if code.len() > 32 {
+            return Err(AuthError::MfaInvalidCode);
+        }
+        let subject = user.id.to_string();
+        let hash = self.code_hash(Purpose::PhoneVerify, &subject, code);
+        let token = match self
+            .inner
+            .store
+            .tokens
+            .check_code(Purpose::PhoneVerify, &subject, &hash, self.now())
+            .await?
+        {
+            CodeCheck::Accepted(token) => token,
+            CodeCheck::Rejected { .. } | CodeCheck::Missing => {
+                return Err(AuthError::MfaInvalidCode);
+            }
+        };
+        let pending: PendingPhone =
+            serde_json::from_value(token.payload).map_err(AuthError::internal)?;
+        if user.phone.as_ref().map(Phone::as_str) != Some(pending.phone.as_str()) {
+            return Err(AuthError::MfaInvalidCode);
+        }
+        let now = self.now();
+        user.phone_verified_at = Some(now);
+        user.updated_at = now;
+        self.inner.store.users.update_user(&user).await?;
+        self.emit(AuthEvent::PhoneVerified { user_id: user.id }, meta)
+            .await?;
+        Ok(user.profile())
+    }
+}
