@@ -59,6 +59,8 @@ async fn main() -> Result<(), BoxError> {
     let port = free_port().await?;
     let base = format!("http://127.0.0.1:{port}");
     let mut server = start(&binary, &dir, port).await?;
+    // reqwest's rustls (enabled across the workspace) needs a provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency * 2)
         .build()?;

@@ -140,7 +140,7 @@ impl Harness {
             auth,
             mailer,
             clock,
-            client: reqwest::Client::builder().no_proxy().build().unwrap(),
+            client: http_client(),
         }
     }
 
@@ -279,4 +279,11 @@ impl Harness {
             .unwrap_or_else(|| panic!("no mail to {to}"))
             .text
     }
+}
+
+/// A plain-HTTP client. reqwest's rustls needs a process-wide crypto
+/// provider before any client is built; installing ring's is idempotent.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy().build().unwrap()
 }
