@@ -376,9 +376,7 @@ impl Api {
         match outcome {
             LoginOutcome::Tokens(pair) => self.tokens(&pair),
             LoginOutcome::MfaRequired(challenge) => render(StatusCode::OK, &challenge),
-            LoginOutcome::MfaEnrollmentRequired(enrollment) => {
-                render(StatusCode::OK, &enrollment)
-            }
+            LoginOutcome::MfaEnrollmentRequired(enrollment) => render(StatusCode::OK, &enrollment),
         }
     }
 

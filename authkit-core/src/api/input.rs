@@ -295,14 +295,20 @@ mod tests {
     #[test]
     fn choices_parse_or_are_invalid() {
         use crate::mfa::MfaMethod;
-        assert_eq!(choice::<MfaMethod>("m", "sms", "x").unwrap(), MfaMethod::Sms);
+        assert_eq!(
+            choice::<MfaMethod>("m", "sms", "x").unwrap(),
+            MfaMethod::Sms
+        );
         for bad in ["", "carrier pigeon", "ＳＭＳ", "sms\0", &"s".repeat(5000)] {
             let Err(Failure::Auth(err)) = choice::<MfaMethod>("m", bad, "totp, sms") else {
                 panic!("{bad:.10} accepted")
             };
             let errors = err.field_errors();
             assert_eq!(errors.len(), 1);
-            assert_eq!((errors[0].field.as_str(), errors[0].code.as_str()), ("m", "invalid_choice"));
+            assert_eq!(
+                (errors[0].field.as_str(), errors[0].code.as_str()),
+                ("m", "invalid_choice")
+            );
             assert!(errors[0].message.contains("totp, sms"));
         }
     }

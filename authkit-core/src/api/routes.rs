@@ -124,7 +124,11 @@ pub(crate) static ROUTES: [Route; 32] = [
         "/mfa/enroll/totp/enable",
         Endpoint::EnrollTotpEnable,
     ),
-    route(Method::POST, "/phone/verify/start", Endpoint::PhoneVerifyStart),
+    route(
+        Method::POST,
+        "/phone/verify/start",
+        Endpoint::PhoneVerifyStart,
+    ),
     route(
         Method::POST,
         "/phone/verify/confirm",
