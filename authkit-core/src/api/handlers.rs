@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
+use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -13,12 +14,20 @@ use super::problem::{Failure, json as render, no_content, raw};
 use super::routes::Endpoint;
 use crate::audit::RequestMeta;
 use crate::error::{AuthError, FieldError};
+use crate::mfa::MfaMethod;
 use crate::principal::Principal;
-use crate::service::{Credentials, LoginOutcome, ProfileUpdate, Registration, TokenPair};
+use crate::service::{
+    Credentials, LoginOutcome, ProfileUpdate, Registration, TokenPair, TotpDisable,
+};
 
 /// Audit page size when the client gives none, and the largest allowed.
 const DEFAULT_PER_PAGE: u32 = 50;
 const MAX_PER_PAGE: u32 = 100;
+
+/// The `method` names `POST /mfa/verify` accepts.
+const VERIFY_METHODS: &str = "totp, backup_code, email, sms";
+/// The `method` names `POST /mfa/challenge` accepts (those sent a code).
+const CHALLENGE_METHODS: &str = "email, sms";
 
 type Answer = Result<Response<Bytes>, Failure>;
 
@@ -31,6 +40,9 @@ impl Api {
         meta: &RequestMeta,
     ) -> Answer {
         let auth = self.auth();
+        if endpoint.is_mfa() && !auth.config().enable_mfa {
+            return Err(AuthError::FeatureDisabled.into());
+        }
         match endpoint {
             Endpoint::Register => {
                 let input = registration(&self.body(request)?)?;
@@ -188,6 +200,103 @@ impl Api {
                 Ok(no_content())
             }
             Endpoint::ChangePassword => self.change_password(request, meta).await,
+            Endpoint::MfaChallenge => {
+                let body = self.body(request)?;
+                let mut f = body.fields();
+                let (token, method) = (f.string("mfa_token"), f.string("method"));
+                f.finish()?;
+                // `totp` and `backup_code` parse, and the service refuses
+                // them (`mfa_method_unavailable`): nothing is sent for them.
+                let method: MfaMethod = input::choice("method", &method, CHALLENGE_METHODS)?;
+                auth.mfa_challenge(&token, method, meta).await?;
+                Ok(accepted())
+            }
+            Endpoint::MfaVerify => {
+                let body = self.body(request)?;
+                let mut f = body.fields();
+                let token = f.string("mfa_token");
+                let (method, code) = (f.string("method"), f.string("code"));
+                f.finish()?;
+                let method = input::choice("method", &method, VERIFY_METHODS)?;
+                let pair = auth.mfa_verify(&token, method, &code, meta).await?;
+                Ok(self.tokens(&pair))
+            }
+            Endpoint::TotpSetup => {
+                let principal = self.principal(request)?;
+                Ok(render(
+                    StatusCode::OK,
+                    &auth.totp_setup(&principal, meta).await?,
+                ))
+            }
+            Endpoint::TotpEnable => {
+                let principal = self.principal(request)?;
+                let code = self.one_field(request, "code")?;
+                let codes = auth.totp_enable(&principal, &code, meta).await?;
+                Ok(backup_codes(&codes))
+            }
+            Endpoint::TotpDisable => {
+                let principal = self.principal(request)?;
+                let body = self.body(request)?;
+                let mut f = body.fields();
+                let proof = if body.has("password") {
+                    TotpDisable::Password {
+                        password: f.string("password"),
+                    }
+                } else {
+                    TotpDisable::Code {
+                        code: f.string("code"),
+                    }
+                };
+                f.finish()?;
+                auth.totp_disable(&principal, proof, meta).await?;
+                Ok(no_content())
+            }
+            Endpoint::BackupCodes => {
+                let principal = self.principal(request)?;
+                let codes = auth.regenerate_backup_codes(&principal, meta).await?;
+                Ok(backup_codes(&codes))
+            }
+            Endpoint::EnrollTotpSetup => {
+                let token = self.one_field(request, "mfa_token")?;
+                Ok(render(
+                    StatusCode::OK,
+                    &auth.enrollment_totp_setup(&token, meta).await?,
+                ))
+            }
+            Endpoint::EnrollTotpEnable => {
+                let body = self.body(request)?;
+                let mut f = body.fields();
+                let (token, code) = (f.string("mfa_token"), f.string("code"));
+                f.finish()?;
+                let enrolled = auth.enrollment_totp_enable(&token, &code, meta).await?;
+                // The token pair of a login, plus the backup codes.
+                #[derive(Serialize)]
+                struct Enrolled<'a> {
+                    #[serde(flatten)]
+                    tokens: &'a TokenPair,
+                    backup_codes: &'a [String],
+                }
+                let answer = Enrolled {
+                    tokens: &enrolled.tokens,
+                    backup_codes: &enrolled.backup_codes,
+                };
+                Ok(self.with_cookies(render(StatusCode::OK, &answer), &enrolled.tokens))
+            }
+            Endpoint::PhoneVerifyStart => {
+                let principal = self.principal(request)?;
+                let phone = self.one_field(request, "phone")?;
+                auth.start_phone_verification(&principal, &phone, meta)
+                    .await?;
+                Ok(accepted())
+            }
+            Endpoint::PhoneVerifyConfirm => {
+                let principal = self.principal(request)?;
+                let code = self.one_field(request, "code")?;
+                let profile = auth
+                    .confirm_phone_verification(&principal, &code, meta)
+                    .await?;
+                Ok(render(StatusCode::OK, &json!({ "user": profile })))
+            }
             Endpoint::OpenApi => Ok(raw(
                 StatusCode::OK,
                 "application/json",
@@ -273,7 +382,11 @@ impl Api {
 
     /// 200 with the pair, and the cookies in cookie mode.
     fn tokens(&self, pair: &TokenPair) -> Response<Bytes> {
-        let mut response = render(StatusCode::OK, pair);
+        self.with_cookies(render(StatusCode::OK, pair), pair)
+    }
+
+    /// `response`, with the cookies of `pair` in cookie mode.
+    fn with_cookies(&self, mut response: Response<Bytes>, pair: &TokenPair) -> Response<Bytes> {
         let config = self.config();
         if config.cookie_mode {
             let ttl = self.auth().config().session_ttl.num_seconds();
@@ -324,7 +437,13 @@ fn user_answer(status: StatusCode, user: &crate::user::User) -> Response<Bytes> 
     render(status, &json!({ "user": user.profile() }))
 }
 
-/// The fixed 202 of flows that must not disclose whether an account exists.
+/// 200 `{backup_codes}`.
+fn backup_codes(codes: &[String]) -> Response<Bytes> {
+    render(StatusCode::OK, &json!({ "backup_codes": codes }))
+}
+
+/// The fixed 202 of flows that must not disclose whether an account
+/// exists, and of flows that send a code.
 fn accepted() -> Response<Bytes> {
     render(StatusCode::ACCEPTED, &json!({ "status": "accepted" }))
 }

@@ -4,6 +4,8 @@
 //! wrong type or a missing required field answers 422 `validation_failed`
 //! naming every such field at once.
 
+use std::str::FromStr;
+
 use bytes::Bytes;
 use http::Request;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -11,6 +13,20 @@ use serde_json::{Map, Value};
 
 use super::problem::Failure;
 use crate::error::{AuthError, FieldError};
+
+/// `value` of `field` parsed as one of a fixed set of names (`expected`
+/// lists them for the message); anything else is a 422 with an
+/// `invalid_choice` field error. Read after [`Fields::finish`], so a
+/// missing or mistyped field is reported as such first.
+pub(crate) fn choice<T: FromStr>(field: &str, value: &str, expected: &str) -> Result<T, Failure> {
+    value.parse().map_err(|_| {
+        Failure::Auth(AuthError::Validation(vec![FieldError::new(
+            field,
+            "invalid_choice",
+            format!("Expected one of: {expected}."),
+        )]))
+    })
+}
 
 /// A JSON object body.
 #[derive(Debug, Default)]
@@ -274,6 +290,27 @@ mod tests {
             ]
         );
         assert!(body.has("email") && !body.has("name") && !body.has("absent"));
+    }
+
+    #[test]
+    fn choices_parse_or_are_invalid() {
+        use crate::mfa::MfaMethod;
+        assert_eq!(
+            choice::<MfaMethod>("m", "sms", "x").unwrap(),
+            MfaMethod::Sms
+        );
+        for bad in ["", "carrier pigeon", "ＳＭＳ", "sms\0", &"s".repeat(5000)] {
+            let Err(Failure::Auth(err)) = choice::<MfaMethod>("m", bad, "totp, sms") else {
+                panic!("{bad:.10} accepted")
+            };
+            let errors = err.field_errors();
+            assert_eq!(errors.len(), 1);
+            assert_eq!(
+                (errors[0].field.as_str(), errors[0].code.as_str()),
+                ("m", "invalid_choice")
+            );
+            assert!(errors[0].message.contains("totp, sms"));
+        }
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! - [`Api::handle`] serves every route relative to the mount point
 //!   (`/auth` by default; the adapter strips it): the contract of the
 //!   project's API document, minus the routes of features not built yet
-//!   (MFA, organisations, admin, social login), which answer 404
-//!   `not_found` until their rows join the route table.
+//!   (organisations, admin, social login), which answer 404 `not_found`
+//!   until their rows join the route table.
 //! - [`Api::well_known`] serves `/.well-known/jwks.json`, mounted at the
 //!   root by adapters.
 //! - [`Api::authenticate`] and [`error_response`] let adapters protect the
@@ -45,6 +45,18 @@
 //!   socket peer, or, when the peer is in
 //!   [`trusted_proxies`](ApiConfig::trusted_proxies), the right-most
 //!   untrusted address of `Forwarded` / `X-Forwarded-For`.
+//! - MFA: while [`enable_mfa`](crate::AuthConfig::enable_mfa) is off,
+//!   every `/mfa/...` route answers 404 `feature_disabled` before reading
+//!   the request. A login of an account with MFA answers 200
+//!   `{mfa_required: true, mfa_token, methods}`; one whose role demands
+//!   MFA it lacks answers 200 `{mfa_enrollment_required: true, mfa_token}`,
+//!   and enrols with `POST /mfa/enroll/totp/setup {mfa_token}` then
+//!   `POST /mfa/enroll/totp/enable {mfa_token, code}`, which answers the
+//!   token pair plus `backup_codes` (and sets the cookies in cookie mode,
+//!   like `POST /mfa/verify`). A `method` that is not one of `totp`,
+//!   `backup_code`, `email`, `sms` is 422 `validation_failed` with an
+//!   `invalid_choice` field error. `POST /mfa/challenge` and
+//!   `POST /phone/verify/start` answer 202 `{"status": "accepted"}`.
 //! - Cookie mode: see [`cookies`].
 //!
 //! # Example

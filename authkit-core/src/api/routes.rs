@@ -1,7 +1,7 @@
 //! The route table: every route the API serves, relative to the mount
-//! point. New features (MFA, organisations, admin, social login) add their
-//! rows here and their handlers next to the others; until then their paths
-//! answer 404 `not_found` like any unknown path.
+//! point. Features not built yet (organisations, admin, social login) add
+//! their rows here and their handlers next to the others; until then their
+//! paths answer 404 `not_found` like any unknown path.
 
 use http::Method;
 
@@ -29,7 +29,36 @@ pub(crate) enum Endpoint {
     Sessions,
     RevokeSession,
     ChangePassword,
+    MfaChallenge,
+    MfaVerify,
+    TotpSetup,
+    TotpEnable,
+    TotpDisable,
+    BackupCodes,
+    EnrollTotpSetup,
+    EnrollTotpEnable,
+    PhoneVerifyStart,
+    PhoneVerifyConfirm,
     OpenApi,
+}
+
+impl Endpoint {
+    /// Whether the route belongs to multi-factor authentication, which
+    /// answers 404 `feature_disabled` (before reading the request) while
+    /// MFA is off.
+    pub(crate) fn is_mfa(self) -> bool {
+        matches!(
+            self,
+            Self::MfaChallenge
+                | Self::MfaVerify
+                | Self::TotpSetup
+                | Self::TotpEnable
+                | Self::TotpDisable
+                | Self::BackupCodes
+                | Self::EnrollTotpSetup
+                | Self::EnrollTotpEnable
+        )
+    }
 }
 
 /// One row of the table; `{name}` segments match one path segment.
@@ -49,7 +78,7 @@ const fn route(method: Method, path: &'static str, endpoint: Endpoint) -> Route 
 }
 
 /// Every route served under the mount point.
-pub(crate) static ROUTES: [Route; 22] = [
+pub(crate) static ROUTES: [Route; 32] = [
     route(Method::POST, "/register", Endpoint::Register),
     route(Method::POST, "/register/start", Endpoint::RegisterStart),
     route(Method::POST, "/register/confirm", Endpoint::RegisterConfirm),
@@ -79,6 +108,32 @@ pub(crate) static ROUTES: [Route; 22] = [
     route(Method::GET, "/sessions", Endpoint::Sessions),
     route(Method::DELETE, "/sessions/{id}", Endpoint::RevokeSession),
     route(Method::POST, "/password/change", Endpoint::ChangePassword),
+    route(Method::POST, "/mfa/challenge", Endpoint::MfaChallenge),
+    route(Method::POST, "/mfa/verify", Endpoint::MfaVerify),
+    route(Method::POST, "/mfa/totp/setup", Endpoint::TotpSetup),
+    route(Method::POST, "/mfa/totp/enable", Endpoint::TotpEnable),
+    route(Method::POST, "/mfa/totp/disable", Endpoint::TotpDisable),
+    route(Method::POST, "/mfa/backup-codes", Endpoint::BackupCodes),
+    route(
+        Method::POST,
+        "/mfa/enroll/totp/setup",
+        Endpoint::EnrollTotpSetup,
+    ),
+    route(
+        Method::POST,
+        "/mfa/enroll/totp/enable",
+        Endpoint::EnrollTotpEnable,
+    ),
+    route(
+        Method::POST,
+        "/phone/verify/start",
+        Endpoint::PhoneVerifyStart,
+    ),
+    route(
+        Method::POST,
+        "/phone/verify/confirm",
+        Endpoint::PhoneVerifyConfirm,
+    ),
     route(Method::GET, "/openapi.json", Endpoint::OpenApi),
 ];
 
@@ -155,6 +210,27 @@ mod tests {
             resolve(&Method::DELETE, "/sessions/abc"),
             Resolved::Found(Endpoint::RevokeSession, vec!["abc".to_owned()])
         );
+        assert_eq!(
+            resolve(&Method::POST, "/mfa/enroll/totp/enable"),
+            Resolved::Found(Endpoint::EnrollTotpEnable, vec![])
+        );
+    }
+
+    #[test]
+    fn only_mfa_routes_depend_on_the_mfa_switch() {
+        let mfa: Vec<_> = ROUTES
+            .iter()
+            .filter(|r| r.endpoint.is_mfa())
+            .map(|r| r.path)
+            .collect();
+        assert_eq!(mfa.len(), 8);
+        assert!(mfa.iter().all(|p| p.starts_with("/mfa/")));
+        assert!(
+            ROUTES
+                .iter()
+                .filter(|r| !r.endpoint.is_mfa())
+                .all(|r| !r.path.starts_with("/mfa"))
+        );
     }
 
     #[test]
@@ -179,13 +255,14 @@ mod tests {
             "/sessions/",
             "/sessions/a/b",
             "/me//",
-            "/mfa/verify",
-            "/mfa/totp/setup",
+            "/mfa",
+            "/mfa/totp",
+            "/mfa/enroll/totp",
+            "/phone/verify",
             "/orgs",
             "/admin/users",
             "/oauth/google/start",
             "/invites/accept",
-            "/phone/verify/start",
             "/.well-known/jwks.json",
             "/ünïcode",
             "//token",

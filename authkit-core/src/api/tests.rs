@@ -91,7 +91,7 @@ async fn unknown_and_unbuilt_routes_are_problems() {
     let api = api().await;
     for path in [
         "/nope",
-        "/mfa/verify",
+        "/mfa",
         "/orgs",
         "/admin/users",
         "/oauth/github/start",
@@ -107,12 +107,35 @@ async fn unknown_and_unbuilt_routes_are_problems() {
 }
 
 #[tokio::test]
+async fn mfa_routes_are_a_disabled_feature_while_mfa_is_off() {
+    let api = api().await;
+    assert!(!api.auth().config().enable_mfa);
+    for route in ROUTES.iter().filter(|r| r.endpoint.is_mfa()) {
+        // Before authentication and before reading the body.
+        for body in ["", "{", r#"{"mfa_token": 5}"#] {
+            let r = api
+                .handle(request(route.method.clone(), route.path, body), None)
+                .await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{}", route.path);
+            assert_eq!(json(r.body())["code"], "feature_disabled", "{}", route.path);
+        }
+    }
+    // Phone verification does not depend on MFA.
+    let r = api
+        .handle(request(Method::POST, "/phone/verify/start", "{}"), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn authenticated_routes_need_a_bearer_token() {
     let api = api().await;
     for (method, path) in [
         (Method::GET, "/me"),
         (Method::GET, "/sessions"),
         (Method::POST, "/logout-all"),
+        (Method::POST, "/phone/verify/start"),
+        (Method::POST, "/phone/verify/confirm"),
         (
             Method::DELETE,
             "/sessions/0190a0a0-0000-7000-8000-000000000000",

@@ -3,10 +3,12 @@
 use std::sync::Arc;
 
 use authkit_core::api::ApiConfig;
-use authkit_core::clock::ManualClock;
+use authkit_core::clock::{Clock, ManualClock};
 use authkit_core::mail::MemoryMailer;
+use authkit_core::mfa::{TotpParams, TotpSecret};
 use authkit_core::rate_limit::{NoLimiter, RateLimiter};
 use authkit_core::roles::RoleMap;
+use authkit_core::sms::MemorySms;
 use authkit_core::store::{MemoryStore, Store};
 use authkit_core::{Auth, AuthConfig};
 use http::{HeaderMap, Method};
@@ -53,6 +55,8 @@ pub struct Harness {
     pub auth: Auth,
     /// Every mail sent.
     pub mailer: Arc<MemoryMailer>,
+    /// Every SMS sent.
+    pub sms: Arc<MemorySms>,
     /// The service's clock.
     pub clock: Arc<ManualClock>,
     client: reqwest::Client,
@@ -122,9 +126,11 @@ impl Harness {
     /// Builds the service and starts a server through `factory`.
     pub async fn start(factory: &Factory, options: Options) -> Self {
         let mailer = Arc::new(MemoryMailer::default());
+        let sms = Arc::new(MemorySms::default());
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let auth = Auth::builder(options.auth, options.store)
             .mailer(mailer.clone())
+            .sms_sender(sms.clone())
             .clock(clock.clone())
             .rate_limiter(options.limiter)
             .roles(options.roles)
@@ -139,8 +145,9 @@ impl Harness {
             root,
             auth,
             mailer,
+            sms,
             clock,
-            client: http_client(),
+            client: client(),
         }
     }
 
@@ -265,12 +272,30 @@ impl Harness {
 
     /// The 6-digit code of the newest mail to `to`.
     pub fn mail_code(&self, to: &str) -> String {
-        self.last_mail(to)
-            .split_whitespace()
-            .map(|w| w.trim_matches(|c: char| !c.is_ascii_digit()))
-            .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
-            .expect("a 6-digit code")
-            .to_owned()
+        six_digits(&self.last_mail(to))
+    }
+
+    /// The 6-digit code of the newest SMS to `to`.
+    pub fn sms_code(&self, to: &str) -> String {
+        let body = self
+            .sms
+            .last_to(to)
+            .unwrap_or_else(|| panic!("no SMS to {to}"))
+            .body;
+        six_digits(&body)
+    }
+
+    /// The current TOTP code (default parameters: SHA-1, 6 digits, 30 s)
+    /// of the base32 `secret` answered by a TOTP setup, at the service's
+    /// clock.
+    pub fn totp_code(&self, secret: &str) -> String {
+        let bytes = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, secret)
+            .expect("a base32 secret");
+        let params = TotpParams::default();
+        let step = params.step_at(self.clock.now().timestamp());
+        TotpSecret::from_bytes(bytes)
+            .code_at_step(params, step)
+            .unwrap()
     }
 
     fn last_mail(&self, to: &str) -> String {
@@ -281,9 +306,20 @@ impl Harness {
     }
 }
 
-/// A plain-HTTP client. reqwest's rustls needs a process-wide crypto
-/// provider before any client is built; installing ring's is idempotent.
-fn http_client() -> reqwest::Client {
+/// A plain-HTTP client. When reqwest is built in its no-provider rustls
+/// mode (feature unification with authkit-core's `twilio`), building any
+/// client needs a process-wide crypto provider: install ring once (an
+/// error only means one is installed already).
+fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// The first 6-digit word of `text`.
+fn six_digits(text: &str) -> String {
+    text.split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_ascii_digit()))
+        .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
+        .expect("a 6-digit code")
+        .to_owned()
 }

@@ -16,6 +16,7 @@
 //! address once it accepts connections.
 //!
 //! Mail is read from a [`MemoryMailer`](authkit_core::mail::MemoryMailer),
+//! SMS from a [`MemorySms`](authkit_core::sms::MemorySms),
 //! time is a [`ManualClock`](authkit_core::clock::ManualClock), and
 //! throttling is off except in the rate-limit case.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -65,7 +66,14 @@ macro_rules! e2e_tests {
             cookie_mode_with_csrf,
             client_ip_and_trusted_proxies,
             throttling_answers_429_with_retry_after,
-            jwks_and_openapi
+            jwks_and_openapi,
+            totp_login_with_replay_and_backup_codes,
+            mfa_verify_refuses_bad_input_and_races,
+            mfa_codes_by_email_and_sms,
+            mfa_enrollment_demanded_by_a_role,
+            mfa_verify_sets_cookies_in_cookie_mode,
+            mfa_disabled_is_a_disabled_feature,
+            phone_verification_by_sms
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

@@ -1,5 +1,6 @@
 //! Bad input on every route: never a panic, never a 500, always a problem.
 
+use authkit_core::AuthConfig;
 use authkit_core::api::ApiConfig;
 use http::Method;
 use serde_json::{Value, json};
@@ -48,6 +49,24 @@ const BODY_ROUTES: &[(&str, &str, &[&str], bool)] = &[
         &["current_password", "new_password"],
         true,
     ),
+    ("POST", "/mfa/challenge", &["mfa_token", "method"], false),
+    (
+        "POST",
+        "/mfa/verify",
+        &["mfa_token", "method", "code"],
+        false,
+    ),
+    ("POST", "/mfa/totp/enable", &["code"], true),
+    ("POST", "/mfa/totp/disable", &["password"], true),
+    ("POST", "/mfa/enroll/totp/setup", &["mfa_token"], false),
+    (
+        "POST",
+        "/mfa/enroll/totp/enable",
+        &["mfa_token", "code"],
+        false,
+    ),
+    ("POST", "/phone/verify/start", &["phone"], true),
+    ("POST", "/phone/verify/confirm", &["code"], true),
 ];
 
 async fn send(
@@ -75,7 +94,18 @@ async fn send(
 /// Malformed, mistyped, oversized, empty and exotic bodies on every body
 /// route: 400/413/415/422 problems, and nothing worse for odd strings.
 pub async fn bad_input_never_breaks_a_route(factory: &Factory) {
-    let h = Harness::default(factory).await;
+    // MFA on, so its routes read their bodies.
+    let h = Harness::start(
+        factory,
+        Options {
+            auth: AuthConfig {
+                enable_mfa: true,
+                ..AuthConfig::default()
+            },
+            ..Options::default()
+        },
+    )
+    .await;
     let pair = h.signed_in("quinn@example.com").await;
     let token = pair["access_token"].as_str().unwrap();
     let json_ct = Some("application/json");
@@ -219,10 +249,9 @@ pub async fn unknown_routes_and_methods(factory: &Factory) {
     let h = Harness::default(factory).await;
     for path in [
         "/nope",
-        "/mfa/challenge",
-        "/mfa/verify",
-        "/mfa/totp/setup",
-        "/phone/verify/start",
+        "/mfa",
+        "/mfa/totp",
+        "/phone/verify",
         "/orgs",
         "/orgs/acme/members",
         "/invites/accept",

@@ -3,6 +3,7 @@
 
 mod account;
 mod input;
+mod mfa;
 mod registration;
 mod tokens;
 mod web;
@@ -12,6 +13,12 @@ pub use account::{
     me_profile_export_and_audit, password_change_with_a_token, password_reset, sessions_and_logout,
 };
 pub use input::{bad_input_never_breaks_a_route, unknown_routes_and_methods};
+pub use mfa::{
+    mfa_codes_by_email_and_sms, mfa_disabled_is_a_disabled_feature,
+    mfa_enrollment_demanded_by_a_role, mfa_verify_refuses_bad_input_and_races,
+    mfa_verify_sets_cookies_in_cookie_mode, phone_verification_by_sms,
+    totp_login_with_replay_and_backup_codes,
+};
 pub use registration::{
     registration_confirmed_by_code, registration_verified_by_link, verification_by_code_and_resend,
 };
