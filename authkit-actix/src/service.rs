@@ -12,8 +12,10 @@ use crate::translate;
 /// [`ApiConfig::mount_path`](authkit_core::api::ApiConfig::mount_path) and
 /// `/.well-known/jwks.json` at the root.
 ///
-/// ```ignore
-/// App::new().configure(authkit_actix::configure(api.clone()))
+/// ```
+/// # fn app(api: authkit_core::api::Api) {
+/// let app = actix_web::App::new().configure(authkit_actix::configure(api));
+/// # }
 /// ```
 ///
 /// With an empty mount path the API becomes the app's default service, so

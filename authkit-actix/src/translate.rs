@@ -39,7 +39,11 @@ fn version(version: Version) -> http::Version {
 
 /// `request` as an `http` 1 request for `path` (with the original query
 /// string) and `body`; `None` if the path is not a valid request target.
-pub(crate) fn request(request: &HttpRequest, path: &str, body: Bytes) -> Option<http::Request<Bytes>> {
+pub(crate) fn request(
+    request: &HttpRequest,
+    path: &str,
+    body: Bytes,
+) -> Option<http::Request<Bytes>> {
     let target = match request.uri().query() {
         Some(query) => format!("{path}?{query}"),
         None => path.to_owned(),
@@ -99,7 +103,10 @@ mod tests {
     #[test]
     fn non_ascii_header_bytes_survive() {
         let actix = TestRequest::get()
-            .insert_header(("user-agent", HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()))
+            .insert_header((
+                "user-agent",
+                HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
+            ))
             .to_http_request();
         let out = request(&actix, "/", Bytes::new()).unwrap();
         assert_eq!(out.headers()["user-agent"].as_bytes(), b"caf\xc3\xa9");
