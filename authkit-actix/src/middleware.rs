@@ -70,10 +70,12 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let outcome = self.api.authenticate(
-            &translate::method(request.method()),
-            &translate::headers(request.headers()),
-        );
+        // A method that would not translate counts as state-changing, so
+        // the CSRF check of cookie mode fails closed.
+        let method = translate::method(request.method()).unwrap_or(http::Method::POST);
+        let outcome = self
+            .api
+            .authenticate(&method, &translate::headers(request.headers()));
         request.extensions_mut().insert(Authentication(outcome));
         self.service.call(request)
     }

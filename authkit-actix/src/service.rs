@@ -38,7 +38,8 @@ pub fn configure(api: impl Into<Api>) -> impl FnOnce(&mut ServiceConfig) + Clone
 /// ones and wrong methods — is answered by the API.
 pub fn scope(api: impl Into<Api>) -> Scope {
     let api = api.into();
-    web::scope(&api.config().mount_path.clone()).default_service(route(api))
+    let mount = api.config().mount_path.clone();
+    web::scope(&mount).default_service(route(api))
 }
 
 /// `/.well-known/jwks.json`, to register at the root of the app.
