@@ -3,13 +3,12 @@
 
 use std::marker::PhantomData;
 
-use authkit_core::api::error_response;
+use authkit_core::api::{Authentication, Permission, error_response};
 use authkit_core::{AuthError, Principal};
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 
-use crate::layer::Authentication;
 use crate::routes::into_axum;
 
 /// An [`AuthError`] as an axum response: the same problem+json body,
@@ -71,19 +70,6 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeAuthUser {
     }
 }
 
-/// A global permission, named at the type level for [`HasPermission`].
-///
-/// ```
-/// struct UsersRead;
-/// impl authkit_axum::Permission for UsersRead {
-///     const NAME: &'static str = "internal.users.read";
-/// }
-/// ```
-pub trait Permission: Send + Sync + 'static {
-    /// The permission string.
-    const NAME: &'static str;
-}
-
 /// The caller, who holds permission `P`: 401 without valid credentials,
 /// 403 `forbidden` without the permission. Needs
 /// [`AuthLayer`](crate::AuthLayer).
@@ -101,8 +87,7 @@ impl<S: Send + Sync, P: Permission> FromRequestParts<S> for HasPermission<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let principal = authentication(parts)?.principal()?;
-        authkit_core::require_permission(principal, P::NAME)?;
+        let principal = authentication(parts)?.require(P::NAME)?;
         Ok(Self(principal.clone(), PhantomData))
     }
 }

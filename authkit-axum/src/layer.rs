@@ -7,32 +7,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use authkit_core::api::{Api, error_response};
-use authkit_core::{AuthError, Principal};
+use authkit_core::api::{Api, Authentication, error_response};
 use axum::response::Response;
 use tower::{Layer, Service};
 
 use crate::routes::into_axum;
-
-/// The outcome of authenticating a request, left in its extensions by
-/// [`AuthLayer`]: `Ok(None)` when it carried no credentials.
-#[derive(Debug, Clone)]
-pub struct Authentication(pub Result<Option<Principal>, AuthError>);
-
-impl Authentication {
-    /// The principal, or the error a route needing one answers: 401
-    /// `token_invalid` without credentials.
-    ///
-    /// # Errors
-    /// The authentication error, or `TokenInvalid` when there was none.
-    pub fn principal(&self) -> Result<&Principal, AuthError> {
-        match &self.0 {
-            Ok(Some(principal)) => Ok(principal),
-            Ok(None) => Err(AuthError::TokenInvalid),
-            Err(err) => Err(err.clone()),
-        }
-    }
-}
 
 /// Authenticates every request once — bearer token, or the access cookie
 /// (CSRF-checked) in cookie mode — and inserts an [`Authentication`] into
@@ -145,9 +124,7 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let verdict = match request.extensions().get::<Authentication>() {
-            Some(authentication) => authentication.principal().and_then(|principal| {
-                authkit_core::require_permission(principal, &self.permission)
-            }),
+            Some(authentication) => authentication.require(&self.permission).map(|_| ()),
             None => Err(crate::extract::missing_layer()),
         };
         match verdict {

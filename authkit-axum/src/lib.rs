@@ -71,10 +71,9 @@ mod extract;
 mod layer;
 mod routes;
 
-pub use authkit_core::api::{Api, ApiConfig};
-pub use extract::{ApiError, AuthUser, HasPermission, MaybeAuthUser, Permission};
+pub use authkit_core::api::{Api, ApiConfig, Authentication, Permission};
+pub use extract::{ApiError, AuthUser, HasPermission, MaybeAuthUser};
 pub use layer::{
-    AuthLayer, AuthService, Authentication, RequirePermission, RequirePermissionLayer,
-    RequirePermissionService,
+    AuthLayer, AuthService, RequirePermission, RequirePermissionLayer, RequirePermissionService,
 };
 pub use routes::{router, well_known};

@@ -13,8 +13,9 @@
 //!   until their rows join the route table.
 //! - [`Api::well_known`] serves `/.well-known/jwks.json`, mounted at the
 //!   root by adapters.
-//! - [`Api::authenticate`] and [`error_response`] let adapters protect the
-//!   host application's own routes with the same rules and error bodies.
+//! - [`Api::authenticate`], [`Authentication`], [`Permission`] and
+//!   [`error_response`] let adapters protect the host application's own
+//!   routes with the same rules and error bodies.
 //! - `GET <mount>/openapi.json` serves an OpenAPI 3.1 description of every
 //!   route.
 //!
@@ -84,6 +85,7 @@
 //! # }
 //! ```
 
+mod authentication;
 mod client_ip;
 mod config;
 pub mod cookies;
@@ -99,6 +101,7 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 
+pub use authentication::{Authentication, Permission};
 pub use client_ip::{IpNet, TrustedProxies};
 pub use config::{ApiConfig, DEFAULT_BODY_LIMIT, MAX_BODY_LIMIT, SameSite};
 pub use problem::{PROBLEM_JSON, error_response, payload_too_large};
