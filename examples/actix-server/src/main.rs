@@ -8,76 +8,95 @@
 //! server crate, which would make `-p actix-server` ambiguous.)
 //!
 //! - the API under `/auth` (`AUTHKIT_MOUNT_PATH`), the JWKS at
-//!   `/.well-known/jwks.json`, `GET /healthz`;
-//! - the app's own routes: `GET /api/hello` (any signed-in user) and
-//!   `GET /api/admin/users` (permission `internal.users.read`);
-//! - configured by `AUTHKIT_*` variables (and a `.env` file if present),
-//!   listening on `AUTHKIT_BIND` (default `127.0.0.1:8080`);
-//! - in-memory store and console mailer: data is lost on exit and emails
-//!   are printed to the log — for trying things out, not production;
-//! - reloads signing keys every minute and purges expired sessions and
-//!   tokens every hour; shuts down gracefully on SIGINT / SIGTERM.
+//!   `/.well-known/jwks.json`, `GET /healthz` (process up) and
+//!   `GET /readyz` (store reachable);
+//! - the app's own routes: `GET /api/hello` (any signed-in user),
+//!   `GET /api/admin/users` (permission `internal.users.read`) and the
+//!   bare `GET /api/ping` (the floor of the HTTP load harness);
+//! - the same start-up as `axum-server` (the `example-host` crate):
+//!   `AUTHKIT_*` variables and `.env`, a SQLite file store by default,
+//!   SMTP when configured, dev secrets kept in a local file, key reload and
+//!   purge tasks; CORS for `AUTHKIT_CORS_ORIGINS`; request logging
+//!   (method, path, status); graceful shutdown on SIGINT / SIGTERM.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
+use actix_cors::Cors;
+use actix_web::middleware::Logger;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{App, HttpResponse, HttpServer};
 use authkit_actix::{AuthMiddleware, AuthUser, RequirePermission};
-use authkit_core::api::{Api, ApiConfig};
-use authkit_core::store::{MemoryStore, Store};
-use authkit_core::{Auth, AuthConfig};
+use authkit_core::Auth;
+use authkit_core::api::Api;
 use serde_json::json;
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .init();
-    match dotenvy::dotenv() {
-        Ok(path) => tracing::info!(path = %path.display(), "loaded .env"),
-        Err(err) if err.not_found() => {}
-        Err(err) => return Err(err.into()),
-    }
-    let bind: SocketAddr = std::env::var("AUTHKIT_BIND")
-        .unwrap_or_else(|_| "127.0.0.1:8080".to_owned())
-        .parse()
-        .map_err(|e| format!("invalid configuration AUTHKIT_BIND: {e}"))?;
-
-    let auth = Auth::builder(AuthConfig::from_env()?, Store::new(MemoryStore::new()))
-        .build()
-        .await?;
-    let api = Api::new(auth.clone(), ApiConfig::from_env()?)?;
-    spawn_maintenance(auth);
-
-    let mount = api.config().mount_path.clone();
+    example_host::init_tracing();
+    let host = example_host::from_env().await?;
+    example_host::spawn_maintenance(&host.auth);
+    let (api, origins) = (host.api, host.cors_origins);
     // actix-web stops gracefully on SIGINT / SIGTERM by itself.
-    let server = HttpServer::new(move || App::new().configure(app(api.clone()))).bind(bind)?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(cors(&origins))
+            .wrap(Logger::new("%r %s %Dms"))
+            .configure(app(api.clone()))
+    })
+    .bind(host.bind)?;
     for address in server.addrs() {
-        tracing::info!(%address, %mount, "listening");
+        tracing::info!(%address, "listening");
     }
     server.run().await?;
     tracing::info!("stopped");
     Ok(())
 }
 
+/// CORS for the configured browser origins (none: no CORS headers).
+fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allow_any_method()
+        .allow_any_header()
+        .supports_credentials()
+}
+
 /// The whole app: the host's own routes, health, the JWKS and the API.
 /// The host's routes come first so an empty mount path cannot shadow them.
 fn app(api: Api) -> impl FnOnce(&mut ServiceConfig) {
     move |config| {
+        let auth = api.auth().clone();
         config
             .route("/healthz", web::get().to(|| async { "ok" }))
+            .app_data(web::Data::new(auth))
+            .route("/readyz", web::get().to(readyz))
             .service(
                 web::scope("/api")
-                    .wrap(AuthMiddleware::new(api.clone()))
-                    .route("/hello", web::get().to(hello))
+                    // A bare JSON route: the framework floor of the load harness.
+                    .route(
+                        "/ping",
+                        web::get()
+                            .to(|| async { HttpResponse::Ok().json(json!({ "pong": true })) }),
+                    )
                     .service(
-                        web::scope("/admin")
-                            .wrap(RequirePermission::new("internal.users.read"))
-                            .route("/users", web::get().to(admin_users)),
+                        web::scope("")
+                            .wrap(AuthMiddleware::new(api.clone()))
+                            .route("/hello", web::get().to(hello))
+                            .service(
+                                web::scope("/admin")
+                                    .wrap(RequirePermission::new("internal.users.read"))
+                                    .route("/users", web::get().to(admin_users)),
+                            ),
                     ),
             );
         authkit_actix::configure(api)(config);
+    }
+}
+
+async fn readyz(auth: web::Data<Auth>) -> HttpResponse {
+    if example_host::ready(&auth).await {
+        HttpResponse::Ok().body("ready")
+    } else {
+        HttpResponse::ServiceUnavailable().body("store unavailable")
     }
 }
 
@@ -89,35 +108,13 @@ async fn admin_users(AuthUser(user): AuthUser) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "users": [], "requested_by": user.user_id }))
 }
 
-/// Keeps every instance's key set current and the store tidy.
-fn spawn_maintenance(auth: Auth) {
-    let keys = auth.clone();
-    actix_web::rt::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            every.tick().await;
-            if let Err(err) = keys.reload_keys().await {
-                tracing::error!(error = %err, "reloading signing keys failed");
-            }
-        }
-    });
-    actix_web::rt::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            every.tick().await;
-            match auth.purge_expired().await {
-                Ok((sessions, tokens)) => tracing::info!(sessions, tokens, "purged expired"),
-                Err(err) => tracing::error!(error = %err, "purge failed"),
-            }
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use actix_web::http::StatusCode;
     use actix_web::test::{self, TestRequest};
+    use authkit_core::AuthConfig;
+    use authkit_core::store::{MemoryStore, Store};
 
     use super::*;
 
@@ -142,6 +139,8 @@ mod tests {
         let admin = token(&api, &["internal.users.read".to_owned()]);
         let cases = [
             ("/healthz", None, StatusCode::OK),
+            ("/readyz", None, StatusCode::OK),
+            ("/api/ping", None, StatusCode::OK),
             ("/.well-known/jwks.json", None, StatusCode::OK),
             ("/auth/openapi.json", None, StatusCode::OK),
             ("/auth/me", None, StatusCode::UNAUTHORIZED),

@@ -154,6 +154,7 @@ mod tests {
         let (api, app) = test_app().await;
         assert_eq!(status(&app, "/healthz", None).await, StatusCode::OK);
         assert_eq!(status(&app, "/readyz", None).await, StatusCode::OK);
+        assert_eq!(status(&app, "/api/ping", None).await, StatusCode::OK);
         assert_eq!(
             status(&app, "/.well-known/jwks.json", None).await,
             StatusCode::OK
