@@ -11,7 +11,8 @@
 //!   `authkit.db` beside where it runs), migrated at start; signing keys
 //!   live there, so they persist too;
 //! - mail over SMTP when `AUTHKIT_SMTP_URL` is set (queued, retried), else
-//!   printed to the console;
+//!   printed to the console; SMS through Twilio when
+//!   `AUTHKIT_TWILIO_ACCOUNT_SID` is set (queued), else to the console;
 //! - `AUTHKIT_BIND` (default `127.0.0.1:8080`) and `AUTHKIT_CORS_ORIGINS`;
 //! - maintenance tasks: key reload every minute, purge every hour;
 //! - readiness (a store round trip) and graceful shutdown signals.
@@ -25,13 +26,14 @@ use std::time::Duration;
 
 use authkit_core::api::{Api, ApiConfig};
 use authkit_core::mail::{ConsoleMailer, MailQueue, Mailer, SmtpMailer};
+use authkit_core::sms::{ConsoleSms, SmsQueue, SmsSender, TwilioConfig, TwilioSms};
 use authkit_core::{Auth, AuthConfig};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Secrets generated for development when the environment lacks them.
 const DEV_SECRETS: [&str; 2] = ["AUTHKIT_SECRET_KEY", "AUTHKIT_MFA_ENCRYPTION_KEY"];
-/// Messages the mail queue holds before refusing more.
+/// Messages the mail and SMS queues hold before refusing more.
 const MAIL_QUEUE_CAPACITY: usize = 1024;
 
 /// A configured authkit service and where to serve it.
@@ -95,7 +97,12 @@ pub async fn from_env() -> Result<Host, Box<dyn Error>> {
         .await
         .map_err(|e| format!("cannot open the store (AUTHKIT_DATABASE_URL): {e}"))?;
     let (mailer, mail_kind) = mailer_from_env()?;
-    let auth = Auth::builder(config, store).mailer(mailer).build().await?;
+    let (sms, sms_kind) = sms_from_vars(&vars)?;
+    let auth = Auth::builder(config, store)
+        .mailer(mailer)
+        .sms_sender(sms)
+        .build()
+        .await?;
     let api = Api::new(auth.clone(), api_config)?;
     let cors_origins = vars
         .get("AUTHKIT_CORS_ORIGINS")
@@ -110,6 +117,7 @@ pub async fn from_env() -> Result<Host, Box<dyn Error>> {
     tracing::info!(
         store = %redact_url(&database_url),
         mail = mail_kind,
+        sms = sms_kind,
         %bind,
         mount = %api.config().mount_path,
         "authkit ready"
@@ -137,6 +145,29 @@ fn mailer_from_env() -> Result<NamedMailer, Box<dyn Error>> {
             Arc::new(MailQueue::new(Arc::new(ConsoleMailer), MAIL_QUEUE_CAPACITY)),
             "console",
         ),
+    })
+}
+
+/// An SMS sender and a word naming it for the start-up line.
+type NamedSms = (Arc<dyn SmsSender>, &'static str);
+
+/// Twilio (queued) when `AUTHKIT_TWILIO_ACCOUNT_SID` is set, else the
+/// console (queued too).
+fn sms_from_vars(vars: &HashMap<String, String>) -> Result<NamedSms, Box<dyn Error>> {
+    let configured = vars
+        .get("AUTHKIT_TWILIO_ACCOUNT_SID")
+        .is_some_and(|v| !v.trim().is_empty());
+    Ok(if configured {
+        let twilio = TwilioSms::new(TwilioConfig::from_vars(vars.clone())?)?;
+        (
+            Arc::new(SmsQueue::new(Arc::new(twilio), MAIL_QUEUE_CAPACITY)),
+            "twilio",
+        )
+    } else {
+        (
+            Arc::new(SmsQueue::new(Arc::new(ConsoleSms), MAIL_QUEUE_CAPACITY)),
+            "console",
+        )
     })
 }
 
@@ -289,6 +320,23 @@ mod tests {
         // The generated key is a valid 32-byte base64url secret.
         let config = AuthConfig::from_vars(first).unwrap();
         assert_eq!(config.secret_key.len(), 32);
+    }
+
+    #[tokio::test]
+    async fn sms_goes_through_twilio_only_when_configured() {
+        assert_eq!(sms_from_vars(&HashMap::new()).unwrap().1, "console");
+        let mut vars = HashMap::from([
+            (
+                "AUTHKIT_TWILIO_ACCOUNT_SID".to_owned(),
+                "AC0123456789abcdef0123456789abcdef".to_owned(),
+            ),
+            ("AUTHKIT_TWILIO_AUTH_TOKEN".to_owned(), "token".to_owned()),
+            ("AUTHKIT_TWILIO_FROM".to_owned(), "+14155550100".to_owned()),
+        ]);
+        assert_eq!(sms_from_vars(&vars).unwrap().1, "twilio");
+        vars.remove("AUTHKIT_TWILIO_FROM");
+        let err = sms_from_vars(&vars).err().unwrap().to_string();
+        assert!(err.contains("AUTHKIT_TWILIO_FROM"), "{err}");
     }
 
     #[test]
