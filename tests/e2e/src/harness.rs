@@ -8,7 +8,7 @@ use authkit_core::mail::MemoryMailer;
 use authkit_core::mfa::{TotpParams, TotpSecret};
 use authkit_core::rate_limit::{NoLimiter, RateLimiter};
 use authkit_core::roles::RoleMap;
-use authkit_core::sms::MemorySms;
+use authkit_core::sms::{MemorySms, SmsSender};
 use authkit_core::store::{MemoryStore, Store};
 use authkit_core::{Auth, AuthConfig};
 use http::{HeaderMap, Method};
@@ -31,6 +31,9 @@ pub struct Options {
     pub roles: RoleMap,
     /// Store (a fresh memory store by default).
     pub store: Store,
+    /// SMS sender instead of the harness's in-memory one (e.g. Twilio
+    /// pointed at a local fake).
+    pub sms: Option<Arc<dyn SmsSender>>,
 }
 
 impl Default for Options {
@@ -41,6 +44,7 @@ impl Default for Options {
             limiter: Arc::new(NoLimiter),
             roles: RoleMap::default(),
             store: Store::new(MemoryStore::new()),
+            sms: None,
         }
     }
 }
@@ -130,7 +134,10 @@ impl Harness {
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let auth = Auth::builder(options.auth, options.store)
             .mailer(mailer.clone())
-            .sms_sender(sms.clone())
+            .sms_sender(match options.sms {
+                Some(sender) => sender,
+                None => sms.clone(),
+            })
             .clock(clock.clone())
             .rate_limiter(options.limiter)
             .roles(options.roles)

@@ -73,7 +73,8 @@ macro_rules! e2e_tests {
             mfa_enrollment_demanded_by_a_role,
             mfa_verify_sets_cookies_in_cookie_mode,
             mfa_disabled_is_a_disabled_feature,
-            phone_verification_by_sms
+            phone_verification_by_sms,
+            sms_travels_through_twilio
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

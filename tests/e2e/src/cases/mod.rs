@@ -5,6 +5,7 @@ mod account;
 mod input;
 mod mfa;
 mod registration;
+mod sms;
 mod tokens;
 mod web;
 
@@ -22,6 +23,7 @@ pub use mfa::{
 pub use registration::{
     registration_confirmed_by_code, registration_verified_by_link, verification_by_code_and_resend,
 };
+pub use sms::sms_travels_through_twilio;
 pub use tokens::{
     expired_access_tokens, forged_and_foreign_tokens_are_rejected, login_failures_and_lockout,
     refresh_rotation_and_reuse, sixteen_concurrent_refreshes_give_one_success,
