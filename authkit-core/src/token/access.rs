@@ -2,7 +2,8 @@
 //! verifier that runs on every authenticated request.
 
 use std::borrow::Cow;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,6 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
+
+use sha2::{Digest, Sha256};
 
 use super::KeySet;
 use super::keys::is_valid_kid;
@@ -28,6 +31,9 @@ const TYP: &str = "at+jwt";
 
 /// Longest accepted base64url header; ours are about 120 characters.
 const MAX_HEADER_LEN: usize = 1024;
+
+/// Most verified tokens remembered; the cache empties when full.
+pub const VERIFIED_CACHE_CAPACITY: usize = 16_384;
 
 /// Claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +73,10 @@ pub struct AccessClaims {
 #[derive(Debug)]
 pub struct AccessTokens {
     keys: RwLock<Arc<KeySet>>,
+    /// Claims of tokens whose signature and header already checked out,
+    /// keyed by the SHA-256 of the whole token. Time and audience are
+    /// re-checked on every hit; a key-set change empties it.
+    verified: Mutex<HashMap<[u8; 32], AccessClaims>>,
     issuer: String,
     audience: String,
     ttl_secs: i64,
@@ -86,6 +96,7 @@ impl AccessTokens {
     ) -> Self {
         Self {
             keys: RwLock::new(Arc::new(keys)),
+            verified: Mutex::new(HashMap::new()),
             issuer: issuer.into(),
             audience: audience.into(),
             ttl_secs: ttl.num_seconds().max(1),
@@ -151,9 +162,44 @@ impl AccessTokens {
     /// Verifies a token at `now`. [`AuthError::TokenExpired`] when the token
     /// is genuine and otherwise valid but past `exp` (plus leeway);
     /// [`AuthError::TokenInvalid`] for anything else. Never panics.
+    ///
+    /// Signature checks are the hot path's biggest cost, so genuine tokens
+    /// are remembered in a bounded cache (by a hash of the whole token):
+    /// a repeat costs one SHA-256, and `exp`/`nbf`/`iat`/`iss`/`aud` are
+    /// still checked every time. Revocation is not this method's business
+    /// (see `Auth::introspect`).
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> AuthResult<AccessClaims> {
-        let claims = self.genuine_claims(token).ok_or(AuthError::TokenInvalid)?;
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(AuthError::TokenInvalid);
+        }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let cached = self
+            .verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&digest)
+            .cloned();
+        let claims = match cached {
+            Some(claims) => claims,
+            None => {
+                let claims = self.genuine_claims(token).ok_or(AuthError::TokenInvalid)?;
+                let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+                if verified.len() >= VERIFIED_CACHE_CAPACITY {
+                    verified.clear();
+                }
+                verified.insert(digest, claims.clone());
+                claims
+            }
+        };
         self.check_claims(claims, now)
+    }
+
+    /// How many verified tokens are remembered (for metrics and tests).
+    pub fn cached_tokens(&self) -> usize {
+        self.verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Swaps in a new key set (after a rotation), without blocking
@@ -161,6 +207,11 @@ impl AccessTokens {
     pub fn set_keys(&self, keys: KeySet) {
         let keys = Arc::new(keys);
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
+        // Tokens of keys that left the set must stop verifying at once.
+        self.verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// The key set in use.

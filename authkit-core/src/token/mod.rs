@@ -11,7 +11,9 @@ mod algorithm;
 mod key_set;
 mod keys;
 
-pub use access::{AccessClaims, AccessTokens, MAX_LEEWAY_SECS, MAX_TOKEN_LEN};
+pub use access::{
+    AccessClaims, AccessTokens, MAX_LEEWAY_SECS, MAX_TOKEN_LEN, VERIFIED_CACHE_CAPACITY,
+};
 pub use algorithm::Algorithm;
 pub use key_set::KeySet;
 pub use keys::{MIN_HMAC_SECRET_LEN, SigningKey};

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::error::AuthError;
-use crate::token::MAX_TOKEN_LEN;
+use crate::token::{MAX_TOKEN_LEN, VERIFIED_CACHE_CAPACITY};
 
 fn assert_invalid(tokens: &AccessTokens, token: &str) {
     assert!(
@@ -642,5 +642,55 @@ fn random_and_mutated_input_never_panics_or_passes() {
                 assert_invalid(&tokens, &mutated);
             }
         }
+    }
+}
+
+#[test]
+fn repeat_verifications_come_from_the_cache_and_still_check_time() {
+    let tokens = codec(KeySet::new(key(Algorithm::EdDSA)));
+    let token = issue(&tokens, t0());
+    let first = tokens.verify(&token, t0()).unwrap();
+    assert_eq!(tokens.cached_tokens(), 1);
+    assert_eq!(tokens.verify(&token, t0()).unwrap(), first);
+    assert_eq!(tokens.cached_tokens(), 1);
+    // A cached token still expires, and is still not valid before nbf.
+    assert!(matches!(
+        tokens.verify(&token, t0() + Duration::hours(1)),
+        Err(AuthError::TokenExpired)
+    ));
+    assert!(matches!(
+        tokens.verify(&token, t0() - Duration::hours(1)),
+        Err(AuthError::TokenInvalid)
+    ));
+    // A tampered copy is a different string: verified from scratch, refused.
+    let mut tampered = token.clone();
+    tampered.pop();
+    tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+    assert!(tokens.verify(&tampered, t0()).is_err());
+    assert_eq!(tokens.cached_tokens(), 1, "failures are never cached");
+}
+
+#[test]
+fn a_key_set_change_empties_the_cache() {
+    let old = key(Algorithm::EdDSA);
+    let tokens = codec(KeySet::new(old));
+    let token = issue(&tokens, t0());
+    tokens.verify(&token, t0()).unwrap();
+    // The old key leaves the set entirely: its cached token must fail now.
+    tokens.set_keys(KeySet::new(key(Algorithm::EdDSA)));
+    assert_eq!(tokens.cached_tokens(), 0);
+    assert!(matches!(
+        tokens.verify(&token, t0()),
+        Err(AuthError::TokenInvalid)
+    ));
+}
+
+#[test]
+fn the_cache_stays_bounded() {
+    let tokens = codec(KeySet::new(key(Algorithm::HS256)));
+    for _ in 0..VERIFIED_CACHE_CAPACITY + 10 {
+        let token = issue(&tokens, t0());
+        tokens.verify(&token, t0()).unwrap();
+        assert!(tokens.cached_tokens() <= VERIFIED_CACHE_CAPACITY);
     }
 }
