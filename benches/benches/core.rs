@@ -13,7 +13,7 @@ use authkit_core::session::{RotateOutcome, RotateRefresh, Session};
 use authkit_core::store::{MemoryStore, SessionStore};
 use authkit_core::token::{AccessClaims, AccessTokens, Algorithm, KeySet, SigningKey};
 use chrono::{Duration, Utc};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{DecodingKey, Validation, decode, jwk::Jwk};
 use uuid::Uuid;
 
@@ -106,7 +106,25 @@ fn tokens(c: &mut Criterion) {
         group.bench_function("sign", |b| {
             b.iter(|| codec.issue(Uuid::now_v7(), Uuid::now_v7(), &roles, &perms, now))
         });
+        // A fresh codec per iteration: the signature is checked every time.
+        let fresh = || {
+            AccessTokens::new(
+                codec.keys().as_ref().clone(),
+                "authkit",
+                "authkit",
+                Duration::minutes(15),
+                Duration::seconds(30),
+            )
+        };
         group.bench_function("verify_authkit", |b| {
+            b.iter_batched(
+                fresh,
+                |cold| cold.verify(black_box(&token), now).expect("verify"),
+                BatchSize::SmallInput,
+            )
+        });
+        // The same token again: answered from the verified-token cache.
+        group.bench_function("verify_authkit_cached", |b| {
             b.iter(|| codec.verify(black_box(&token), now).expect("verify"))
         });
         group.bench_function("verify_bare_jsonwebtoken", |b| {
