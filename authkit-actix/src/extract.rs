@@ -7,7 +7,8 @@ use std::marker::PhantomData;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use authkit_core::api::{Authentication, Permission, error_response};
+use authkit_core::api::{Authentication, ORG_SLUG_PARAM, Permission, error_response};
+use authkit_core::principal::OrgGrant;
 use authkit_core::{AuthError, Principal};
 
 use crate::translate;
@@ -99,6 +100,50 @@ impl<P: Permission> FromRequest for HasPermission<P> {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(with_authentication(request, |a| {
             Ok(Self(a.require(P::NAME)?.clone(), PhantomData))
+        }))
+    }
+}
+
+/// The caller, who holds the organisation permission `P` in the
+/// organisation whose slug is the route's `{slug}` path segment, e.g.
+/// `/orgs/{slug}/reports`: 401 without valid credentials, 404 `not_found`
+/// when not a member (the organisation is not disclosed), 403 `forbidden`
+/// without the permission there. Checked from the access token, no store
+/// round trip; a role change shows at the next refresh. Global permissions
+/// never count. Needs [`AuthMiddleware`](crate::AuthMiddleware).
+#[derive(Debug, Clone)]
+pub struct HasOrgPermission<P: Permission> {
+    principal: Principal,
+    org: OrgGrant,
+    permission: PhantomData<P>,
+}
+
+impl<P: Permission> HasOrgPermission<P> {
+    /// The caller.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The caller's membership of the organisation (slug, role,
+    /// permissions).
+    pub fn org(&self) -> &OrgGrant {
+        &self.org
+    }
+}
+
+impl<P: Permission> FromRequest for HasOrgPermission<P> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let slug = request.match_info().get(ORG_SLUG_PARAM);
+        ready(with_authentication(request, |a| {
+            let (principal, org) = a.require_org(slug, P::NAME)?;
+            Ok(Self {
+                principal: principal.clone(),
+                org: org.clone(),
+                permission: PhantomData,
+            })
         }))
     }
 }

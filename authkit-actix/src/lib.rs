@@ -13,7 +13,10 @@
 //!   [`Authentication`] in the request extensions;
 //! - the extractors [`AuthUser`], [`MaybeAuthUser`] and
 //!   [`HasPermission`], and the [`RequirePermission`] middleware, protect
-//!   the host application's own routes with it;
+//!   the host application's own routes with it by global permission;
+//!   [`HasOrgPermission`] and the [`RequireOrgPermission`] middleware by
+//!   organisation permission, in the organisation the `{slug}` path
+//!   segment names (404 for non-members, 403 without the permission);
 //! - [`ApiError`] turns an [`AuthError`](authkit_core::AuthError) raised
 //!   in your handlers into the same problem+json answer the API gives.
 //!
@@ -26,13 +29,27 @@
 //!
 //! ```
 //! use actix_web::{App, HttpResponse, test, web};
-//! use authkit_actix::{ApiError, AuthMiddleware, AuthUser, RequirePermission};
+//! use authkit_actix::{
+//!     ApiError, AuthMiddleware, AuthUser, HasOrgPermission, RequireOrgPermission,
+//!     RequirePermission,
+//! };
 //! use authkit_core::api::{Api, ApiConfig};
 //! use authkit_core::store::{MemoryStore, Store};
 //! use authkit_core::{Auth, AuthConfig};
 //!
 //! async fn hello(AuthUser(user): AuthUser) -> String {
 //!     format!("hello {}", user.user_id)
+//! }
+//!
+//! struct ViewReports;
+//! impl authkit_core::api::Permission for ViewReports {
+//!     const NAME: &'static str = "org.view";
+//! }
+//!
+//! // `/api/orgs/{slug}/reports`: members of that organisation whose role
+//! // grants `org.view` there; others get 404 (not a member) or 403.
+//! async fn reports(guard: HasOrgPermission<ViewReports>) -> String {
+//!     format!("reports of {} (you are {})", guard.org().slug, guard.org().role)
 //! }
 //!
 //! async fn stats(AuthUser(user): AuthUser) -> Result<HttpResponse, ApiError> {
@@ -61,6 +78,14 @@
 //!                         web::scope("/admin")
 //!                             .wrap(RequirePermission::new("internal.users.read"))
 //!                             .route("/stats", web::get().to(stats)),
+//!                     )
+//!                     .route("/orgs/{slug}/reports", web::get().to(reports))
+//!                     .service(
+//!                         // The middleware form: `member.view` in the
+//!                         // organisation the scope's `{slug}` names.
+//!                         web::scope("/teams/{slug}")
+//!                             .wrap(RequireOrgPermission::new("member.view"))
+//!                             .route("/roster", web::get().to(hello)),
 //!                     ),
 //!             ),
 //!     )
@@ -83,8 +108,9 @@ mod service;
 mod translate;
 
 pub use authkit_core::api::{Api, ApiConfig, Authentication, Permission};
-pub use extract::{ApiError, AuthUser, HasPermission, MaybeAuthUser};
+pub use extract::{ApiError, AuthUser, HasOrgPermission, HasPermission, MaybeAuthUser};
 pub use middleware::{
-    AuthMiddleware, AuthMiddlewareService, RequirePermission, RequirePermissionService,
+    AuthMiddleware, AuthMiddlewareService, RequireOrgPermission, RequireOrgPermissionService,
+    RequirePermission, RequirePermissionService,
 };
 pub use service::{configure, scope, well_known};

@@ -371,7 +371,7 @@ async fn the_api_is_scoped_and_jwks_sits_at_the_root() {
         (status, code(&body).as_str()),
         (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
     );
-    for path in ["/auth", "/auth/", "/auth/orgs", "/auth/%E2%9C%93"] {
+    for path in ["/auth", "/auth/", "/auth/orgs/", "/auth/%E2%9C%93"] {
         let (status, body) = call(&app, get(path).to_request()).await;
         assert_eq!(
             (status, code(&body).as_str()),

@@ -3,9 +3,10 @@
 
 use std::marker::PhantomData;
 
-use authkit_core::api::{Authentication, Permission, error_response};
+use authkit_core::api::{Authentication, ORG_SLUG_PARAM, Permission, error_response};
+use authkit_core::principal::OrgGrant;
 use authkit_core::{AuthError, Principal};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 
@@ -90,6 +91,60 @@ impl<S: Send + Sync, P: Permission> FromRequestParts<S> for HasPermission<P> {
         let principal = authentication(parts)?.require(P::NAME)?;
         Ok(Self(principal.clone(), PhantomData))
     }
+}
+
+/// The caller, who holds the organisation permission `P` in the
+/// organisation whose slug is the route's `{slug}` path parameter, e.g.
+/// `/orgs/{slug}/reports`: 401 without valid credentials, 404 `not_found`
+/// when not a member (the organisation is not disclosed), 403 `forbidden`
+/// without the permission there. Checked from the access token, no store
+/// round trip; a role change shows at the next refresh. Global permissions
+/// never count. Needs [`AuthLayer`](crate::AuthLayer).
+#[derive(Debug, Clone)]
+pub struct HasOrgPermission<P: Permission> {
+    principal: Principal,
+    org: OrgGrant,
+    permission: PhantomData<P>,
+}
+
+impl<P: Permission> HasOrgPermission<P> {
+    /// The caller.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The caller's membership of the organisation (slug, role,
+    /// permissions).
+    pub fn org(&self) -> &OrgGrant {
+        &self.org
+    }
+}
+
+impl<S: Send + Sync, P: Permission> FromRequestParts<S> for HasOrgPermission<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let slug = path_param(parts, state, ORG_SLUG_PARAM).await;
+        let (principal, org) = authentication(parts)?.require_org(slug.as_deref(), P::NAME)?;
+        Ok(Self {
+            principal: principal.clone(),
+            org: org.clone(),
+            permission: PhantomData,
+        })
+    }
+}
+
+/// The path parameter `name` of the matched route, if any.
+pub(crate) async fn path_param<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    name: &str,
+) -> Option<String> {
+    let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
+    params
+        .iter()
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
 }
 
 fn authentication(parts: &Parts) -> Result<&Authentication, ApiError> {

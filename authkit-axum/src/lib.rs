@@ -12,7 +12,10 @@
 //!   extensions;
 //! - the extractors [`AuthUser`], [`MaybeAuthUser`] and
 //!   [`HasPermission`], and the [`RequirePermission`] layer, protect the
-//!   host application's own routes with it;
+//!   host application's own routes with it by global permission;
+//!   [`HasOrgPermission`] and the [`RequireOrgPermission`] layer by
+//!   organisation permission, in the organisation the `{slug}` path
+//!   parameter names (404 for non-members, 403 without the permission);
 //! - [`ApiError`] turns an [`AuthError`](authkit_core::AuthError) raised in your handlers into the
 //!   same problem+json answer the API gives.
 //!
@@ -25,7 +28,9 @@
 //! ```no_run
 //! use std::net::SocketAddr;
 //!
-//! use authkit_axum::{ApiError, AuthLayer, AuthUser, RequirePermission};
+//! use authkit_axum::{
+//!     ApiError, AuthLayer, AuthUser, HasOrgPermission, RequireOrgPermission, RequirePermission,
+//! };
 //! use authkit_core::api::{Api, ApiConfig};
 //! use authkit_core::store::{MemoryStore, Store};
 //! use authkit_core::{Auth, AuthConfig};
@@ -34,6 +39,17 @@
 //!
 //! async fn hello(AuthUser(user): AuthUser) -> String {
 //!     format!("hello {}", user.user_id)
+//! }
+//!
+//! struct ViewReports;
+//! impl authkit_core::api::Permission for ViewReports {
+//!     const NAME: &'static str = "org.view";
+//! }
+//!
+//! // `/orgs/{slug}/reports`: members of that organisation whose role
+//! // grants `org.view` there; others get 404 (not a member) or 403.
+//! async fn reports(guard: HasOrgPermission<ViewReports>) -> String {
+//!     format!("reports of {} (you are {})", guard.org().slug, guard.org().role)
 //! }
 //!
 //! async fn stats(AuthUser(user): AuthUser) -> Result<String, ApiError> {
@@ -52,9 +68,16 @@
 //!     let admin = Router::new()
 //!         .route("/api/admin/stats", get(stats))
 //!         .layer(RequirePermission::layer("internal.users.read"));
+//!     // The layer form: every route of this router needs `member.view` in
+//!     // the organisation of its `{slug}` (`route_layer`: after routing).
+//!     let org_admin = Router::new()
+//!         .route("/api/orgs/{slug}/roster", get(hello))
+//!         .route_layer(RequireOrgPermission::layer("member.view"));
 //!     let app = Router::new()
 //!         .route("/api/hello", get(hello))
+//!         .route("/api/orgs/{slug}/reports", get(reports))
 //!         .merge(admin)
+//!         .merge(org_admin)
 //!         // Outermost: authenticates once for every route above.
 //!         .layer(AuthLayer::new(api.clone()))
 //!         .nest("/auth", authkit_axum::router(api.clone()))
@@ -72,8 +95,10 @@ mod layer;
 mod routes;
 
 pub use authkit_core::api::{Api, ApiConfig, Authentication, Permission};
-pub use extract::{ApiError, AuthUser, HasPermission, MaybeAuthUser};
+pub use extract::{ApiError, AuthUser, HasOrgPermission, HasPermission, MaybeAuthUser};
 pub use layer::{
-    AuthLayer, AuthService, RequirePermission, RequirePermissionLayer, RequirePermissionService,
+    AuthLayer, AuthService, RequireOrgPermission, RequireOrgPermissionLayer,
+    RequireOrgPermissionService, RequirePermission, RequirePermissionLayer,
+    RequirePermissionService,
 };
 pub use routes::{router, well_known};

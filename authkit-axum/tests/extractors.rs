@@ -245,7 +245,7 @@ async fn the_router_nests_and_jwks_sits_at_the_root() {
         (status, code(&body).as_str()),
         (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
     );
-    let (status, body) = call(&app, "GET", "/auth/orgs", &[]).await;
+    let (status, body) = call(&app, "GET", "/auth/orgs/", &[]).await;
     assert_eq!(
         (status, code(&body).as_str()),
         (StatusCode::NOT_FOUND, "not_found")

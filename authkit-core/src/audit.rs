@@ -195,6 +195,178 @@ pub enum AuthEvent {
         /// The account.
         user_id: Uuid,
     },
+    /// A sign-in through a social / OpenID Connect provider succeeded (a
+    /// session follows unless a second factor is due).
+    SocialSignIn {
+        /// The account.
+        user_id: Uuid,
+        /// The provider's name (`google`, `github`, ...).
+        provider: String,
+    },
+    /// A provider identity was linked to the account.
+    IdentityLinked {
+        /// The account.
+        user_id: Uuid,
+        /// The provider's name.
+        provider: String,
+        /// How: `account` (the signed-in owner linked it) or
+        /// `verified_email` (sign-in matched a verified email on both sides).
+        via: String,
+    },
+    /// A provider identity was removed from the account.
+    IdentityUnlinked {
+        /// The account.
+        user_id: Uuid,
+        /// The provider's name.
+        provider: String,
+    },
+    /// A social sign-in matched a local account by email but was not
+    /// linked (an email was unverified on one side), or tried to link an
+    /// identity owned by another account.
+    IdentityLinkRefused {
+        /// The local account concerned, when there is one.
+        user_id: Option<Uuid>,
+        /// The provider's name.
+        provider: String,
+        /// Why (`account_exists_unverified`, `identity_taken`).
+        reason: String,
+    },
+    /// An organisation was created; its creator is its first owner.
+    OrgCreated {
+        /// The creator.
+        actor_id: Uuid,
+        /// The organisation.
+        org_id: Uuid,
+        /// Its slug.
+        slug: String,
+    },
+    /// An organisation was renamed.
+    OrgUpdated {
+        /// Who renamed it.
+        actor_id: Uuid,
+        /// The organisation.
+        org_id: Uuid,
+    },
+    /// An invitation was emailed.
+    MemberInvited {
+        /// Who invited.
+        actor_id: Uuid,
+        /// The organisation.
+        org_id: Uuid,
+        /// The invitation.
+        invite_id: Uuid,
+        /// The invited address (the subject, who may have no account yet).
+        email: String,
+        /// The role offered.
+        role: String,
+    },
+    /// A pending invitation was withdrawn.
+    InviteRevoked {
+        /// Who withdrew it.
+        actor_id: Uuid,
+        /// The organisation.
+        org_id: Uuid,
+        /// The invitation.
+        invite_id: Uuid,
+    },
+    /// An invitation was accepted: the account joined.
+    InviteAccepted {
+        /// The account that joined (actor and subject).
+        user_id: Uuid,
+        /// The organisation.
+        org_id: Uuid,
+        /// The role it joined with.
+        role: String,
+    },
+    /// A member's organisation role changed.
+    MemberRoleChanged {
+        /// Who changed it.
+        actor_id: Uuid,
+        /// The member.
+        user_id: Uuid,
+        /// The organisation.
+        org_id: Uuid,
+        /// The role before.
+        from: String,
+        /// The role after.
+        to: String,
+    },
+    /// A member was removed (or left, when actor and subject are one).
+    MemberRemoved {
+        /// Who removed the member.
+        actor_id: Uuid,
+        /// The member.
+        user_id: Uuid,
+        /// The organisation.
+        org_id: Uuid,
+        /// The role the member had.
+        role: String,
+    },
+    /// An administrator locked an account (its sessions are revoked).
+    UserLockedByAdmin {
+        /// The administrator.
+        actor_id: Uuid,
+        /// The account.
+        user_id: Uuid,
+        /// End of the lock.
+        until: DateTime<Utc>,
+    },
+    /// An administrator lifted an account's lock.
+    UserUnlockedByAdmin {
+        /// The administrator.
+        actor_id: Uuid,
+        /// The account.
+        user_id: Uuid,
+    },
+    /// An administrator deactivated an account (its sessions are revoked).
+    UserDeactivatedByAdmin {
+        /// The administrator.
+        actor_id: Uuid,
+        /// The account.
+        user_id: Uuid,
+    },
+    /// An administrator reactivated an account.
+    UserReactivatedByAdmin {
+        /// The administrator.
+        actor_id: Uuid,
+        /// The account.
+        user_id: Uuid,
+    },
+    /// An administrator set an account's global roles.
+    RolesAssigned {
+        /// The administrator.
+        actor_id: Uuid,
+        /// The account.
+        user_id: Uuid,
+        /// The roles before.
+        from: Vec<String>,
+        /// The roles after.
+        to: Vec<String>,
+    },
+    /// An administrator demanded a new password at the next login.
+    PasswordChangeForced {
+        /// The administrator.
+        actor_id: Uuid,
+        /// The account.
+        user_id: Uuid,
+    },
+    /// An administrator revoked sessions of an account.
+    SessionsRevokedByAdmin {
+        /// The administrator.
+        actor_id: Uuid,
+        /// The account.
+        user_id: Uuid,
+        /// How many sessions ended.
+        count: u64,
+    },
+    /// An administrator account was created by the bootstrap path
+    /// (`create-admin`), outside any request.
+    AdminCreated {
+        /// The new account.
+        user_id: Uuid,
+        /// Its global roles.
+        roles: Vec<String>,
+    },
 }
 
 impl AuthEvent {
@@ -231,10 +403,53 @@ impl AuthEvent {
             Self::PhoneVerificationSent { .. } => "phone_verification_sent",
             Self::PhoneVerified { .. } => "phone_verified",
             Self::NewDeviceSignIn { .. } => "new_device_sign_in",
+            Self::SocialSignIn { .. } => "social_sign_in",
+            Self::IdentityLinked { .. } => "identity_linked",
+            Self::IdentityUnlinked { .. } => "identity_unlinked",
+            Self::IdentityLinkRefused { .. } => "identity_link_refused",
+            Self::OrgCreated { .. } => "org_created",
+            Self::OrgUpdated { .. } => "org_updated",
+            Self::MemberInvited { .. } => "member_invited",
+            Self::InviteRevoked { .. } => "invite_revoked",
+            Self::InviteAccepted { .. } => "invite_accepted",
+            Self::MemberRoleChanged { .. } => "member_role_changed",
+            Self::MemberRemoved { .. } => "member_removed",
+            Self::UserLockedByAdmin { .. } => "user_locked_by_admin",
+            Self::UserUnlockedByAdmin { .. } => "user_unlocked_by_admin",
+            Self::UserDeactivatedByAdmin { .. } => "user_deactivated_by_admin",
+            Self::UserReactivatedByAdmin { .. } => "user_reactivated_by_admin",
+            Self::RolesAssigned { .. } => "roles_assigned",
+            Self::PasswordChangeForced { .. } => "password_change_forced",
+            Self::SessionsRevokedByAdmin { .. } => "sessions_revoked_by_admin",
+            Self::AdminCreated { .. } => "admin_created",
         }
     }
 
-    /// The account the event is about, if any.
+    /// Who acted, when someone other than the subject can: the
+    /// administrator or organisation member behind an org or admin event.
+    /// `None` for events an account causes on itself.
+    pub fn actor_id(&self) -> Option<Uuid> {
+        match self {
+            Self::OrgCreated { actor_id, .. }
+            | Self::OrgUpdated { actor_id, .. }
+            | Self::MemberInvited { actor_id, .. }
+            | Self::InviteRevoked { actor_id, .. }
+            | Self::MemberRoleChanged { actor_id, .. }
+            | Self::MemberRemoved { actor_id, .. }
+            | Self::UserLockedByAdmin { actor_id, .. }
+            | Self::UserUnlockedByAdmin { actor_id, .. }
+            | Self::UserDeactivatedByAdmin { actor_id, .. }
+            | Self::UserReactivatedByAdmin { actor_id, .. }
+            | Self::RolesAssigned { actor_id, .. }
+            | Self::PasswordChangeForced { actor_id, .. }
+            | Self::SessionsRevokedByAdmin { actor_id, .. } => Some(*actor_id),
+            Self::InviteAccepted { user_id, .. } => Some(*user_id),
+            _ => None,
+        }
+    }
+
+    /// The account the event is about (its subject), if any: the record's
+    /// `user_id`, which `/me/audit` and the admin filter `user=` match.
     pub fn user_id(&self) -> Option<Uuid> {
         match self {
             Self::UserRegistered { user_id }
@@ -263,8 +478,30 @@ impl AuthEvent {
             | Self::BackupCodeUsed { user_id, .. }
             | Self::PhoneVerificationSent { user_id }
             | Self::PhoneVerified { user_id }
-            | Self::NewDeviceSignIn { user_id } => Some(*user_id),
-            Self::LoginFailed { user_id, .. } => *user_id,
+            | Self::NewDeviceSignIn { user_id }
+            | Self::SocialSignIn { user_id, .. }
+            | Self::IdentityLinked { user_id, .. }
+            | Self::IdentityUnlinked { user_id, .. }
+            | Self::InviteAccepted { user_id, .. }
+            | Self::MemberRoleChanged { user_id, .. }
+            | Self::MemberRemoved { user_id, .. }
+            | Self::UserLockedByAdmin { user_id, .. }
+            | Self::UserUnlockedByAdmin { user_id, .. }
+            | Self::UserDeactivatedByAdmin { user_id, .. }
+            | Self::UserReactivatedByAdmin { user_id, .. }
+            | Self::RolesAssigned { user_id, .. }
+            | Self::PasswordChangeForced { user_id, .. }
+            | Self::SessionsRevokedByAdmin { user_id, .. }
+            | Self::AdminCreated { user_id, .. } => Some(*user_id),
+            // Events about an organisation rather than an account: the
+            // actor is the account concerned.
+            Self::OrgCreated { actor_id, .. }
+            | Self::OrgUpdated { actor_id, .. }
+            | Self::MemberInvited { actor_id, .. }
+            | Self::InviteRevoked { actor_id, .. } => Some(*actor_id),
+            Self::LoginFailed { user_id, .. } | Self::IdentityLinkRefused { user_id, .. } => {
+                *user_id
+            }
             Self::EmailLookup { .. } | Self::SigningKeyRotated { .. } => None,
         }
     }
@@ -306,7 +543,8 @@ pub struct AuditRecord {
     pub ip: Option<String>,
     /// Client user agent.
     pub user_agent: Option<String>,
-    /// The event's fields as JSON.
+    /// The event's fields as JSON; org and admin events carry their
+    /// `actor_id` here beside the subject.
     pub data: serde_json::Value,
 }
 
@@ -385,6 +623,29 @@ mod tests {
             rec.user_agent.as_deref().map(str::len),
             Some(RequestMeta::MAX_USER_AGENT)
         );
+    }
+
+    #[test]
+    fn org_and_admin_events_name_actor_and_subject() {
+        let (admin, user) = (Uuid::now_v7(), Uuid::now_v7());
+        let ev = AuthEvent::UserLockedByAdmin {
+            actor_id: admin,
+            user_id: user,
+            until: Utc::now(),
+        };
+        assert_eq!((ev.actor_id(), ev.user_id()), (Some(admin), Some(user)));
+        let rec = AuditRecord::new(&ev, Utc::now(), &RequestMeta::default());
+        assert_eq!(rec.user_id, Some(user));
+        assert_eq!(rec.data["actor_id"], admin.to_string());
+        let org = AuthEvent::OrgCreated {
+            actor_id: admin,
+            org_id: Uuid::now_v7(),
+            slug: "acme".into(),
+        };
+        assert_eq!((org.actor_id(), org.user_id()), (Some(admin), Some(admin)));
+        assert_eq!(org.name(), "org_created");
+        let own = AuthEvent::PasswordChanged { user_id: user };
+        assert_eq!(own.actor_id(), None);
     }
 
     #[test]

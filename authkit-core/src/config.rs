@@ -26,7 +26,9 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(variable: &str, message: impl Into<String>) -> Self {
+    /// An error naming `variable`; for crates that read their own
+    /// `AUTHKIT_*` variables and report alike.
+    pub fn new(variable: &str, message: impl Into<String>) -> Self {
         Self {
             variable: variable.to_owned(),
             message: message.into(),
@@ -56,6 +58,12 @@ pub struct AuthConfig {
     /// Path of the page that sets a new password; the link gets `?token=…`.
     /// `AUTHKIT_RESET_PASSWORD_PATH`.
     pub reset_password_path: String,
+    /// Path of the page that accepts an organisation invitation; the link
+    /// gets `?token=…`. `AUTHKIT_ACCEPT_INVITE_PATH`.
+    pub accept_invite_path: String,
+    /// How long an organisation invitation works (default 7 days).
+    /// `AUTHKIT_INVITE_TTL`.
+    pub invite_ttl: Duration,
     /// Server secret for keyed hashes of codes and signed challenge ids
     /// (at least 32 bytes). Must be shared by every instance.
     /// `AUTHKIT_SECRET_KEY` (base64 or base64url).
@@ -149,6 +157,7 @@ impl fmt::Debug for AuthConfig {
             .field("signing_algorithm", &self.signing_algorithm)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("session_ttl", &self.session_ttl)
+            .field("invite_ttl", &self.invite_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -164,6 +173,8 @@ impl Default for AuthConfig {
             public_url: "http://localhost:3000".into(),
             verify_email_path: "/verify-email".into(),
             reset_password_path: "/reset-password".into(),
+            accept_invite_path: "/accept-invite".into(),
+            invite_ttl: Duration::days(7),
             secret_key: Zeroizing::new(random_secret()),
             signing_algorithm: Algorithm::EdDSA,
             access_token_ttl: Duration::minutes(15),
@@ -251,6 +262,7 @@ impl AuthConfig {
         env.string("AUTHKIT_PUBLIC_URL", &mut c.public_url);
         env.string("AUTHKIT_VERIFY_EMAIL_PATH", &mut c.verify_email_path);
         env.string("AUTHKIT_RESET_PASSWORD_PATH", &mut c.reset_password_path);
+        env.string("AUTHKIT_ACCEPT_INVITE_PATH", &mut c.accept_invite_path);
         if let Some(raw) = env.get("AUTHKIT_SECRET_KEY") {
             c.secret_key = Zeroizing::new(decode_secret(raw).ok_or_else(|| {
                 ConfigError::new("AUTHKIT_SECRET_KEY", "expected base64 of at least 32 bytes")
@@ -266,6 +278,7 @@ impl AuthConfig {
         }
         env.duration("AUTHKIT_ACCESS_TOKEN_TTL", &mut c.access_token_ttl)?;
         env.duration("AUTHKIT_SESSION_TTL", &mut c.session_ttl)?;
+        env.duration("AUTHKIT_INVITE_TTL", &mut c.invite_ttl)?;
         env.duration("AUTHKIT_SESSION_IDLE_TIMEOUT", &mut c.session_idle_timeout)?;
         env.duration("AUTHKIT_REFRESH_REUSE_GRACE", &mut c.refresh_reuse_grace)?;
         env.duration("AUTHKIT_TOKEN_LEEWAY", &mut c.token_leeway)?;
@@ -410,6 +423,7 @@ impl AuthConfig {
         for (var, path) in [
             ("AUTHKIT_VERIFY_EMAIL_PATH", &self.verify_email_path),
             ("AUTHKIT_RESET_PASSWORD_PATH", &self.reset_password_path),
+            ("AUTHKIT_ACCEPT_INVITE_PATH", &self.accept_invite_path),
         ] {
             if !path.starts_with('/') || path.starts_with("//") || path.contains('?') {
                 return Err(ConfigError::new(
@@ -432,6 +446,7 @@ impl AuthConfig {
             "24h",
         )?;
         positive("AUTHKIT_SESSION_TTL", self.session_ttl)?;
+        positive("AUTHKIT_INVITE_TTL", self.invite_ttl)?;
         positive("AUTHKIT_SESSION_IDLE_TIMEOUT", self.session_idle_timeout)?;
         if self.refresh_reuse_grace < Duration::zero() {
             return Err(ConfigError::new(
@@ -619,8 +634,9 @@ fn parse_quota(raw: &str) -> Option<Option<Quota>> {
     Some(Some(Quota::new(burst, period)))
 }
 
-/// Parses `90`, `90s`, `15m`, `24h`, `30d` (no suffix = seconds).
-fn parse_duration(raw: &str) -> Option<Duration> {
+/// Parses `90`, `90s`, `15m`, `24h`, `30d` (no suffix = seconds), as every
+/// duration variable is written; `None` for anything else.
+pub fn parse_duration(raw: &str) -> Option<Duration> {
     let raw = raw.trim();
     let (digits, unit) = match raw.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => raw.split_at(i),
@@ -720,6 +736,10 @@ impl AuthConfigBuilder {
         verify_email_path: String;
         /// Path of the new-password page.
         reset_password_path: String;
+        /// Path of the invitation-acceptance page.
+        accept_invite_path: String;
+        /// Organisation invitation lifetime.
+        invite_ttl: Duration;
         /// Algorithm of generated signing keys.
         signing_algorithm: Algorithm;
         /// Access-token lifetime.

@@ -92,6 +92,19 @@ pub enum AuthError {
         /// How long the caller must wait before the next attempt.
         retry_after: Duration,
     },
+    /// The organisation slug is in use.
+    #[error("slug taken")]
+    SlugTaken,
+    /// The account is already a member of the organisation.
+    #[error("already a member")]
+    AlreadyMember,
+    /// The change would leave the organisation without an owner.
+    #[error("last owner")]
+    LastOwner,
+    /// The invitation was sent to another email address than the
+    /// accepting account's.
+    #[error("invitation for another email")]
+    InviteEmailMismatch,
     /// Self-service registration is disabled.
     #[error("registration closed")]
     RegistrationClosed,
@@ -99,6 +112,38 @@ pub enum AuthError {
     /// with `AUTHKIT_ENABLE_MFA` off).
     #[error("feature disabled")]
     FeatureDisabled,
+    /// A social sign-in's `state` is missing, forged, expired, already
+    /// used, for another provider, or from another browser.
+    #[error("invalid sign-in state")]
+    OAuthStateInvalid,
+    /// The identity provider refused the sign-in (the user declined, or
+    /// the provider answered the callback with an error).
+    #[error("sign-in denied by the provider")]
+    OAuthDenied,
+    /// The identity provider could not be reached, timed out, or answered
+    /// something unusable; the message is for logs only (it never holds a
+    /// code or token).
+    #[error("identity provider error: {0}")]
+    OAuthProviderError(String),
+    /// The provider's ID token failed verification (signature, `iss`,
+    /// `aud`, `nonce`, expiry).
+    #[error("invalid ID token")]
+    OAuthTokenInvalid,
+    /// The provider reported no email address, and the account cannot be
+    /// created or matched without one.
+    #[error("provider reported no email")]
+    OAuthEmailMissing,
+    /// A local account has the provider's email address, but the provider
+    /// or the account has not verified it, so the identity is not linked.
+    #[error("account exists with an unverified email")]
+    AccountExistsUnverified,
+    /// The identity is linked to another account, or the account already
+    /// has an identity of this provider.
+    #[error("identity already linked")]
+    IdentityTaken,
+    /// Unlinking would leave the account with no way to sign in.
+    #[error("last sign-in method")]
+    LastSignInMethod,
     /// The store (database) could not be reached or timed out.
     #[error("store unavailable")]
     StoreUnavailable(String),
@@ -126,8 +171,20 @@ impl AuthError {
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::RateLimited { .. } => "rate_limited",
+            Self::SlugTaken => "slug_taken",
+            Self::AlreadyMember => "already_member",
+            Self::LastOwner => "last_owner",
+            Self::InviteEmailMismatch => "invite_email_mismatch",
             Self::RegistrationClosed => "registration_closed",
             Self::FeatureDisabled => "feature_disabled",
+            Self::OAuthStateInvalid => "oauth_state_invalid",
+            Self::OAuthDenied => "oauth_denied",
+            Self::OAuthProviderError(_) => "oauth_provider_error",
+            Self::OAuthTokenInvalid => "oauth_token_invalid",
+            Self::OAuthEmailMissing => "oauth_email_missing",
+            Self::AccountExistsUnverified => "account_exists_unverified",
+            Self::IdentityTaken => "identity_taken",
+            Self::LastSignInMethod => "last_sign_in_method",
             Self::StoreUnavailable(_) => "store_unavailable",
             Self::Internal(_) => "internal",
         }
@@ -137,18 +194,25 @@ impl AuthError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Validation(_) | Self::PasswordTooWeak(_) => 422,
-            Self::EmailTaken => 409,
+            Self::EmailTaken | Self::SlugTaken | Self::AlreadyMember | Self::LastOwner => 409,
             Self::InvalidCredentials
             | Self::TokenInvalid
             | Self::TokenExpired
             | Self::RefreshTokenReused
-            | Self::MfaInvalidCode => 401,
+            | Self::MfaInvalidCode
+            | Self::OAuthTokenInvalid => 401,
             Self::EmailNotVerified
             | Self::AccountLocked { .. }
             | Self::AccountInactive
             | Self::PasswordChangeRequired
             | Self::Forbidden
-            | Self::RegistrationClosed => 403,
+            | Self::InviteEmailMismatch
+            | Self::RegistrationClosed
+            | Self::OAuthDenied
+            | Self::OAuthEmailMissing => 403,
+            Self::OAuthStateInvalid => 400,
+            Self::AccountExistsUnverified | Self::IdentityTaken | Self::LastSignInMethod => 409,
+            Self::OAuthProviderError(_) => 502,
             Self::NotFound | Self::FeatureDisabled => 404,
             Self::RateLimited { .. } => 429,
             Self::StoreUnavailable(_) => 503,
@@ -174,8 +238,20 @@ impl AuthError {
             Self::Forbidden => "Forbidden",
             Self::NotFound => "Not found",
             Self::RateLimited { .. } => "Too many requests",
+            Self::SlugTaken => "Slug taken",
+            Self::AlreadyMember => "Already a member",
+            Self::LastOwner => "Last owner",
+            Self::InviteEmailMismatch => "Invitation for another email",
             Self::RegistrationClosed => "Registration closed",
             Self::FeatureDisabled => "Feature disabled",
+            Self::OAuthStateInvalid => "Invalid sign-in state",
+            Self::OAuthDenied => "Sign-in denied",
+            Self::OAuthProviderError(_) => "Identity provider error",
+            Self::OAuthTokenInvalid => "Invalid ID token",
+            Self::OAuthEmailMissing => "Email required",
+            Self::AccountExistsUnverified => "Account exists",
+            Self::IdentityTaken => "Identity already linked",
+            Self::LastSignInMethod => "Last sign-in method",
             Self::StoreUnavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal error",
         }
@@ -245,7 +321,27 @@ mod tests {
                 429,
             ),
             (AuthError::RegistrationClosed, "registration_closed", 403),
+            (AuthError::SlugTaken, "slug_taken", 409),
+            (AuthError::AlreadyMember, "already_member", 409),
+            (AuthError::LastOwner, "last_owner", 409),
+            (AuthError::InviteEmailMismatch, "invite_email_mismatch", 403),
             (AuthError::FeatureDisabled, "feature_disabled", 404),
+            (AuthError::OAuthStateInvalid, "oauth_state_invalid", 400),
+            (AuthError::OAuthDenied, "oauth_denied", 403),
+            (
+                AuthError::OAuthProviderError("timeout".into()),
+                "oauth_provider_error",
+                502,
+            ),
+            (AuthError::OAuthTokenInvalid, "oauth_token_invalid", 401),
+            (AuthError::OAuthEmailMissing, "oauth_email_missing", 403),
+            (
+                AuthError::AccountExistsUnverified,
+                "account_exists_unverified",
+                409,
+            ),
+            (AuthError::IdentityTaken, "identity_taken", 409),
+            (AuthError::LastSignInMethod, "last_sign_in_method", 409),
             (
                 AuthError::StoreUnavailable("down".into()),
                 "store_unavailable",

@@ -4,15 +4,26 @@
 //! This crate has no web framework and no SQL driver. It holds:
 //!
 //! - the [`Auth`] service: every flow (register, verify, login, refresh,
-//!   logout, sessions, password change and reset, profile, introspection…)
-//!   as a typed async call returning [`AuthResult`];
+//!   logout, sessions, password change and reset, profile, introspection,
+//!   organisations, the admin API…) as a typed async call returning
+//!   [`AuthResult`];
+//! - authorization: [`roles`] (global and organisation role maps),
+//!   [`principal`] with the guards [`require_permission`],
+//!   [`require_any`], [`require_all`] and [`require_org_permission`], which
+//!   read the access token only; [`org`] (organisations, memberships,
+//!   invitations);
 //! - the building blocks it is made of, usable on their own:
 //!   [`password`] (argon2id, Django hash import, policy), [`token`] (keys,
 //!   JWKS, access tokens), [`mfa`] (TOTP, backup codes, secret encryption,
-//!   QR codes), [`rate_limit`], [`mail`] (console, in-memory and, with
+//!   QR codes), [`oauth`] (social login: Google, GitHub, any OpenID
+//!   Connect provider), [`rate_limit`], [`mail`] (console, in-memory and, with
 //!   feature `smtp`, SMTP mailers; a retrying queue), [`sms`], [`audit`];
 //! - the [`store`] traits, an in-memory store, and (feature `testing`) the
-//!   conformance suite every store backend runs.
+//!   conformance suite every store backend runs;
+//! - [`revocation`]: the revoked-session list `authenticate` consults from
+//!   memory, so logout and revocation take effect at once;
+//! - [`telemetry`]: the metrics every flow records through the `metrics`
+//!   facade (names and labels listed there), and the `tracing` spans.
 //!
 //! - the [`api`] layer: the HTTP API, framework-neutral (`http` types in,
 //!   `http` types out), which adapters (`authkit-axum`, `authkit-actix`)
@@ -52,18 +63,24 @@ pub mod clock;
 pub mod config;
 pub mod email;
 pub mod error;
+#[cfg(any(feature = "twilio", feature = "oauth"))]
+mod http_client;
 pub mod mail;
 pub mod mfa;
+pub mod oauth;
 pub mod one_time;
+pub mod org;
 pub mod password;
 pub mod principal;
 pub mod rate_limit;
+pub mod revocation;
 pub mod roles;
 pub mod secret;
 mod service;
 pub mod session;
 pub mod sms;
 pub mod store;
+pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod token;
@@ -72,9 +89,13 @@ pub mod user;
 pub use audit::RequestMeta;
 pub use config::{AuthConfig, AuthConfigBuilder, ConfigError};
 pub use error::{AuthError, AuthResult, FieldError};
-pub use principal::{Principal, require_all, require_any, require_permission};
+pub use principal::{
+    Principal, require_all, require_any, require_org_permission, require_permission,
+};
 pub use service::{
-    Auth, AuthBuilder, Credentials, DataExport, EventHook, Introspection, LoginOutcome, Me,
-    MfaChallenge, MfaEnrollment, MfaSummary, ProfileUpdate, Registered, Registration,
-    RegistrationChallenge, TokenPair, TotpDisable, TotpEnrolled, TotpSetup,
+    AdminUser, AdminUserDetail, AuditFilter, Auth, AuthBuilder, Credentials, DataExport, EventHook,
+    IdentityList, Introspection, LoginOutcome, MAX_PER_PAGE, MAX_TOKEN_ORGS, Me, MfaChallenge,
+    MfaEnrollment, MfaSummary, MyOrg, NewAdmin, OAuthCallback, OAuthOutcome, OAuthResult,
+    OAuthStart, Page, ProfileUpdate, Registered, Registration, RegistrationChallenge, TokenPair,
+    TotpDisable, TotpEnrolled, TotpSetup,
 };

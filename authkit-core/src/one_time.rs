@@ -37,11 +37,15 @@ pub enum Purpose {
     MfaSmsCode,
     /// 6-digit code proving a phone number (subject: the user id).
     PhoneVerify,
+    /// `state` of a social sign-in or link (subject: a fresh id per flow,
+    /// so concurrent sign-ins do not invalidate each other).
+    #[serde(rename = "oauth_state")]
+    OAuthState,
 }
 
 impl Purpose {
     /// Every purpose.
-    pub const ALL: [Purpose; 10] = [
+    pub const ALL: [Purpose; 11] = [
         Self::VerifyEmail,
         Self::VerifyEmailCode,
         Self::ResetPassword,
@@ -52,6 +56,7 @@ impl Purpose {
         Self::MfaEmailCode,
         Self::MfaSmsCode,
         Self::PhoneVerify,
+        Self::OAuthState,
     ];
 
     /// Stable name, as stored.
@@ -67,6 +72,7 @@ impl Purpose {
             Self::MfaEmailCode => "mfa_email_code",
             Self::MfaSmsCode => "mfa_sms_code",
             Self::PhoneVerify => "phone_verify",
+            Self::OAuthState => "oauth_state",
         }
     }
 
@@ -83,6 +89,7 @@ impl Purpose {
             "mfa_email_code" => Self::MfaEmailCode,
             "mfa_sms_code" => Self::MfaSmsCode,
             "phone_verify" => Self::PhoneVerify,
+            "oauth_state" => Self::OAuthState,
             _ => return None,
         })
     }

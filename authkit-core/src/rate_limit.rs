@@ -100,6 +100,15 @@ impl Quota {
         Self { burst, period }
     }
 
+    /// How often one request replenishes: `period / burst` (the GCRA
+    /// emission interval; shared backends use the same arithmetic as the
+    /// in-process limiter). Zero for a zero burst.
+    pub fn emission_interval(self) -> Duration {
+        self.period
+            .checked_div(self.burst)
+            .unwrap_or(Duration::ZERO)
+    }
+
     /// The equivalent governor quota, or `None` if this quota is invalid:
     /// `burst` is zero, `period` is zero or longer than
     /// [`MAX_PERIOD`](Self::MAX_PERIOD), or shorter than one nanosecond per
@@ -109,7 +118,7 @@ impl Quota {
         if self.period > Self::MAX_PERIOD {
             return None;
         }
-        governor::Quota::with_period(self.period / self.burst).map(|q| q.allow_burst(burst))
+        governor::Quota::with_period(self.emission_interval()).map(|q| q.allow_burst(burst))
     }
 }
 
@@ -302,9 +311,7 @@ impl<C: Clock + Clone> GovernorLimiter<C> {
         };
         let outcome = bucket.limiter.check_key(&self.seed.hash_one(key));
         bucket.sweep_if_due();
-        outcome.map_err(|not_until| AuthError::RateLimited {
-            retry_after: whole_seconds(not_until.wait_time_from(self.clock.now())),
-        })
+        outcome.map_err(|not_until| rejection(not_until.wait_time_from(self.clock.now())))
     }
 }
 
@@ -322,6 +329,16 @@ impl<C: Clock> Bucket<C> {
         self.limiter.shrink_to_fit();
         self.sweep_after
             .store(self.limiter.len().max(SWEEP_EVERY), Ordering::Relaxed);
+    }
+}
+
+/// The `RateLimited` error for a request that may be retried after
+/// `wait`: the wait rounded up to whole seconds, at least one (the
+/// `Retry-After` value). Every [`RateLimiter`] answers through this, so
+/// shared backends report the same value as [`GovernorLimiter`].
+pub fn rejection(wait: Duration) -> AuthError {
+    AuthError::RateLimited {
+        retry_after: whole_seconds(wait),
     }
 }
 

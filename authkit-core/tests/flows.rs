@@ -280,16 +280,19 @@ async fn verification_by_code_resend_and_supersede() {
         .resend_verification("nobody@example.com", &meta())
         .await
         .unwrap();
+    h.auth.background_idle().await;
     h.auth
         .resend_verification("garbage", &meta())
         .await
         .unwrap();
+    h.auth.background_idle().await;
     assert_eq!(h.mailer.count(), before);
 
     h.auth
         .resend_verification("eve@example.com", &meta())
         .await
         .unwrap();
+    h.auth.background_idle().await;
     assert_eq!(h.mailer.count(), before + 1);
     // Newest only: the first link and code are dead.
     assert!(matches!(
@@ -699,13 +702,16 @@ async fn password_reset_flow() {
         .request_password_reset("nobody@example.com", &meta())
         .await
         .unwrap();
+    h.auth.background_idle().await;
     h.auth.request_password_reset("@@", &meta()).await.unwrap();
+    h.auth.background_idle().await;
     assert_eq!(h.mailer.count(), before);
 
     h.auth
         .request_password_reset(" PAT@example.com", &meta())
         .await
         .unwrap();
+    h.auth.background_idle().await;
     let mail = h.mailer.last_to("pat@example.com").unwrap();
     assert!(
         mail.text
@@ -744,6 +750,7 @@ async fn password_reset_flow() {
         .request_password_reset("pat@example.com", &meta())
         .await
         .unwrap();
+    h.auth.background_idle().await;
     let token = link_token(&h.mailer, "pat@example.com");
     h.clock.advance(Duration::minutes(31));
     assert!(matches!(
@@ -762,6 +769,7 @@ async fn parallel_reset_confirmations_succeed_once() {
         .request_password_reset("quin@example.com", &meta())
         .await
         .unwrap();
+    h.auth.background_idle().await;
     let token = link_token(&h.mailer, "quin@example.com");
     let mut tasks = Vec::new();
     for i in 0..50 {
@@ -793,6 +801,7 @@ async fn reset_proves_the_email_and_clears_a_lock() {
         .request_password_reset("rae@example.com", &meta())
         .await
         .unwrap();
+    h.auth.background_idle().await;
     let token = link_token(&h.mailer, "rae@example.com");
     h.auth
         .confirm_password_reset(&token, "proven by the inbox", &meta())
@@ -845,9 +854,10 @@ async fn profile_update_deactivate_export() {
             .iter()
             .any(|e| e.event == "login_succeeded")
     );
-    let audit = h.auth.my_audit(&p, 0, 2).await.unwrap();
-    assert_eq!(audit.len(), 2);
-    assert!(audit[0].at >= audit[1].at);
+    let audit = h.auth.my_audit(&p, 1, 2).await.unwrap();
+    assert_eq!(audit.items.len(), 2);
+    assert_eq!(audit.next_page, Some(2));
+    assert!(audit.items[0].at >= audit.items[1].at);
 
     assert!(matches!(
         h.auth.deactivate(&p, "wrong", &meta()).await,
@@ -976,6 +986,7 @@ async fn audit_log_never_holds_secrets() {
         .request_password_reset("wes@example.com", &meta())
         .await
         .unwrap();
+    h.auth.background_idle().await;
     let reset = link_token(&h.mailer, "wes@example.com");
     let refreshed = h.auth.refresh(&pair.refresh_token, &meta()).await.unwrap();
     let records = h
@@ -1205,6 +1216,7 @@ async fn mail_goes_to_the_stored_address_not_a_look_alike() {
             .request_password_reset(look_alike, &meta())
             .await
             .unwrap();
+        h.auth.background_idle().await;
     }
     assert_eq!(h.mailer.count(), before);
     // A differently typed form of the same address mails the stored one.
@@ -1212,6 +1224,7 @@ async fn mail_goes_to_the_stored_address_not_a_look_alike() {
         .request_password_reset("  ADA@Example.Com ", &meta())
         .await
         .unwrap();
+    h.auth.background_idle().await;
     let sent = h.mailer.messages();
     assert_eq!(sent.len(), before + 1);
     assert_eq!(sent[before].to, "ada@example.com");
@@ -1311,6 +1324,7 @@ async fn a_new_code_does_not_reset_the_account_failure_budget() {
             .resend_verification("budget@example.com", &meta())
             .await
             .unwrap();
+        h.auth.background_idle().await;
     }
     assert!(limited, "the account budget stopped the guessing");
     assert_eq!(failures, 20);
@@ -1333,6 +1347,7 @@ async fn revoked_sessions_fail_introspection_at_once() {
         .request_password_reset("intro@example.com", &meta())
         .await
         .unwrap();
+    h.auth.background_idle().await;
     let token = link_token(&h.mailer, "intro@example.com");
     h.auth
         .confirm_password_reset(&token, "changed passphrase two", &meta())
@@ -1423,4 +1438,187 @@ async fn revoke_other_sessions_keeps_the_current_one() {
         assert!(h.auth.refresh(&gone.refresh_token, &meta()).await.is_err());
     }
     assert!(h.auth.refresh(&a.refresh_token, &meta()).await.is_ok());
+}
+
+/// One-time tokens whose `issue_token` waits, while the gate is shut, until
+/// it opens: a store write that takes as long as the test wants.
+struct GatedTokens {
+    inner: Arc<dyn authkit_core::store::OneTimeTokenStore>,
+    open: tokio::sync::watch::Sender<bool>,
+    waiting: tokio::sync::watch::Sender<usize>,
+}
+
+#[async_trait]
+impl authkit_core::store::OneTimeTokenStore for GatedTokens {
+    async fn issue_token(&self, token: &authkit_core::one_time::OneTimeToken) -> AuthResultOf<()> {
+        let mut open = self.open.subscribe();
+        if !*open.borrow() {
+            self.waiting.send_modify(|n| *n += 1);
+            open.wait_for(|open| *open).await.unwrap();
+        }
+        self.inner.issue_token(token).await
+    }
+    async fn consume_token(
+        &self,
+        purpose: Purpose,
+        hash: &TokenHash,
+        now: chrono::DateTime<Utc>,
+    ) -> AuthResultOf<Option<authkit_core::one_time::OneTimeToken>> {
+        self.inner.consume_token(purpose, hash, now).await
+    }
+    async fn find_token(
+        &self,
+        purpose: Purpose,
+        hash: &TokenHash,
+        now: chrono::DateTime<Utc>,
+    ) -> AuthResultOf<Option<authkit_core::one_time::OneTimeToken>> {
+        self.inner.find_token(purpose, hash, now).await
+    }
+    async fn check_code(
+        &self,
+        purpose: Purpose,
+        subject: &str,
+        hash: &TokenHash,
+        now: chrono::DateTime<Utc>,
+    ) -> AuthResultOf<authkit_core::one_time::CodeCheck> {
+        self.inner.check_code(purpose, subject, hash, now).await
+    }
+    async fn peek_token(
+        &self,
+        purpose: Purpose,
+        subject: &str,
+        now: chrono::DateTime<Utc>,
+    ) -> AuthResultOf<Option<authkit_core::one_time::OneTimeToken>> {
+        self.inner.peek_token(purpose, subject, now).await
+    }
+    async fn purge_tokens(&self, before: chrono::DateTime<Utc>) -> AuthResultOf<u64> {
+        self.inner.purge_tokens(before).await
+    }
+}
+
+use authkit_core::AuthResult as AuthResultOf;
+use authkit_core::one_time::Purpose;
+use authkit_core::secret::TokenHash;
+
+/// Reset requests and verification resends answer before the account's
+/// store write: with that write stalled, known addresses answer at once,
+/// like unknown ones, and the mail follows when the store does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_and_resend_answer_before_the_store_write() {
+    let mut h = harness().await;
+    verified_user(&h, "slow@example.com").await;
+    h.auth
+        .register(
+            Registration::new("unverified@example.com", PASSWORD),
+            &meta(),
+        )
+        .await
+        .unwrap();
+    let (open, _) = tokio::sync::watch::channel(false);
+    let (waiting, mut waiters) = tokio::sync::watch::channel(0);
+    let mut store = h.store.clone();
+    store.tokens = Arc::new(GatedTokens {
+        inner: h.store.tokens.clone(),
+        open: open.clone(),
+        waiting,
+    });
+    let auth = Auth::builder(
+        AuthConfig::builder()
+            .public_url("https://app.example.com")
+            .key_activation_delay(Duration::zero())
+            .build()
+            .unwrap(),
+        store,
+    )
+    .mailer(h.mailer.clone())
+    .clock(h.clock.clone())
+    .rate_limiter(Arc::new(NoLimiter))
+    .build()
+    .await
+    .unwrap();
+    h.auth = auth;
+    let before = h.mailer.count();
+
+    // Each call returns although its token write cannot finish; the guard
+    // turns a regression into a failure instead of a hang.
+    let answers = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        h.auth
+            .request_password_reset("slow@example.com", &meta())
+            .await
+            .unwrap();
+        h.auth
+            .request_password_reset("nobody@example.com", &meta())
+            .await
+            .unwrap();
+        h.auth
+            .resend_verification("unverified@example.com", &meta())
+            .await
+            .unwrap();
+    })
+    .await;
+    assert!(answers.is_ok(), "the answers waited for the store write");
+    waiters.wait_for(|n| *n == 2).await.unwrap();
+    assert_eq!(h.mailer.count(), before, "nothing mailed before the write");
+
+    open.send_replace(true);
+    h.auth.background_idle().await;
+    let sent = h.mailer.messages();
+    assert_eq!(
+        sent.len(),
+        before + 2,
+        "one reset and one verification mail"
+    );
+    let token = link_token(&h.mailer, "slow@example.com");
+    h.auth
+        .confirm_password_reset(&token, "the store caught up", &meta())
+        .await
+        .unwrap();
+    assert!(
+        h.mailer.last_to("unverified@example.com").is_some(),
+        "the verification mail was resent"
+    );
+}
+
+/// A failure in the background is logged, never answered: the request
+/// succeeds like any other and later requests still work.
+#[tokio::test]
+async fn background_failures_do_not_reach_the_answer() {
+    struct FailingMailer;
+    #[async_trait]
+    impl Mailer for FailingMailer {
+        async fn send(&self, _: Message) -> AuthResultOf<()> {
+            Err(AuthError::Internal("mail server down".into()))
+        }
+    }
+    let config = AuthConfig::builder()
+        .require_email_verification(false)
+        .build()
+        .unwrap();
+    let store = Store::new(MemoryStore::new());
+    let auth = Auth::builder(config, store.clone())
+        .mailer(Arc::new(FailingMailer))
+        .rate_limiter(Arc::new(NoLimiter))
+        .build()
+        .await
+        .unwrap();
+    auth.register(Registration::new("down@example.com", PASSWORD), &meta())
+        .await
+        .unwrap();
+    auth.request_password_reset("down@example.com", &meta())
+        .await
+        .unwrap();
+    auth.resend_verification("down@example.com", &meta())
+        .await
+        .unwrap();
+    auth.background_idle().await;
+    let records = store
+        .audit
+        .audit_records(&AuditQuery {
+            event: Some("password_reset_requested".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1, "the request was still audited");
 }

@@ -74,6 +74,15 @@ async fn logs_never_hold_secrets() {
     auth.request_password_reset("logs@example.com", &meta)
         .await
         .unwrap();
+    // The reset is mailed in the background, which logs on other threads.
+    auth.background_idle().await;
+    let reset = mailer.last_to("logs@example.com").unwrap().text;
+    let start = reset.find("?token=").unwrap() + 7;
+    let reset_link: String = reset[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    assert_ne!(reset_link, link, "the reset mail was read");
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("refresh token reuse"), "logging was captured");
@@ -81,6 +90,7 @@ async fn logs_never_hold_secrets() {
         password,
         "a wrong guess here",
         &link,
+        &reset_link,
         &pair.access_token,
         &pair.refresh_token,
         &next.refresh_token,

@@ -1029,6 +1029,7 @@ async fn a_password_reset_does_not_skip_the_second_factor() {
         .request_password_reset("reset@example.com", &meta())
         .await
         .unwrap();
+    h.auth.background_idle().await;
     let token = link_token(&h.mailer, "reset@example.com");
     h.auth
         .confirm_password_reset(&token, "another long passphrase here", &meta())

@@ -18,6 +18,33 @@
 //! authkit-sqlx = { version = "0.1", default-features = false, features = ["postgres"] }
 //! ```
 //!
+//! # Encrypted connections (`tls`)
+//!
+//! The `tls` feature lets PostgreSQL and MySQL connections use TLS
+//! (rustls on ring, Mozilla's root certificates; no OpenSSL, cmake or
+//! nasm needed). Ask for it in the URL, as with `psql` and `mysql`:
+//!
+//! | backend | URL parameter | values |
+//! | --- | --- | --- |
+//! | PostgreSQL | `sslmode` | `disable`, `prefer` (the default: TLS when offered), `require`, `verify-ca`, `verify-full` |
+//! | PostgreSQL | `sslrootcert` | PEM file of a private CA |
+//! | MySQL | `ssl-mode` | `DISABLED`, `PREFERRED` (the default), `REQUIRED`, `VERIFY_CA`, `VERIFY_IDENTITY` |
+//! | MySQL | `ssl-ca` | PEM file of a private CA |
+//!
+//! ```text
+//! postgres://auth:secret@db.internal/auth?sslmode=verify-full&sslrootcert=/etc/ssl/db-ca.pem
+//! mysql://auth:secret@db.internal/auth?ssl-mode=VERIFY_IDENTITY&ssl-ca=/etc/ssl/db-ca.pem
+//! ```
+//!
+//! Use `verify-full` / `VERIFY_IDENTITY` over an untrusted network: the
+//! weaker modes encrypt but do not prove who answers. Without the feature
+//! a URL that requires TLS fails to connect (`prefer` falls back to plain
+//! TCP).
+//!
+//! ```toml
+//! authkit-sqlx = { version = "0.1", default-features = false, features = ["postgres", "tls"] }
+//! ```
+//!
 //! When the backend is only known at run time (a `DATABASE_URL`),
 //! [`connect`] picks it from the URL scheme, applies the migrations and
 //! returns the [`Store`] that `authkit_core::Auth` takes:
@@ -61,6 +88,10 @@
 //! | `authkit_backup_codes` | hashed backup codes and when each was used |
 //! | `authkit_mfa_failures` | failed second-factor attempts per account |
 //! | `authkit_known_devices` | device fingerprints each account signed in from |
+//! | `authkit_orgs` | organisations (unique slug) |
+//! | `authkit_org_members` | memberships and their organisation role |
+//! | `authkit_org_invites` | invitations (token as its hash), open until accepted, withdrawn or superseded |
+//! | `authkit_identities` | social / OpenID Connect identities: (provider, subject) → account |
 //!
 //! # Sharing a pool with the host application
 //!
@@ -105,11 +136,23 @@
 //!   that locks its rows (`FOR UPDATE`, or `BEGIN IMMEDIATE` on SQLite):
 //!   of N concurrent callers exactly one wins. Deadlocks and busy errors
 //!   rerun the transaction a bounded number of times.
+//! - On PostgreSQL, refresh rotation (the call behind every token refresh)
+//!   is a single round trip: one call of the `authkit_rotate_refresh`
+//!   function, which runs the same locked transaction server-side.
 //! - Confirming a TOTP enrolment, accepting a TOTP time step (replay
 //!   protection) and spending a backup code are each one conditional
 //!   `UPDATE`: of N concurrent callers exactly one wins. Replacing the
 //!   backup codes, counting an MFA failure and remembering a device are one
 //!   transaction each, serialized per account.
+//! - Membership changes (role change, removal, accepting an invitation)
+//!   are one transaction each that first locks the organisation's row, so
+//!   they serialize per organisation: concurrent demotions of the last two
+//!   owners leave one, and concurrent acceptances of one invitation make
+//!   one membership.
+//! - A (provider, subject) identity belongs to one account, and an account
+//!   has one identity per provider (two unique keys: of N concurrent links
+//!   exactly one wins). Unlinking while keeping the last identity is one
+//!   transaction serialized per account.
 //! - At most one unconsumed one-time token exists per (purpose, subject),
 //!   enforced by a unique index.
 //! - Several accounts may share one verified phone number (the core's
@@ -136,9 +179,14 @@
 //! });
 //! ```
 //!
+//! To clean up after each check, return a `(Store, guard)` pair instead;
+//! the guard is dropped when the check is over, passed or failed (see
+//! `authkit_core::testing::Fixture`).
+//!
 //! This crate's own tests do exactly that for every backend; PostgreSQL
 //! and MySQL run when `AUTHKIT_TEST_POSTGRES_URL` / `AUTHKIT_TEST_MYSQL_URL`
-//! are set, each test in a fresh schema or database.
+//! are set, each test in a fresh schema or database that is dropped when
+//! the test ends (and swept by a later run if the process was killed).
 
 // Without a backend feature only `connect` (which then refuses every URL)
 // remains; the shared machinery is unused but kept compiling.
@@ -149,8 +197,10 @@
 
 mod columns;
 mod error;
+mod identity_store;
 mod mfa_store;
 mod migrations;
+mod org_store;
 mod sql_store;
 mod transitions;
 

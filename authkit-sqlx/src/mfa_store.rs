@@ -18,7 +18,7 @@ macro_rules! impl_mfa_store {
             use async_trait::async_trait;
             use authkit_core::error::AuthResult;
             use authkit_core::secret::TokenHash;
-            use authkit_core::store::{DeviceSeen, MfaStore, TotpRecord};
+            use authkit_core::store::{DeviceSeen, MfaStatus, MfaStore, TotpRecord};
             use chrono::{DateTime, Duration, Utc};
             use sqlx::Row as _;
             use uuid::Uuid;
@@ -347,6 +347,26 @@ macro_rules! impl_mfa_store {
                     .await
                     .and_then(|n: i64| count_from_db("remaining", n))
                     .map_err(to_auth)
+                }
+
+                async fn mfa_status(&self, user_id: Uuid) -> AuthResult<MfaStatus> {
+                    let (totp, remaining): (i64, i64) = sqlx::query_as(Self::sql(
+                        "SELECT \
+                         (SELECT COUNT(*) FROM authkit_totp \
+                          WHERE user_id = ? AND confirmed_at IS NOT NULL), \
+                         (SELECT COUNT(*) FROM authkit_backup_codes \
+                          WHERE user_id = ? AND used_at IS NULL)",
+                    ))
+                    .bind(user_id)
+                    .bind(user_id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(to_auth)?;
+                    Ok(MfaStatus {
+                        totp_confirmed: totp > 0,
+                        backup_codes_remaining: count_from_db("remaining", remaining)
+                            .map_err(to_auth)?,
+                    })
                 }
 
                 async fn record_mfa_failure(

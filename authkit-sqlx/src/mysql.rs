@@ -18,6 +18,16 @@ const MIGRATIONS: &[Embedded] = &[
         include_str!("../migrations/mysql/0001_initial.sql"),
     ),
     (2, "mfa", include_str!("../migrations/mysql/0002_mfa.sql")),
+    (
+        3,
+        "authz",
+        include_str!("../migrations/mysql/0003_authz.sql"),
+    ),
+    (
+        4,
+        "identities",
+        include_str!("../migrations/mysql/0004_identities.sql"),
+    ),
 ];
 
 /// Every store trait on MySQL 8 or MariaDB 10.5 and later (InnoDB).
@@ -78,6 +88,13 @@ impl MySqlStore {
         text.into_sql_str()
     }
 
+    /// A time that may lie past 2038 (an indefinite admin lock), as bound:
+    /// MySQL and MariaDB refuse a `TIMESTAMP`-typed parameter beyond
+    /// 2038-01-19, so it travels as a `DATETIME`.
+    fn far_time(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+        t.naive_utc()
+    }
+
     fn locked(text: &'static str) -> SqlStr {
         AssertSqlSafe(format!("{text} FOR UPDATE")).into_sql_str()
     }
@@ -96,6 +113,9 @@ impl MySqlStore {
 
     const SELECT_AUDIT: &'static str =
         "SELECT id, at, event, user_id, ip, user_agent, data FROM authkit_audit_log";
+
+    /// Rotation is the portable transaction.
+    const ROTATE_REFRESH_CALL: Option<&'static str> = None;
 }
 
 crate::sql_store::impl_store!(MySqlStore, MySql);

@@ -11,7 +11,10 @@
 //! - `async fn begin(&self)`: a transaction that serializes writers
 //!   (`BEGIN IMMEDIATE` on SQLite);
 //! - `INSERT_AUDIT` / `SELECT_AUDIT`: the audit statements (JSONB on
-//!   PostgreSQL).
+//!   PostgreSQL);
+//! - `ROTATE_REFRESH_CALL`: `Some` statement that rotates a refresh token in
+//!   one round trip (PostgreSQL's `authkit_rotate_refresh` function), or
+//!   `None` to run the portable transaction.
 //!
 //! Every single-use or counting transition is one transaction that locks
 //! the rows it decides on, re-reads them under the lock, asks
@@ -70,7 +73,9 @@ macro_rules! impl_store {
                 phone_from_db, purpose_from_db, roles_from_db, roles_to_db,
             };
             use $crate::error::{ErrorClass, classify, rerunning_on_conflict, retrying, to_auth};
-            use $crate::transitions::{self, Failures, REUSED, RefreshRow, Rotation};
+            use $crate::transitions::{
+                self, Failures, REUSED, RefreshRow, Rotation, RotationCutoffs,
+            };
 
             type DbRow = <$db as sqlx::Database>::Row;
             type Tx = sqlx::Transaction<'static, $db>;
@@ -387,6 +392,36 @@ macro_rules! impl_store {
                     }
                 }
 
+                /// One rotation as a single statement: `call` runs the
+                /// rules server-side and returns the outcome and the session
+                /// (no row when the request is invalid).
+                async fn rotate_in_one_call(
+                    &self,
+                    call: &'static str,
+                    req: &RotateRefresh,
+                ) -> Result<RotateOutcome, sqlx::Error> {
+                    let cutoffs = RotationCutoffs::of(req);
+                    let Some(row) = sqlx::query(Self::sql(call))
+                        .bind(&req.presented.0[..])
+                        .bind(&req.replacement.0[..])
+                        .bind(req.now)
+                        .bind(cutoffs.live_after)
+                        .bind(cutoffs.grace_after)
+                        .fetch_optional(&self.pool)
+                        .await?
+                    else {
+                        return Ok(RotateOutcome::Invalid);
+                    };
+                    let session = session_from_row(&row)?;
+                    match row.try_get::<String, _>("outcome")?.as_str() {
+                        "rotated" => Ok(RotateOutcome::Rotated(session)),
+                        "reused" => Ok(RotateOutcome::Reused(session)),
+                        other => Err(sqlx::Error::Protocol(format!(
+                            "unknown rotation outcome {other:?}"
+                        ))),
+                    }
+                }
+
                 async fn issue_once(&self, token: &OneTimeToken) -> Result<(), sqlx::Error> {
                     let mut tx: Tx = self.begin().await?;
                     sqlx::query(Self::sql(
@@ -687,7 +722,11 @@ macro_rules! impl_store {
                 }
 
                 async fn rotate_refresh(&self, req: &RotateRefresh) -> AuthResult<RotateOutcome> {
-                    retrying(|| self.rotate_once(req)).await.map_err(to_auth)
+                    match Self::ROTATE_REFRESH_CALL {
+                        Some(call) => retrying(|| self.rotate_in_one_call(call, req)).await,
+                        None => retrying(|| self.rotate_once(req)).await,
+                    }
+                    .map_err(to_auth)
                 }
 
                 async fn sessions_for_user(
@@ -972,8 +1011,10 @@ macro_rules! impl_store {
                     Ok(done.rows_affected())
                 }
             }
+            $crate::org_store::impl_org_store!($store, $db);
         };
         $crate::mfa_store::impl_mfa_store!($store, $db);
+        $crate::identity_store::impl_identity_store!($store, $db);
     };
 }
 

@@ -57,6 +57,42 @@ pub(crate) fn rotation(
     }
 }
 
+/// The time limits of a rotation as instants, for a backend that applies
+/// the rules of [`rotation`] server-side (PostgreSQL's
+/// `authkit_rotate_refresh`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RotationCutoffs {
+    /// The session is idle unless `last_seen_at > live_after`.
+    pub live_after: DateTime<Utc>,
+    /// A rotated token is within the grace period when
+    /// `rotated_at > grace_after`; `None` when there is no grace period.
+    pub grace_after: Option<DateTime<Utc>>,
+}
+
+impl RotationCutoffs {
+    /// `now - idle_timeout` and `now - reuse_grace`, the same comparisons
+    /// as [`rotation`] (`now - t < d` is `t > now - d`), clamped to the
+    /// year 1 so that every database can store them.
+    pub(crate) fn of(req: &RotateRefresh) -> Self {
+        let before = |d: Duration| {
+            req.now
+                .checked_sub_signed(d)
+                .filter(|t| *t > EARLIEST)
+                .unwrap_or(EARLIEST)
+        };
+        Self {
+            live_after: before(req.idle_timeout),
+            grace_after: (req.reuse_grace > Duration::zero()).then(|| before(req.reuse_grace)),
+        }
+    }
+}
+
+/// 0001-01-01T00:00:00Z, before any instant a store holds.
+const EARLIEST: DateTime<Utc> = match DateTime::from_timestamp(-62_135_596_800, 0) {
+    Some(t) => t,
+    None => DateTime::<Utc>::MIN_UTC,
+};
+
 /// The login-failure fields of an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Failures {
@@ -239,6 +275,33 @@ mod tests {
             rotation(&req(old, now, 10), &s, rotated, None),
             Rotation::Reuse,
             "no current token"
+        );
+    }
+
+    #[test]
+    fn cutoffs_match_the_rotation_rules() {
+        let now = Utc::now();
+        let t = TokenHash::of_token("a");
+        let cutoffs = RotationCutoffs::of(&req(t, now, 10));
+        assert_eq!(cutoffs.live_after, now - Duration::minutes(30));
+        assert_eq!(cutoffs.grace_after, Some(now - Duration::seconds(10)));
+        assert_eq!(RotationCutoffs::of(&req(t, now, 0)).grace_after, None);
+        assert_eq!(RotationCutoffs::of(&req(t, now, -5)).grace_after, None);
+
+        // An idle timeout at the boundary is idle, as in `rotation`.
+        let s = session(now);
+        let at = req(t, now + Duration::minutes(30), 0);
+        let cut = RotationCutoffs::of(&at);
+        assert!(s.last_seen_at <= cut.live_after);
+        assert_eq!(rotation(&at, &s, FRESH, Some(t)), Rotation::Invalid);
+
+        let mut huge = req(t, now, 0);
+        huge.idle_timeout = Duration::MAX;
+        huge.reuse_grace = Duration::MAX;
+        let cut = RotationCutoffs::of(&huge);
+        assert_eq!(
+            (cut.live_after, cut.grace_after),
+            (EARLIEST, Some(EARLIEST))
         );
     }
 

@@ -1,6 +1,7 @@
 //! SQL store hot paths: find a user by email, create a session, rotate a
-//! refresh token, consume a one-time token. SQLite (in memory and on a
-//! file) always; PostgreSQL too when `AUTHKIT_TEST_POSTGRES_URL` is set.
+//! refresh token, consume a one-time token, each beside the floor of one
+//! round trip through the same pool (`SELECT 1`). SQLite (in memory and on
+//! a file) always; PostgreSQL too when `AUTHKIT_TEST_POSTGRES_URL` is set.
 
 // Benchmark setup may fail loudly; criterion's macros emit undocumented items.
 #![allow(clippy::expect_used, missing_docs)]
@@ -40,9 +41,24 @@ fn session(user_id: Uuid) -> Session {
     }
 }
 
-fn bench_store(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, store: &Store) {
+/// Benches the store operations on `store`, and `floor` (one trivial
+/// statement through the store's pool) as the baseline of the same run.
+fn bench_store<F, Fut>(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    store: &Store,
+    floor: F,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), sqlx::Error>>,
+{
     let mut group = c.benchmark_group(format!("store/{name}"));
     group.sample_size(30);
+
+    group.bench_function("round_trip_floor", |b| {
+        b.iter(|| rt.block_on(floor()).expect("floor"))
+    });
 
     let user = User::new(
         Email::parse("bench@example.com").expect("email"),
@@ -107,28 +123,48 @@ fn bench_store(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, stor
     group.finish();
 }
 
+/// `SELECT 1` through `pool`: the cost of one round trip.
+async fn select_one<'p, DB, E>(pool: E) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    E: sqlx::Executor<'p, Database = DB>,
+    <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+{
+    sqlx::query::<DB>("SELECT 1")
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
 fn stores(c: &mut Criterion) {
     let rt = runtime();
-    let memory = rt
-        .block_on(authkit_sqlx::connect("sqlite::memory:"))
-        .expect("sqlite in memory");
-    bench_store(c, &rt, "sqlite_memory", &memory);
+    let sqlite = |url: String| {
+        rt.block_on(async {
+            let backend = authkit_sqlx::SqliteStore::connect(&url)
+                .await
+                .expect("sqlite");
+            backend.migrate().await.expect("migrate");
+            let pool = backend.pool().clone();
+            (Store::new(backend), pool)
+        })
+    };
+
+    let (memory, pool) = sqlite("sqlite::memory:".into());
+    bench_store(c, &rt, "sqlite_memory", &memory, || select_one(&pool));
+    drop((memory, pool));
 
     let dir = std::env::temp_dir().join(format!("authkit-bench-{}", Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("bench dir");
-    let url = format!("sqlite://{}", dir.join("bench.db").display());
-    let file = rt
-        .block_on(authkit_sqlx::connect(&url))
-        .expect("sqlite file");
-    bench_store(c, &rt, "sqlite_file", &file);
-    drop(file);
+    let (file, pool) = sqlite(format!("sqlite://{}", dir.join("bench.db").display()));
+    bench_store(c, &rt, "sqlite_file", &file, || select_one(&pool));
+    drop((file, pool));
     let _ = std::fs::remove_dir_all(&dir);
 
     match std::env::var("AUTHKIT_TEST_POSTGRES_URL") {
         Ok(url) => {
             // A fresh schema keeps the bench's rows out of the database.
             let schema = format!("authkit_bench_{}", Uuid::now_v7().simple());
-            let store = rt.block_on(async {
+            let (store, pool) = rt.block_on(async {
                 let admin = sqlx::PgPool::connect(&url).await.expect("postgres");
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
                     .execute(&admin)
@@ -139,12 +175,12 @@ fn stores(c: &mut Criterion) {
                     sqlx::PgPool::connect_with(options.options([("search_path", schema.as_str())]))
                         .await
                         .expect("pool");
-                let store = authkit_sqlx::PgStore::from_pool(pool);
+                let store = authkit_sqlx::PgStore::from_pool(pool.clone());
                 store.migrate().await.expect("migrate");
-                Store::new(store)
+                (Store::new(store), pool)
             });
-            bench_store(c, &rt, "postgres", &store);
-            drop(store);
+            bench_store(c, &rt, "postgres", &store, || select_one(&pool));
+            drop((store, pool));
             rt.block_on(async {
                 let admin = sqlx::PgPool::connect(&url).await.expect("postgres");
                 sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))

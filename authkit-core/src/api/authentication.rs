@@ -2,7 +2,11 @@
 //! outcome of authenticating a request, and permissions named as types.
 
 use crate::error::AuthError;
-use crate::principal::Principal;
+use crate::principal::{OrgGrant, Principal};
+
+/// The path parameter the adapters' organisation guards read the slug
+/// from, unless told another (`/orgs/{slug}/...`).
+pub const ORG_SLUG_PARAM: &str = "slug";
 
 /// The outcome of authenticating one request with
 /// [`Api::authenticate`](super::Api::authenticate), which adapter
@@ -38,6 +42,29 @@ impl Authentication {
     }
 }
 
+impl Authentication {
+    /// Like [`principal`](Self::principal), and the principal must hold
+    /// `permission` in the organisation `slug` (from its token, no store
+    /// round trip). `slug` is `None` when the route has no such path
+    /// parameter: a wiring bug of the host app (500).
+    ///
+    /// # Errors
+    /// As [`principal`](Self::principal); `NotFound` when not a member,
+    /// `Forbidden` without the permission there.
+    pub fn require_org(
+        &self,
+        slug: Option<&str>,
+        permission: &str,
+    ) -> Result<(&Principal, &OrgGrant), AuthError> {
+        let principal = self.principal()?;
+        let slug = slug.ok_or_else(|| {
+            AuthError::internal("an organisation guard is on a route without the slug parameter")
+        })?;
+        let grant = crate::principal::require_org_permission(principal, slug, permission)?;
+        Ok((principal, grant))
+    }
+}
+
 /// A global permission, named at the type level for the adapters'
 /// permission extractors (`HasPermission<P>`).
 ///
@@ -47,6 +74,10 @@ impl Authentication {
 ///     const NAME: &'static str = "internal.users.read";
 /// }
 /// ```
+///
+/// The same trait names organisation permissions for the organisation
+/// guards (`HasOrgPermission<P>`), e.g. `const NAME: &'static str =
+/// "member.invite";`.
 pub trait Permission: Send + Sync + 'static {
     /// The permission string.
     const NAME: &'static str;
@@ -68,6 +99,7 @@ mod tests {
             permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
             expires_at: chrono::Utc::now(),
             token_id: "jti".to_owned(),
+            orgs: Vec::new(),
         }
     }
 
@@ -83,6 +115,39 @@ mod tests {
         let expired = Authentication(Err(AuthError::TokenExpired));
         assert!(matches!(expired.principal(), Err(AuthError::TokenExpired)));
         assert!(matches!(expired.require("x"), Err(AuthError::TokenExpired)));
+    }
+
+    #[test]
+    fn org_guards_need_membership_and_the_permission_there() {
+        let mut p = principal(&["internal.users.read"]);
+        p.orgs.push(OrgGrant {
+            slug: "acme".into(),
+            role: "MEMBER".into(),
+            permissions: vec!["org.view".into()],
+        });
+        let user = Authentication(Ok(Some(p)));
+        let (_, grant) = user.require_org(Some("acme"), "org.view").unwrap();
+        assert_eq!(grant.role, "MEMBER");
+        assert!(matches!(
+            user.require_org(Some("acme"), "member.invite"),
+            Err(AuthError::Forbidden)
+        ));
+        assert!(matches!(
+            user.require_org(Some("other"), "org.view"),
+            Err(AuthError::NotFound)
+        ));
+        assert!(matches!(
+            user.require_org(Some("acme"), "internal.users.read"),
+            Err(AuthError::Forbidden)
+        ));
+        assert!(matches!(
+            user.require_org(None, "org.view"),
+            Err(AuthError::Internal(_))
+        ));
+        assert!(matches!(
+            Authentication(Ok(None)).require_org(Some("acme"), "org.view"),
+            Err(AuthError::TokenInvalid)
+        ));
     }
 
     #[test]

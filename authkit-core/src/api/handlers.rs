@@ -11,6 +11,7 @@ use super::Api;
 use super::cookies::{self, REFRESH_COOKIE};
 use super::input::{self, JsonBody};
 use super::problem::{Failure, json as render, no_content, raw};
+use super::query::Query;
 use super::routes::Endpoint;
 use crate::audit::RequestMeta;
 use crate::error::{AuthError, FieldError};
@@ -20,16 +21,12 @@ use crate::service::{
     Credentials, LoginOutcome, ProfileUpdate, Registration, TokenPair, TotpDisable,
 };
 
-/// Audit page size when the client gives none, and the largest allowed.
-const DEFAULT_PER_PAGE: u32 = 50;
-const MAX_PER_PAGE: u32 = 100;
-
 /// The `method` names `POST /mfa/verify` accepts.
 const VERIFY_METHODS: &str = "totp, backup_code, email, sms";
 /// The `method` names `POST /mfa/challenge` accepts (those sent a code).
 const CHALLENGE_METHODS: &str = "email, sms";
 
-type Answer = Result<Response<Bytes>, Failure>;
+pub(super) type Answer = Result<Response<Bytes>, Failure>;
 
 impl Api {
     pub(super) async fn dispatch(
@@ -151,19 +148,12 @@ impl Api {
             }
             Endpoint::MyAudit => {
                 let principal = self.principal(request)?;
-                let (offset, limit) = page(request.uri().query())?;
-                // One more than asked tells whether another page exists.
-                let mut events = auth.my_audit(&principal, offset, limit + 1).await?;
-                let more = events.len() > limit as usize;
-                events.truncate(limit as usize);
+                let mut query = Query::parse(request.uri().query());
+                let (page, per_page) = query.page();
+                query.finish()?;
                 Ok(render(
                     StatusCode::OK,
-                    &json!({
-                        "events": events,
-                        "offset": offset,
-                        "limit": limit,
-                        "next_offset": more.then_some(offset + u64::from(limit)),
-                    }),
+                    &auth.my_audit(&principal, page, per_page).await?,
                 ))
             }
             Endpoint::Logout => {
@@ -297,11 +287,18 @@ impl Api {
                     .await?;
                 Ok(render(StatusCode::OK, &json!({ "user": profile })))
             }
+            Endpoint::OAuthStart => self.oauth_start(param(params), request, meta).await,
+            Endpoint::OAuthCallback => Ok(self.oauth_callback(param(params), request, meta).await),
+            Endpoint::Identities => self.identities(request).await,
+            Endpoint::LinkIdentity => self.link_identity(request, meta).await,
+            Endpoint::UnlinkIdentity => self.unlink_identity(request, meta).await,
             Endpoint::OpenApi => Ok(raw(
                 StatusCode::OK,
                 "application/json",
                 Bytes::from_static(super::OPENAPI.as_bytes()),
             )),
+            Endpoint::Org(route) => self.org_route(route, params, request, meta).await,
+            Endpoint::Admin(route) => self.admin_route(route, params, request, meta).await,
         }
     }
 
@@ -372,7 +369,7 @@ impl Api {
         }
     }
 
-    fn login_answer(&self, outcome: LoginOutcome) -> Response<Bytes> {
+    pub(super) fn login_answer(&self, outcome: LoginOutcome) -> Response<Bytes> {
         match outcome {
             LoginOutcome::Tokens(pair) => self.tokens(&pair),
             LoginOutcome::MfaRequired(challenge) => render(StatusCode::OK, &challenge),
@@ -386,7 +383,11 @@ impl Api {
     }
 
     /// `response`, with the cookies of `pair` in cookie mode.
-    fn with_cookies(&self, mut response: Response<Bytes>, pair: &TokenPair) -> Response<Bytes> {
+    pub(super) fn with_cookies(
+        &self,
+        mut response: Response<Bytes>,
+        pair: &TokenPair,
+    ) -> Response<Bytes> {
         let config = self.config();
         if config.cookie_mode {
             let ttl = self.auth().config().session_ttl.num_seconds();
@@ -404,12 +405,16 @@ impl Api {
         response
     }
 
-    fn body(&self, request: &Request<Bytes>) -> Result<JsonBody, Failure> {
+    pub(super) fn body(&self, request: &Request<Bytes>) -> Result<JsonBody, Failure> {
         input::json(request, self.config().body_limit)
     }
 
     /// A body with one required string field.
-    fn one_field(&self, request: &Request<Bytes>, field: &str) -> Result<String, Failure> {
+    pub(super) fn one_field(
+        &self,
+        request: &Request<Bytes>,
+        field: &str,
+    ) -> Result<String, Failure> {
         let body = self.body(request)?;
         let mut f = body.fields();
         let value = f.string(field);
@@ -418,10 +423,15 @@ impl Api {
     }
 
     /// The caller, or 401 when there is none.
-    fn principal(&self, request: &Request<Bytes>) -> Result<Principal, Failure> {
+    pub(super) fn principal(&self, request: &Request<Bytes>) -> Result<Principal, Failure> {
         self.authenticate(request.method(), request.headers())?
             .ok_or(Failure::Unauthenticated)
     }
+}
+
+/// The first path parameter (the route table guarantees one).
+fn param(params: &[String]) -> &str {
+    params.first().map_or("", String::as_str)
 }
 
 fn registration(body: &JsonBody) -> Result<Registration, Failure> {
@@ -446,86 +456,4 @@ fn backup_codes(codes: &[String]) -> Response<Bytes> {
 /// exists, and of flows that send a code.
 fn accepted() -> Response<Bytes> {
     render(StatusCode::ACCEPTED, &json!({ "status": "accepted" }))
-}
-
-/// `?page=&per_page=` (1-based) or `?offset=&limit=`; defaults page 1 of 50,
-/// at most 100 per page.
-fn page(query: Option<&str>) -> Result<(u64, u32), Failure> {
-    let mut errors = Vec::new();
-    let mut number = |name: &str, value: &str, min: u64, max: u64| -> u64 {
-        match value.parse::<u64>() {
-            Ok(n) if (min..=max).contains(&n) => n,
-            _ => {
-                errors.push(FieldError::new(
-                    name,
-                    "invalid_number",
-                    format!("Expected a whole number from {min} to {max}."),
-                ));
-                min
-            }
-        }
-    };
-    let (mut page, mut per_page, mut offset, mut limit) = (None, None, None, None);
-    for pair in query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match key {
-            "page" => page = Some(number(key, value, 1, 1_000_000)),
-            "per_page" => per_page = Some(number(key, value, 1, u64::from(MAX_PER_PAGE))),
-            "offset" => offset = Some(number(key, value, 0, 1_000_000_000)),
-            "limit" => limit = Some(number(key, value, 1, u64::from(MAX_PER_PAGE))),
-            _ => {}
-        }
-    }
-    if (page.is_some() || per_page.is_some()) && (offset.is_some() || limit.is_some()) {
-        errors.push(FieldError::new(
-            "page",
-            "conflicting_pagination",
-            "Use page/per_page or offset/limit, not both.",
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(AuthError::Validation(errors).into());
-    }
-    let size = per_page.or(limit).unwrap_or(u64::from(DEFAULT_PER_PAGE));
-    let offset = offset.unwrap_or_else(|| (page.unwrap_or(1) - 1) * size);
-    // `size` is at most MAX_PER_PAGE.
-    Ok((offset, u32::try_from(size).unwrap_or(DEFAULT_PER_PAGE)))
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn pages_translate_to_offsets() {
-        assert_eq!(page(None).unwrap(), (0, 50));
-        assert_eq!(page(Some("")).unwrap(), (0, 50));
-        assert_eq!(page(Some("page=3&per_page=10")).unwrap(), (20, 10));
-        assert_eq!(page(Some("offset=7&limit=5&other=x")).unwrap(), (7, 5));
-        assert_eq!(page(Some("page=2")).unwrap(), (50, 50));
-    }
-
-    #[test]
-    fn bad_pages_are_validation_errors() {
-        for q in [
-            "page=0",
-            "per_page=101",
-            "limit=0",
-            "page=x",
-            "offset=-1",
-            "page=1&limit=5",
-            "per_page=",
-            "page=1e3",
-        ] {
-            let Err(Failure::Auth(err)) = page(Some(q)) else {
-                panic!("{q} accepted")
-            };
-            assert_eq!(err.code(), "validation_failed", "{q}");
-        }
-    }
 }

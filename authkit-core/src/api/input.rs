@@ -147,6 +147,42 @@ impl Fields<'_> {
         }
     }
 
+    /// A required array of strings.
+    pub(crate) fn strings(&mut self, field: &str) -> Vec<String> {
+        match self.body.get(field) {
+            Some(Value::Array(items)) => {
+                let strings: Option<Vec<String>> = items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned))
+                    .collect();
+                strings.unwrap_or_else(|| {
+                    self.errors.push(FieldError::new(
+                        field,
+                        "invalid_type",
+                        "Expected an array of strings.",
+                    ));
+                    Vec::new()
+                })
+            }
+            None | Some(Value::Null) => {
+                self.errors.push(FieldError::new(
+                    field,
+                    "required",
+                    "This field is required.",
+                ));
+                Vec::new()
+            }
+            Some(_) => {
+                self.errors.push(FieldError::new(
+                    field,
+                    "invalid_type",
+                    "Expected an array of strings.",
+                ));
+                Vec::new()
+            }
+        }
+    }
+
     fn wrong_type(&mut self, field: &str) {
         self.errors
             .push(FieldError::new(field, "invalid_type", "Expected a string."));
@@ -311,6 +347,30 @@ mod tests {
             );
             assert!(errors[0].message.contains("totp, sms"));
         }
+    }
+
+    #[test]
+    fn string_arrays_are_typed() {
+        let body = optional_json(
+            &request(
+                Some("application/json"),
+                r#"{"a":["x","ÿ"],"b":[1],"c":"x","e":[]}"#,
+            ),
+            1024,
+        )
+        .unwrap()
+        .unwrap();
+        let mut f = body.fields();
+        assert_eq!(f.strings("a"), ["x", "ÿ"]);
+        assert!(f.strings("e").is_empty());
+        f.strings("b");
+        f.strings("c");
+        f.strings("d");
+        let Err(Failure::Auth(err)) = f.finish() else {
+            panic!("expected errors")
+        };
+        let codes: Vec<_> = err.field_errors().iter().map(|e| e.code.as_str()).collect();
+        assert_eq!(codes, ["invalid_type", "invalid_type", "required"]);
     }
 
     #[test]

@@ -9,13 +9,12 @@
 //! - [`Api::handle`] serves every route relative to the mount point
 //!   (`/auth` by default; the adapter strips it): the contract of the
 //!   project's API document, minus the routes of features not built yet
-//!   (organisations, admin, social login), which answer 404 `not_found`
-//!   until their rows join the route table.
 //! - [`Api::well_known`] serves `/.well-known/jwks.json`, mounted at the
 //!   root by adapters.
-//! - [`Api::authenticate`], [`Authentication`], [`Permission`] and
-//!   [`error_response`] let adapters protect the host application's own
-//!   routes with the same rules and error bodies.
+//! - [`Api::authenticate`], [`Authentication`] (with
+//!   [`Authentication::require`] and [`Authentication::require_org`]),
+//!   [`Permission`] and [`error_response`] let adapters protect the host
+//!   application's own routes with the same rules and error bodies.
 //! - `GET <mount>/openapi.json` serves an OpenAPI 3.1 description of every
 //!   route.
 //!
@@ -34,10 +33,18 @@
 //!   `WWW-Authenticate: Bearer`.
 //! - `POST /email/verify/resend` and `POST /password/reset` always answer
 //!   202 `{"status": "accepted"}`, whether or not the account exists.
-//! - `GET /me/audit` pages with `?page=&per_page=` (1-based, default 1 and
-//!   50, at most 100) or `?offset=&limit=`; it answers
-//!   `{events, offset, limit, next_offset}` with `next_offset` `null` on
-//!   the last page.
+//! - Lists page one way (`GET /me/audit`, `GET /admin/users`,
+//!   `GET /admin/audit`): `?page=&per_page=` (1-based, default 1 and 50,
+//!   at most 100) answered with [`Page`](crate::Page)'s
+//!   `{items, page, per_page, next_page}`, `next_page` `null` on the last
+//!   page.
+//! - Organisation routes (`/orgs...`, `/invites/accept`) read the caller's
+//!   membership fresh from the store: a non-member gets 404 `not_found`,
+//!   a member without the organisation permission 403 `forbidden`; the
+//!   last OWNER is never demoted or removed (409 `last_owner`). Admin
+//!   routes (`/admin/...`) check the caller's global permission first (403
+//!   `forbidden`), before reading the request. See the service methods on
+//!   [`Auth`] for each rule.
 //! - `POST /password/change` without a token, with `{email,
 //!   current_password, new_password}`, is how an account whose login
 //!   answered `password_change_required` sets its new password; it answers
@@ -58,6 +65,14 @@
 //!   `backup_code`, `email`, `sms` is 422 `validation_failed` with an
 //!   `invalid_choice` field error. `POST /mfa/challenge` and
 //!   `POST /phone/verify/start` answer 202 `{"status": "accepted"}`.
+//! - Social login (`/oauth/{provider}/start`, `/oauth/{provider}/callback`,
+//!   `/me/identities`): see [`crate::oauth`]. An unknown provider answers 404 `not_found`; a bad
+//!   `state` 400 `oauth_state_invalid`; a refused link 409
+//!   `account_exists_unverified` or `identity_taken`; a failing provider
+//!   502 `oauth_provider_error`; a bad ID token 401 `oauth_token_invalid`.
+//!   The start sets the browser-binding cookie [`OAUTH_COOKIE`], which the
+//!   callback requires and clears; the callback answers JSON, or in
+//!   cookie mode 302 to `redirect_to` with the session cookies.
 //! - Cookie mode: see [`cookies`].
 //!
 //! # Example
@@ -85,13 +100,18 @@
 //! # }
 //! ```
 
+mod admin;
 mod authentication;
 mod client_ip;
 mod config;
 pub mod cookies;
 mod handlers;
 mod input;
+mod oauth;
+mod orgs;
 mod problem;
+mod query;
+mod request_id;
 mod routes;
 
 use std::net::IpAddr;
@@ -100,11 +120,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use tracing::Instrument as _;
 
-pub use authentication::{Authentication, Permission};
+pub use authentication::{Authentication, ORG_SLUG_PARAM, Permission};
 pub use client_ip::{IpNet, TrustedProxies};
 pub use config::{ApiConfig, DEFAULT_BODY_LIMIT, MAX_BODY_LIMIT, SameSite};
+pub use oauth::OAUTH_COOKIE;
 pub use problem::{PROBLEM_JSON, error_response, payload_too_large};
+pub use request_id::REQUEST_ID;
 
 use crate::audit::RequestMeta;
 use crate::config::ConfigError;
@@ -166,16 +189,34 @@ impl Api {
     /// Serves one request. Its path is relative to the mount point
     /// (`/token`, not `/auth/token`); `peer` is the socket peer's address.
     /// Never panics and never answers 500 for bad input.
+    ///
+    /// Runs in a `tracing` span `authkit_request` with the request id (see
+    /// [`REQUEST_ID`]: the caller's `X-Request-Id`, else a new one, echoed
+    /// in the response) and the flow (`endpoint`).
     pub async fn handle(&self, request: Request<Bytes>, peer: Option<IpAddr>) -> Response<Bytes> {
-        let outcome = match routes::resolve(request.method(), request.uri().path()) {
-            Resolved::Found(endpoint, params) => {
-                let meta = self.request_meta(&request, peer);
-                self.dispatch(endpoint, &params, &request, &meta).await
-            }
-            Resolved::MethodNotAllowed(allow) => Err(Failure::MethodNotAllowed(allow)),
-            Resolved::NotFound => Err(Failure::Auth(AuthError::NotFound)),
-        };
-        outcome.unwrap_or_else(Failure::into_response)
+        let request_id = request_id::of(request.headers());
+        let span = tracing::info_span!(
+            "authkit_request",
+            request_id = %request_id,
+            method = %request.method(),
+            endpoint = tracing::field::Empty,
+        );
+        let mut response = async {
+            let outcome = match routes::resolve(request.method(), request.uri().path()) {
+                Resolved::Found(endpoint, params) => {
+                    tracing::Span::current().record("endpoint", tracing::field::debug(endpoint));
+                    let meta = self.request_meta(&request, peer);
+                    self.dispatch(endpoint, &params, &request, &meta).await
+                }
+                Resolved::MethodNotAllowed(allow) => Err(Failure::MethodNotAllowed(allow)),
+                Resolved::NotFound => Err(Failure::Auth(AuthError::NotFound)),
+            };
+            outcome.unwrap_or_else(Failure::into_response)
+        }
+        .instrument(span)
+        .await;
+        request_id::echo(response.headers_mut(), &request_id);
+        response
     }
 
     /// Serves the root-level routes: `GET /.well-known/jwks.json` (paths

@@ -98,6 +98,10 @@ pub fn error_response(err: &AuthError) -> Response<Bytes> {
             tracing::error!(code = err.code(), error = %message, "request failed");
             "The request could not be completed; try again later.".to_owned()
         }
+        AuthError::OAuthProviderError(message) => {
+            tracing::warn!(code = err.code(), error = %message, "identity provider failed");
+            sentence(err)
+        }
         other => sentence(other),
     };
     let mut body = json!({
@@ -150,7 +154,7 @@ fn sentence(err: &AuthError) -> String {
         AuthError::EmailTaken => "An account already uses this email address.",
         AuthError::InvalidCredentials => "The email or password is wrong.",
         AuthError::EmailNotVerified => "Verify your email address first.",
-        AuthError::AccountLocked { .. } => "Too many failed attempts; the account is locked.",
+        AuthError::AccountLocked { .. } => "The account is locked.",
         AuthError::AccountInactive => "The account is deactivated.",
         AuthError::TokenInvalid => "The token is missing, malformed, unknown or revoked.",
         AuthError::TokenExpired => "The token has expired.",
@@ -165,6 +169,34 @@ fn sentence(err: &AuthError) -> String {
         AuthError::NotFound => "Nothing here.",
         AuthError::RateLimited { .. } => "Too many requests; retry later.",
         AuthError::RegistrationClosed => "Self-service registration is closed.",
+        AuthError::OAuthStateInvalid => {
+            "The sign-in link is invalid, expired, already used or from another browser; start again."
+        }
+        AuthError::OAuthDenied => "The identity provider did not complete the sign-in.",
+        AuthError::OAuthProviderError(_) => {
+            "The identity provider could not be reached or answered an error; try again later."
+        }
+        AuthError::OAuthTokenInvalid => "The identity provider's ID token failed verification.",
+        AuthError::OAuthEmailMissing => {
+            "The identity provider shared no email address; allow access to it and try again."
+        }
+        AuthError::AccountExistsUnverified => {
+            "An account with this email exists, but the email is not verified on both sides: sign in with your password and link the provider from your account."
+        }
+        AuthError::IdentityTaken => {
+            "This provider identity is linked to another account, or the account already has one of this provider."
+        }
+        AuthError::LastSignInMethod => {
+            "This is the account's last way to sign in: set a password or link another provider first."
+        }
+        AuthError::SlugTaken => "Another organisation uses this slug.",
+        AuthError::AlreadyMember => "The account is already a member of this organisation.",
+        AuthError::LastOwner => {
+            "An organisation keeps at least one owner: promote another member first."
+        }
+        AuthError::InviteEmailMismatch => {
+            "This invitation was sent to another email address; sign in with that account."
+        }
         other => other.title(),
     };
     text.to_owned()

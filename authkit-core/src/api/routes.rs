@@ -1,7 +1,5 @@
 //! The route table: every route the API serves, relative to the mount
-//! point. Features not built yet (organisations, admin, social login) add
-//! their rows here and their handlers next to the others; until then their
-//! paths answer 404 `not_found` like any unknown path.
+//! point.
 
 use http::Method;
 
@@ -39,7 +37,50 @@ pub(crate) enum Endpoint {
     EnrollTotpEnable,
     PhoneVerifyStart,
     PhoneVerifyConfirm,
+    OAuthStart,
+    OAuthCallback,
+    Identities,
+    LinkIdentity,
+    UnlinkIdentity,
     OpenApi,
+    /// Organisation routes (`api/orgs.rs`).
+    Org(OrgRoute),
+    /// Admin routes (`api/admin.rs`).
+    Admin(AdminRoute),
+}
+
+/// The organisation routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OrgRoute {
+    Create,
+    Mine,
+    View,
+    Rename,
+    Leave,
+    Members,
+    ChangeRole,
+    RemoveMember,
+    Invite,
+    Invites,
+    RevokeInvite,
+    AcceptInvite,
+}
+
+/// The admin routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AdminRoute {
+    Users,
+    User,
+    Lock,
+    Unlock,
+    Deactivate,
+    Reactivate,
+    ForcePasswordChange,
+    AssignRoles,
+    Sessions,
+    RevokeSessions,
+    RevokeSession,
+    Audit,
 }
 
 impl Endpoint {
@@ -78,7 +119,7 @@ const fn route(method: Method, path: &'static str, endpoint: Endpoint) -> Route 
 }
 
 /// Every route served under the mount point.
-pub(crate) static ROUTES: [Route; 32] = [
+pub(crate) static ROUTES: [Route; 61] = [
     route(Method::POST, "/register", Endpoint::Register),
     route(Method::POST, "/register/start", Endpoint::RegisterStart),
     route(Method::POST, "/register/confirm", Endpoint::RegisterConfirm),
@@ -134,7 +175,124 @@ pub(crate) static ROUTES: [Route; 32] = [
         "/phone/verify/confirm",
         Endpoint::PhoneVerifyConfirm,
     ),
+    route(Method::GET, "/oauth/{provider}/start", Endpoint::OAuthStart),
+    route(
+        Method::GET,
+        "/oauth/{provider}/callback",
+        Endpoint::OAuthCallback,
+    ),
+    route(Method::GET, "/me/identities", Endpoint::Identities),
+    route(Method::POST, "/me/identities", Endpoint::LinkIdentity),
+    route(Method::DELETE, "/me/identities", Endpoint::UnlinkIdentity),
     route(Method::GET, "/openapi.json", Endpoint::OpenApi),
+    route(Method::POST, "/orgs", Endpoint::Org(OrgRoute::Create)),
+    route(Method::GET, "/orgs", Endpoint::Org(OrgRoute::Mine)),
+    route(Method::GET, "/orgs/{slug}", Endpoint::Org(OrgRoute::View)),
+    route(
+        Method::PATCH,
+        "/orgs/{slug}",
+        Endpoint::Org(OrgRoute::Rename),
+    ),
+    route(
+        Method::POST,
+        "/orgs/{slug}/leave",
+        Endpoint::Org(OrgRoute::Leave),
+    ),
+    route(
+        Method::GET,
+        "/orgs/{slug}/members",
+        Endpoint::Org(OrgRoute::Members),
+    ),
+    route(
+        Method::PATCH,
+        "/orgs/{slug}/members/{user_id}",
+        Endpoint::Org(OrgRoute::ChangeRole),
+    ),
+    route(
+        Method::DELETE,
+        "/orgs/{slug}/members/{user_id}",
+        Endpoint::Org(OrgRoute::RemoveMember),
+    ),
+    route(
+        Method::POST,
+        "/orgs/{slug}/invites",
+        Endpoint::Org(OrgRoute::Invite),
+    ),
+    route(
+        Method::GET,
+        "/orgs/{slug}/invites",
+        Endpoint::Org(OrgRoute::Invites),
+    ),
+    route(
+        Method::DELETE,
+        "/orgs/{slug}/invites/{id}",
+        Endpoint::Org(OrgRoute::RevokeInvite),
+    ),
+    route(
+        Method::POST,
+        "/invites/accept",
+        Endpoint::Org(OrgRoute::AcceptInvite),
+    ),
+    route(
+        Method::GET,
+        "/admin/users",
+        Endpoint::Admin(AdminRoute::Users),
+    ),
+    route(
+        Method::GET,
+        "/admin/users/{id}",
+        Endpoint::Admin(AdminRoute::User),
+    ),
+    route(
+        Method::POST,
+        "/admin/users/{id}/lock",
+        Endpoint::Admin(AdminRoute::Lock),
+    ),
+    route(
+        Method::POST,
+        "/admin/users/{id}/unlock",
+        Endpoint::Admin(AdminRoute::Unlock),
+    ),
+    route(
+        Method::POST,
+        "/admin/users/{id}/deactivate",
+        Endpoint::Admin(AdminRoute::Deactivate),
+    ),
+    route(
+        Method::POST,
+        "/admin/users/{id}/reactivate",
+        Endpoint::Admin(AdminRoute::Reactivate),
+    ),
+    route(
+        Method::POST,
+        "/admin/users/{id}/force-password-change",
+        Endpoint::Admin(AdminRoute::ForcePasswordChange),
+    ),
+    route(
+        Method::PUT,
+        "/admin/users/{id}/roles",
+        Endpoint::Admin(AdminRoute::AssignRoles),
+    ),
+    route(
+        Method::GET,
+        "/admin/users/{id}/sessions",
+        Endpoint::Admin(AdminRoute::Sessions),
+    ),
+    route(
+        Method::DELETE,
+        "/admin/users/{id}/sessions",
+        Endpoint::Admin(AdminRoute::RevokeSessions),
+    ),
+    route(
+        Method::DELETE,
+        "/admin/users/{id}/sessions/{session_id}",
+        Endpoint::Admin(AdminRoute::RevokeSession),
+    ),
+    route(
+        Method::GET,
+        "/admin/audit",
+        Endpoint::Admin(AdminRoute::Audit),
+    ),
 ];
 
 /// The routes served at the root, outside the mount point.
@@ -214,6 +372,32 @@ mod tests {
             resolve(&Method::POST, "/mfa/enroll/totp/enable"),
             Resolved::Found(Endpoint::EnrollTotpEnable, vec![])
         );
+        assert_eq!(
+            resolve(&Method::GET, "/oauth/google/callback"),
+            Resolved::Found(Endpoint::OAuthCallback, vec!["google".to_owned()])
+        );
+        assert_eq!(
+            resolve(&Method::DELETE, "/me/identities"),
+            Resolved::Found(Endpoint::UnlinkIdentity, vec![])
+        );
+        assert_eq!(
+            resolve(&Method::PATCH, "/orgs/acme/members/u1"),
+            Resolved::Found(
+                Endpoint::Org(OrgRoute::ChangeRole),
+                vec!["acme".to_owned(), "u1".to_owned()]
+            )
+        );
+        assert_eq!(
+            resolve(&Method::GET, "/orgs"),
+            Resolved::Found(Endpoint::Org(OrgRoute::Mine), vec![])
+        );
+        assert_eq!(
+            resolve(&Method::DELETE, "/admin/users/u1/sessions/s1"),
+            Resolved::Found(
+                Endpoint::Admin(AdminRoute::RevokeSession),
+                vec!["u1".to_owned(), "s1".to_owned()]
+            )
+        );
     }
 
     #[test]
@@ -259,10 +443,15 @@ mod tests {
             "/mfa/totp",
             "/mfa/enroll/totp",
             "/phone/verify",
-            "/orgs",
-            "/admin/users",
-            "/oauth/google/start",
-            "/invites/accept",
+            "/oauth",
+            "/oauth/google",
+            "/oauth//start",
+            "/oauth/google/start/x",
+            "/orgs/",
+            "/orgs/acme/members/u/x",
+            "/admin",
+            "/admin/users/",
+            "/invites",
             "/.well-known/jwks.json",
             "/ünïcode",
             "//token",

@@ -89,13 +89,7 @@ async fn jwks_is_served_at_the_root_only() {
 #[tokio::test]
 async fn unknown_and_unbuilt_routes_are_problems() {
     let api = api().await;
-    for path in [
-        "/nope",
-        "/mfa",
-        "/orgs",
-        "/admin/users",
-        "/oauth/github/start",
-    ] {
+    for path in ["/nope", "/mfa", "/orgs/", "/admin", "/oauth/github"] {
         let r = api.handle(request(Method::POST, path, "{}"), None).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
         assert_eq!(r.headers()["content-type"], PROBLEM_JSON);
@@ -185,4 +179,37 @@ async fn an_invalid_config_is_refused() {
         Api::new(api.auth().clone(), config).unwrap_err().variable,
         "AUTHKIT_CSRF_ORIGINS"
     );
+}
+
+#[tokio::test]
+async fn every_response_echoes_a_request_id() {
+    let api = api().await;
+    let mut sent = request(Method::GET, "/me", "");
+    sent.headers_mut()
+        .insert("x-request-id", "trace-7f3a".parse().unwrap());
+    let response = api.handle(sent, None).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["x-request-id"], "trace-7f3a");
+
+    // Without one (or with one unfit for logs), a fresh id per request;
+    // also on unknown paths and bad methods.
+    let mut ids = Vec::new();
+    for (method, path) in [
+        (Method::GET, "/me"),
+        (Method::GET, "/nowhere"),
+        (Method::PUT, "/token"),
+    ] {
+        let mut sent = request(method, path, "");
+        sent.headers_mut()
+            .insert("x-request-id", "bad id\"".parse().unwrap());
+        let response = api.handle(sent, None).await;
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        ids.push(id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
 }

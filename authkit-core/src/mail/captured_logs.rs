@@ -1,5 +1,6 @@
 //! Test support: records the `tracing` events of the current thread, so a
-//! test can check what mail code logs (and what it must never log).
+//! test can check what code logs (and what it must never log). Public as
+//! [`testing::CapturedLogs`](crate::testing::CapturedLogs).
 
 use std::fmt::{self, Write as _};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,23 +14,23 @@ use tracing::{Event, Metadata, Subscriber};
 /// [`start`](Self::start) lives; one line per event: its level, then every
 /// field as `name=value`.
 ///
-/// Tests using it run on a current-thread runtime, so spawned tasks log on
-/// the test's thread too.
+/// Tests using it run on a current-thread runtime, so spawned tasks (a
+/// server under test included) log on the test's thread too.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct CapturedLogs {
+pub struct CapturedLogs {
     lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl CapturedLogs {
     /// Starts recording; stops when the returned guard drops.
-    pub(crate) fn start() -> (Self, DefaultGuard) {
+    pub fn start() -> (Self, DefaultGuard) {
         let logs = Self::default();
         let guard = tracing::subscriber::set_default(Recorder(logs.clone()));
         (logs, guard)
     }
 
     /// Every line recorded so far.
-    pub(crate) fn lines(&self) -> Vec<String> {
+    pub fn lines(&self) -> Vec<String> {
         self.lines
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -37,7 +38,7 @@ impl CapturedLogs {
     }
 
     /// The lines containing `needle`.
-    pub(crate) fn matching(&self, needle: &str) -> Vec<String> {
+    pub fn matching(&self, needle: &str) -> Vec<String> {
         self.lines()
             .into_iter()
             .filter(|line| line.contains(needle))

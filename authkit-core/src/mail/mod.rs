@@ -29,8 +29,8 @@ use async_trait::async_trait;
 
 use crate::error::AuthResult;
 
-#[cfg(test)]
-mod captured_logs;
+#[cfg(any(test, feature = "testing"))]
+pub(crate) mod captured_logs;
 mod console;
 mod memory;
 mod queue;

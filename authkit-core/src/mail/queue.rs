@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Mailer, Message};
 use crate::error::{AuthError, AuthResult};
+use crate::telemetry::{self, Queued};
 
 /// A [`Mailer`] that queues messages and hands them to another mailer from a
 /// background task, in order, retrying failed deliveries.
@@ -109,8 +110,9 @@ impl RetryPolicy {
 /// What the background task is asked to do.
 #[derive(Debug)]
 enum Job {
-    /// Hand a message to the inner mailer (retrying as the policy says).
-    Deliver(Message),
+    /// Hand a message to the inner mailer (retrying as the policy says);
+    /// counted in the queue-depth gauge until it is taken off the queue.
+    Deliver(Message, Queued),
     /// Signal that every job before this one is done.
     Flush(oneshot::Sender<()>),
 }
@@ -153,9 +155,11 @@ impl MailQueue {
 impl Mailer for MailQueue {
     async fn send(&self, message: Message) -> AuthResult<()> {
         let domain = domain_of(&message.to).to_owned();
-        match self.jobs.try_send(Job::Deliver(message)) {
+        let queued = Queued::enter(telemetry::MAIL_QUEUE_DEPTH);
+        match self.jobs.try_send(Job::Deliver(message, queued)) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
+                telemetry::delivery_failure(telemetry::MAIL_FAILURES, "queue_full");
                 tracing::warn!(domain, "mail queue full; message dropped");
                 Err(AuthError::Internal("mail queue full".into()))
             }
@@ -173,7 +177,10 @@ async fn run(inner: Arc<dyn Mailer>, policy: RetryPolicy, mut jobs: mpsc::Receiv
                 // The flusher may have stopped waiting; nothing to do then.
                 let _ = done.send(());
             }
-            Job::Deliver(message) => deliver(&inner, &policy, message).await,
+            Job::Deliver(message, queued) => {
+                drop(queued);
+                deliver(&inner, &policy, message).await;
+            }
         }
     }
 }
@@ -195,6 +202,7 @@ async fn deliver(inner: &Arc<dyn Mailer>, policy: &RetryPolicy, message: Message
             }
             Ok(Err(err)) => err,
             Err(_) => {
+                telemetry::delivery_failure(telemetry::MAIL_FAILURES, "given_up");
                 tracing::error!(
                     domain,
                     attempt,
@@ -204,10 +212,12 @@ async fn deliver(inner: &Arc<dyn Mailer>, policy: &RetryPolicy, message: Message
             }
         };
         if attempt >= attempts {
+            telemetry::delivery_failure(telemetry::MAIL_FAILURES, "given_up");
             tracing::error!(domain, attempts, error = %err, "mail delivery failed; given up");
             return;
         }
         let pause = policy.backoff(attempt);
+        telemetry::delivery_failure(telemetry::MAIL_FAILURES, "retrying");
         tracing::warn!(
             domain,
             attempt,

@@ -88,6 +88,47 @@ pub trait MailTemplates: Send + Sync {
             html,
         }
     }
+
+    /// Invitation to join an organisation: who invited, the organisation,
+    /// and the link to accept (it works once, for the invited address).
+    fn org_invite(
+        &self,
+        app_name: &str,
+        org_name: &str,
+        inviter: &str,
+        link: &str,
+        valid_minutes: i64,
+    ) -> Rendered {
+        let validity = validity(valid_minutes);
+        let text = format!(
+            "{inviter} invited you to join {org_name} on {app_name}. \
+             To accept, sign in with this email address and open this link:\n\n\
+             {link}\n\n\
+             The invitation expires in {validity} and works once. If you do not \
+             want to join, you can ignore this email.\n"
+        );
+        let subject = format!("Join {org_name} on {app_name}");
+        let (app, org, who, link) = (
+            escape_html(app_name),
+            escape_html(org_name),
+            escape_html(inviter),
+            escape_html(link),
+        );
+        let html = document(&format!(
+            "<p>{who} invited you to join <strong>{org}</strong> on {app}.</p>\n\
+             <p><a href=\"{link}\">Accept the invitation</a></p>\n\
+             <p>Sign in with this email address to accept. The invitation expires \
+             in {validity} and works once. If you do not want to join, you can \
+             ignore this email.</p>\n\
+             {fallback}",
+            fallback = link_fallback(&link),
+        ));
+        Rendered {
+            subject,
+            text,
+            html,
+        }
+    }
 }
 
 /// The built-in wording.
@@ -113,11 +154,12 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// "1 minute", "15 minutes", "1 hour", "24 hours".
+/// "1 minute", "15 minutes", "1 hour", "24 hours", "7 days".
 fn validity(minutes: i64) -> String {
     match minutes {
         1 => "1 minute".to_owned(),
         60 => "1 hour".to_owned(),
+        m if m > 1440 && m % 1440 == 0 => format!("{} days", m / 1440),
         m if m > 60 && m % 60 == 0 => format!("{} hours", m / 60),
         m => format!("{m} minutes"),
     }
@@ -148,6 +190,15 @@ mod tests {
     const LINK_HTML: &str = "https://app.example.com/verify?token=abc&amp;next=%2F";
 
     #[test]
+    fn invitations_escape_what_members_typed() {
+        let r = DefaultTemplates.org_invite("App", "<Acme & Co>", "ann@example.com", LINK, 10080);
+        assert!(r.text.contains("<Acme & Co>") && r.text.contains(LINK));
+        assert!(r.text.contains("7 days"));
+        assert!(r.html.contains("&lt;Acme &amp; Co&gt;") && !r.html.contains("<Acme"));
+        assert!(r.html.contains(LINK_HTML));
+    }
+
+    #[test]
     fn escape_html_covers_the_five_characters() {
         assert_eq!(
             escape_html(r#"<a href="x" title='y'>&amp;</a>"#),
@@ -164,6 +215,7 @@ mod tests {
         assert_eq!(validity(60), "1 hour");
         assert_eq!(validity(90), "90 minutes");
         assert_eq!(validity(1440), "24 hours");
+        assert_eq!(validity(2880), "2 days");
         assert_eq!(validity(0), "0 minutes");
     }
 

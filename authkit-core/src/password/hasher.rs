@@ -1,17 +1,19 @@
-//! argon2id hashing and verification, run on tokio's blocking pool behind a
-//! semaphore.
+//! argon2id hashing and verification, run on the hash threads
+//! ([`HashPool`]).
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Instant;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, Version};
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
+use super::pool::HashPool;
 use super::{HashParams, Verification, django};
 use crate::error::{AuthError, AuthResult};
+use crate::telemetry;
 
 /// Length of the argon2 output we store, in bytes.
 const OUTPUT_LEN: usize = 32;
@@ -46,9 +48,11 @@ pub(super) fn normalize(password: &str) -> Zeroizing<String> {
 /// 16), verifies as invalid and is reported with `tracing::warn!`; it never
 /// panics.
 ///
-/// At most `max_concurrent` hashes run at once (pass the CPU count); further
-/// calls wait for a slot, so a login flood cannot starve the runtime. Cheap
-/// to clone: clones share the slots.
+/// Hashes run on `max_concurrent` dedicated threads (pass the CPU count) at
+/// a background scheduling priority; further calls wait for a free thread,
+/// so a login flood neither starves the async runtime nor, since the kernel
+/// runs request threads first, the requests that do no hashing. Cheap to
+/// clone: clones share the threads, which stop when the last clone drops.
 #[derive(Clone)]
 pub struct PasswordHasher {
     inner: Arc<Inner>,
@@ -57,7 +61,7 @@ pub struct PasswordHasher {
 struct Inner {
     params: HashParams,
     argon2: Argon2<'static>,
-    permits: Arc<Semaphore>,
+    pool: HashPool,
     max_concurrent: usize,
     /// argon2id hash with the configured parameters, verified against when
     /// the account does not exist so that costs the same.
@@ -105,12 +109,12 @@ impl PasswordHasher {
             .hash_password(DUMMY_PASSWORD.as_bytes())
             .map_err(AuthError::internal)?
             .to_string();
-        let max_concurrent = max_concurrent.min(Semaphore::MAX_PERMITS);
+        let max_concurrent = max_concurrent.min(tokio::sync::Semaphore::MAX_PERMITS);
         Ok(Self {
             inner: Arc::new(Inner {
                 params,
                 argon2,
-                permits: Arc::new(Semaphore::new(max_concurrent)),
+                pool: HashPool::start(max_concurrent)?,
                 max_concurrent,
                 dummy,
             }),
@@ -138,7 +142,7 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &str) -> AuthResult<String> {
         let password = normalize(password);
         let inner = Arc::clone(&self.inner);
-        self.run(move || {
+        self.run("hash", move || {
             inner
                 .argon2
                 .hash_password(password.as_bytes())
@@ -159,7 +163,7 @@ impl PasswordHasher {
         let password = Zeroizing::new(password.to_owned());
         let stored = stored.map(str::to_owned);
         let inner = Arc::clone(&self.inner);
-        self.run(move || match stored {
+        self.run("verify", move || match stored {
             Some(stored) => inner.check(&password, &stored),
             None => {
                 inner.check(&password, &inner.dummy);
@@ -169,22 +173,22 @@ impl PasswordHasher {
         .await
     }
 
-    /// Runs `job` on the blocking pool once a slot is free. The slot is held
-    /// until `job` ends, even if the caller stops waiting.
+    /// Runs `job` on the hash threads once one is free; the run counts in
+    /// the `op` hash-duration histogram.
     async fn run<T: Send + 'static>(
         &self,
+        op: &'static str,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> AuthResult<T> {
-        let permit = Arc::clone(&self.inner.permits)
-            .acquire_owned()
+        self.inner
+            .pool
+            .run(move || {
+                let started = Instant::now();
+                let outcome = job();
+                telemetry::hash_duration(op, started);
+                outcome
+            })
             .await
-            .map_err(AuthError::internal)?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            job()
-        })
-        .await
-        .map_err(AuthError::internal)
     }
 }
 
@@ -553,7 +557,7 @@ mod tests {
                         (hasher.clone(), Arc::clone(&running), Arc::clone(&peak));
                     tokio::spawn(async move {
                         hasher
-                            .run(move || {
+                            .run("hash", move || {
                                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                                 peak.fetch_max(now, Ordering::SeqCst);
                                 // Real work, to give the jobs a chance to overlap.
@@ -592,7 +596,6 @@ mod tests {
         for task in tasks {
             assert!(valid(task.await.unwrap()));
         }
-        assert_eq!(hasher.inner.permits.available_permits(), 1);
     }
 
     #[test]

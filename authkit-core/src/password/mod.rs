@@ -5,8 +5,9 @@
 //!   parameters by default) after NFKC normalization, and verifies both its
 //!   own hashes and the formats Django writes (`pbkdf2_sha256`, `argon2`,
 //!   `bcrypt`, `bcrypt_sha256`), flagging anything that is not current for
-//!   re-hashing. All hashing runs on tokio's blocking pool behind a
-//!   semaphore, so a login flood queues instead of starving the runtime.
+//!   re-hashing. All hashing runs on a few dedicated threads at background
+//!   priority, so a login flood queues instead of starving the runtime or
+//!   slowing the requests that do no hashing.
 //! - [`PasswordPolicy`] mirrors Django's validators (length, common,
 //!   numeric, similarity to the user's own data) and reports every failed
 //!   rule with its own code.
@@ -19,6 +20,7 @@
 mod django;
 mod hasher;
 mod policy;
+mod pool;
 mod similarity;
 
 pub use hasher::PasswordHasher;

@@ -79,6 +79,10 @@ pub struct DataExport {
     pub profile: Profile,
     /// Live sessions.
     pub sessions: Vec<SessionView>,
+    /// Linked social / OpenID Connect identities.
+    pub identities: Vec<crate::store::Identity>,
+    /// The account's organisations and roles there.
+    pub memberships: Vec<super::MyOrg>,
     /// The account's audit records, newest first.
     pub audit_events: Vec<AuditRecord>,
 }
@@ -255,6 +259,12 @@ impl Auth {
     ) -> AuthResult<DataExport> {
         let user = self.user(principal.user_id).await?;
         let sessions = self.sessions(principal).await?;
+        let identities = self
+            .inner
+            .store
+            .identities
+            .identities_for_user(user.id)
+            .await?;
         let audit_events = self
             .inner
             .store
@@ -270,30 +280,10 @@ impl Auth {
         Ok(DataExport {
             profile: user.profile(),
             sessions,
+            identities,
+            memberships: self.memberships_of(user.id).await?,
             audit_events,
         })
-    }
-
-    /// The caller's own security events, newest first.
-    ///
-    /// # Errors
-    /// Store errors.
-    pub async fn my_audit(
-        &self,
-        principal: &Principal,
-        offset: u64,
-        limit: u32,
-    ) -> AuthResult<Vec<AuditRecord>> {
-        self.inner
-            .store
-            .audit
-            .audit_records(&AuditQuery {
-                user_id: Some(principal.user_id),
-                offset,
-                limit: limit.clamp(1, 200),
-                ..AuditQuery::default()
-            })
-            .await
     }
 
     /// Masked emails of the active accounts whose VERIFIED phone is `phone`;
@@ -336,7 +326,7 @@ impl Auth {
         let Ok(claims) = self.inner.tokens.verify(token, self.now()) else {
             return Ok(Introspection::default());
         };
-        let Ok(principal) = Principal::from_claims(&claims) else {
+        let Ok(principal) = Principal::from_claims(&claims, &self.inner.org_roles) else {
             return Ok(Introspection::default());
         };
         let now = self.now();
@@ -377,7 +367,7 @@ impl Auth {
     }
 }
 
-fn valid_url(url: &str) -> bool {
+pub(super) fn valid_url(url: &str) -> bool {
     url.chars().count() <= MAX_URL
         && (url.starts_with("https://") || url.starts_with("http://"))
         && url.len() > "https://".len()

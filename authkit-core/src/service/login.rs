@@ -11,6 +11,7 @@ use crate::principal::Principal;
 use crate::rate_limit::RateAction;
 use crate::secret::{self, TokenHash};
 use crate::session::{RotateOutcome, RotateRefresh, Session, SessionView};
+use crate::telemetry;
 use crate::user::User;
 
 /// Email and password, as typed.
@@ -100,6 +101,20 @@ impl Auth {
         credentials: Credentials,
         meta: &RequestMeta,
     ) -> AuthResult<LoginOutcome> {
+        let result = self.password_login(credentials, meta).await;
+        telemetry::login(&result, |outcome| match outcome {
+            LoginOutcome::Tokens(_) => "success",
+            LoginOutcome::MfaRequired(_) => "mfa_required",
+            LoginOutcome::MfaEnrollmentRequired(_) => "mfa_enrollment_required",
+        });
+        result
+    }
+
+    async fn password_login(
+        &self,
+        credentials: Credentials,
+        meta: &RequestMeta,
+    ) -> AuthResult<LoginOutcome> {
         let user = self.check_password_login(&credentials, meta).await?;
         if self.password_expired(&user) {
             return Err(AuthError::PasswordChangeRequired);
@@ -143,6 +158,12 @@ impl Auth {
     /// `TokenInvalid` (unknown, expired, revoked, or the account is no
     /// longer active), `RefreshTokenReused`.
     pub async fn refresh(&self, refresh_token: &str, meta: &RequestMeta) -> AuthResult<TokenPair> {
+        let result = self.rotate(refresh_token, meta).await;
+        telemetry::refresh(&result);
+        result
+    }
+
+    async fn rotate(&self, refresh_token: &str, meta: &RequestMeta) -> AuthResult<TokenPair> {
         if refresh_token.is_empty() || refresh_token.len() > MAX_OPAQUE_TOKEN {
             return Err(AuthError::TokenInvalid);
         }
@@ -164,12 +185,14 @@ impl Auth {
                         .sessions
                         .revoke_session(user.id, session.id, request.now, "account_disabled")
                         .await?;
+                    self.forget_sessions(&[session.id]).await;
                     return Err(AuthError::TokenInvalid);
                 }
-                self.token_pair(&user, session.id, replacement)
+                self.token_pair(&user, session.id, replacement).await
             }
             RotateOutcome::Reused(session) => {
                 tracing::warn!(session_id = %session.id, "refresh token reuse: session revoked");
+                self.forget_sessions(&[session.id]).await;
                 self.emit(
                     AuthEvent::RefreshTokenReused {
                         user_id: session.user_id,
@@ -185,14 +208,21 @@ impl Auth {
     }
 
     /// Verifies an access token and returns the caller. No store round
-    /// trip: revocation takes effect at the next refresh (or immediately at
-    /// [`introspect`](Self::introspect)).
+    /// trip: the session is looked up in the in-memory
+    /// [revocation list](crate::revocation), so a session this instance
+    /// revoked is refused at once, and one revoked elsewhere as soon as the
+    /// configured list learns of it (a shared feed bounds that delay).
     ///
     /// # Errors
-    /// `TokenInvalid`, `TokenExpired`.
+    /// `TokenInvalid` (also for a revoked session), `TokenExpired`;
+    /// `StoreUnavailable` when a shared revocation list that fails closed
+    /// cannot vouch for being current.
     pub fn authenticate(&self, access_token: &str) -> AuthResult<Principal> {
-        let claims = self.inner.tokens.verify(access_token, self.now())?;
-        Principal::from_claims(&claims)
+        let now = self.now();
+        let claims = self.inner.tokens.verify(access_token, now)?;
+        let principal = Principal::from_claims(&claims, &self.inner.org_roles)?;
+        self.inner.revocations.check(principal.session_id, now)?;
+        Ok(principal)
     }
 
     /// Ends one session: the one `refresh_token` belongs to when given
@@ -226,6 +256,7 @@ impl Auth {
             .sessions
             .revoke_session(principal.user_id, session_id, self.now(), "logout")
             .await?;
+        self.forget_sessions(&[session_id]).await;
         self.emit(
             AuthEvent::LoggedOut {
                 user_id: principal.user_id,
@@ -283,6 +314,7 @@ impl Auth {
         if !revoked {
             return Err(AuthError::NotFound);
         }
+        self.forget_sessions(&[session_id]).await;
         self.emit(
             AuthEvent::SessionsRevoked {
                 user_id: principal.user_id,
@@ -319,12 +351,28 @@ impl Auth {
         reason: &str,
         meta: &RequestMeta,
     ) -> AuthResult<u64> {
+        // The ids go on the revocation list; the store call answers only a
+        // count, so they are read first. A session opened between the two
+        // calls is revoked in the store but not listed: its access token
+        // then lives out its lifetime, as without a list.
+        let now = self.now();
+        let doomed: Vec<Uuid> = self
+            .inner
+            .store
+            .sessions
+            .sessions_for_user(user_id, now)
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .filter(|id| Some(*id) != keep)
+            .collect();
         let count = self
             .inner
             .store
             .sessions
-            .revoke_user_sessions(user_id, keep, self.now(), reason)
+            .revoke_user_sessions(user_id, keep, now, reason)
             .await?;
+        self.forget_sessions(&doomed).await;
         self.emit(
             AuthEvent::SessionsRevoked {
                 user_id,
@@ -485,20 +533,27 @@ impl Auth {
         )
         .await?;
         self.note_device(user, meta).await?;
-        self.token_pair(user, session.id, refresh)
+        self.token_pair(user, session.id, refresh).await
     }
 
-    fn token_pair(
+    /// A fresh access token (global roles and permissions, organisation
+    /// memberships read from the store now) with `refresh_token`.
+    async fn token_pair(
         &self,
         user: &User,
         session_id: Uuid,
         refresh_token: String,
     ) -> AuthResult<TokenPair> {
         let permissions = self.inner.roles.permissions_for(&user.roles);
-        let (access_token, _) =
-            self.inner
-                .tokens
-                .issue(user.id, session_id, &user.roles, &permissions, self.now())?;
+        let orgs = self.org_claims(user.id).await?;
+        let (access_token, _) = self.inner.tokens.issue_with_orgs(
+            user.id,
+            session_id,
+            &user.roles,
+            &permissions,
+            orgs,
+            self.now(),
+        )?;
         Ok(TokenPair {
             access_token,
             refresh_token,

@@ -18,7 +18,7 @@ use crate::principal::Principal;
 use crate::rate_limit::RateAction;
 use crate::secret::{self, TokenHash};
 use crate::sms::SmsMessage;
-use crate::store::{LockoutPolicy, TotpRecord};
+use crate::store::{LockoutPolicy, MfaStatus, TotpRecord};
 use crate::user::User;
 
 /// `POST /mfa/totp/setup`: what the user needs to add the account to an
@@ -401,6 +401,20 @@ impl Auth {
         code: &str,
         meta: &RequestMeta,
     ) -> AuthResult<TokenPair> {
+        let result = self
+            .verify_second_factor(mfa_token, method, code, meta)
+            .await;
+        crate::telemetry::mfa_verification(method.as_str(), &result);
+        result
+    }
+
+    async fn verify_second_factor(
+        &self,
+        mfa_token: &str,
+        method: MfaMethod,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> AuthResult<TokenPair> {
         self.require_mfa()?;
         if !self.inner.config.mfa_methods.contains(&method) {
             return Err(method_unavailable());
@@ -497,8 +511,9 @@ impl Auth {
         if !config.enable_mfa {
             return Ok(None);
         }
-        if self.totp_confirmed(user.id).await? {
-            let methods = self.methods_for(user).await?;
+        let status = self.inner.store.mfa.mfa_status(user.id).await?;
+        if status.totp_confirmed {
+            let methods = self.methods_given(user, status);
             let mfa_token = self.issue_attempt(user, false, meta).await?;
             self.emit(
                 AuthEvent::MfaChallenged {
@@ -536,11 +551,10 @@ impl Auth {
 
     /// The account's multi-factor state for `/me`.
     pub(super) async fn mfa_summary(&self, user: &User) -> AuthResult<super::MfaSummary> {
-        let enabled = self.inner.config.enable_mfa && self.totp_confirmed(user.id).await?;
-        let backup_codes_remaining = self.inner.store.mfa.backup_codes_remaining(user.id).await?;
+        let status = self.inner.store.mfa.mfa_status(user.id).await?;
+        let enabled = self.inner.config.enable_mfa && status.totp_confirmed;
         let methods = if enabled {
-            self.methods_for(user)
-                .await?
+            self.methods_given(user, status)
                 .iter()
                 .map(|m| m.as_str().to_owned())
                 .collect()
@@ -550,7 +564,7 @@ impl Auth {
         Ok(super::MfaSummary {
             enabled,
             methods,
-            backup_codes_remaining,
+            backup_codes_remaining: status.backup_codes_remaining,
         })
     }
 
@@ -576,9 +590,14 @@ impl Auth {
     /// backup codes while some are left, email when the address is
     /// verified, SMS when the phone is.
     async fn methods_for(&self, user: &User) -> AuthResult<Vec<MfaMethod>> {
-        let totp = self.totp_confirmed(user.id).await?;
-        let backup = self.inner.store.mfa.backup_codes_remaining(user.id).await? > 0;
-        Ok(MfaMethod::ALL
+        let status = self.inner.store.mfa.mfa_status(user.id).await?;
+        Ok(self.methods_given(user, status))
+    }
+
+    /// [`methods_for`](Self::methods_for) from an already read status.
+    fn methods_given(&self, user: &User, status: MfaStatus) -> Vec<MfaMethod> {
+        let (totp, backup) = (status.totp_confirmed, status.backup_codes_remaining > 0);
+        MfaMethod::ALL
             .into_iter()
             .filter(|m| self.inner.config.mfa_methods.contains(m))
             .filter(|m| match m {
@@ -587,7 +606,7 @@ impl Auth {
                 MfaMethod::Email => totp && user.email_verified(),
                 MfaMethod::Sms => totp && user.phone_verified(),
             })
-            .collect())
+            .collect()
     }
 
     async fn start_totp(&self, user: &User, meta: &RequestMeta) -> AuthResult<TotpSetup> {

@@ -2,10 +2,14 @@
 //! api layer and host applications (CLIs, jobs) call it directly.
 
 mod account;
+mod admin;
+mod background;
 mod keys;
 mod login;
 mod mfa;
 mod notify;
+mod oauth;
+mod orgs;
 mod password;
 mod phone;
 mod register;
@@ -18,8 +22,11 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use account::{DataExport, Introspection, Me, MfaSummary, ProfileUpdate};
+pub use admin::{AdminUser, AdminUserDetail, AuditFilter, MAX_PER_PAGE, NewAdmin, Page};
 pub use login::{Credentials, LoginOutcome, TokenPair};
 pub use mfa::{MfaChallenge, MfaEnrollment, TotpDisable, TotpEnrolled, TotpSetup};
+pub use oauth::{IdentityList, OAuthCallback, OAuthOutcome, OAuthResult, OAuthStart};
+pub use orgs::{MAX_TOKEN_ORGS, MyOrg};
 pub use register::{Registered, Registration, RegistrationChallenge};
 
 use crate::audit::{AuditRecord, AuthEvent, RequestMeta};
@@ -28,11 +35,14 @@ use crate::config::AuthConfig;
 use crate::error::{AuthError, AuthResult};
 use crate::mail::{DefaultTemplates, MailTemplates, Mailer, Message, Rendered};
 use crate::mfa::{DefaultNotices, NoticeTemplates, SecretCipher};
+use crate::oauth::{OAuthConfig, OAuthProvider};
 use crate::password::PasswordHasher;
 use crate::rate_limit::{GovernorLimiter, RateAction, RateLimiter};
+use crate::revocation::{MemoryRevocations, RevocationList};
 use crate::roles::RoleMap;
 use crate::sms::{ConsoleSms, SmsSender};
 use crate::store::Store;
+use crate::telemetry;
 use crate::token::AccessTokens;
 use crate::user::User;
 
@@ -94,9 +104,13 @@ struct Inner {
     notices: Arc<dyn NoticeTemplates>,
     cipher: SecretCipher,
     limiter: Arc<dyn RateLimiter>,
+    revocations: Arc<dyn RevocationList>,
     clock: Arc<dyn Clock>,
     hook: Option<Arc<dyn EventHook>>,
     roles: RoleMap,
+    background: background::Background,
+    oauth: oauth::OAuthRegistry,
+    org_roles: RoleMap,
 }
 
 impl std::fmt::Debug for Auth {
@@ -117,9 +131,13 @@ pub struct AuthBuilder {
     sms: Option<Arc<dyn SmsSender>>,
     notices: Arc<dyn NoticeTemplates>,
     limiter: Option<Arc<dyn RateLimiter>>,
+    revocations: Option<Arc<dyn RevocationList>>,
     clock: Arc<dyn Clock>,
     hook: Option<Arc<dyn EventHook>>,
     roles: RoleMap,
+    oauth: OAuthConfig,
+    oauth_providers: Vec<Arc<dyn OAuthProvider>>,
+    org_roles: RoleMap,
 }
 
 impl AuthBuilder {
@@ -158,6 +176,16 @@ impl AuthBuilder {
         self
     }
 
+    /// Where revoked sessions are recorded and looked up on every
+    /// [`authenticate`](Auth::authenticate) (default: an in-process
+    /// [`MemoryRevocations`], which sees this instance's revocations only;
+    /// behind several instances use a shared feed such as
+    /// `authkit-redis`'s).
+    pub fn revocation_list(mut self, revocations: Arc<dyn RevocationList>) -> Self {
+        self.revocations = Some(revocations);
+        self
+    }
+
     /// Time source (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -176,6 +204,29 @@ impl AuthBuilder {
         self
     }
 
+    /// Social login: the providers of `config` (built with feature
+    /// `oauth`), the `redirect_to` allow-list and the flow's limits
+    /// (default: no provider).
+    pub fn oauth(mut self, config: OAuthConfig) -> Self {
+        self.oauth = config;
+        self
+    }
+
+    /// Adds a provider of your own (or a built-in one built by hand),
+    /// served at `/oauth/{name}/...`.
+    pub fn oauth_provider(mut self, provider: Arc<dyn OAuthProvider>) -> Self {
+        self.oauth_providers.push(provider);
+        self
+    }
+
+    /// Organisation roles and their permissions (default:
+    /// [`RoleMap::org_default`]). The map must declare
+    /// [`OWNER`](crate::roles::OWNER), the creator's role.
+    pub fn org_roles(mut self, roles: RoleMap) -> Self {
+        self.org_roles = roles;
+        self
+    }
+
     /// Validates the configuration, loads (or creates and persists) the
     /// signing keys, and returns the service.
     ///
@@ -189,6 +240,13 @@ impl AuthBuilder {
     /// store errors as they come.
     pub async fn build(self) -> AuthResult<Auth> {
         self.config.validate().map_err(AuthError::internal)?;
+        let oauth = oauth::OAuthRegistry::new(&self.config, self.oauth, self.oauth_providers)?;
+        if !self.org_roles.has_role(crate::roles::OWNER) {
+            return Err(AuthError::Internal(
+                "the organisation role map must declare OWNER".into(),
+            ));
+        }
+
         let hasher = PasswordHasher::new(self.config.hash_params, self.config.hash_concurrency)?;
         let now = self.clock.now();
         let key_set = keys::load_or_create(&self.store, &self.config, now).await?;
@@ -232,9 +290,15 @@ impl AuthBuilder {
                 notices: self.notices,
                 cipher,
                 limiter,
+                revocations: self
+                    .revocations
+                    .unwrap_or_else(|| Arc::new(MemoryRevocations::new())),
                 clock: self.clock,
                 hook: self.hook,
                 roles: self.roles,
+                background: background::Background::new(),
+                oauth,
+                org_roles: self.org_roles,
             }),
         })
     }
@@ -251,9 +315,13 @@ impl Auth {
             sms: None,
             notices: Arc::new(DefaultNotices),
             limiter: None,
+            revocations: None,
             clock: Arc::new(SystemClock),
             hook: None,
             roles: RoleMap::default(),
+            oauth: OAuthConfig::default(),
+            oauth_providers: Vec::new(),
+            org_roles: RoleMap::org_default(),
         }
     }
 
@@ -282,6 +350,11 @@ impl Auth {
         &self.inner.roles
     }
 
+    /// The organisation role map.
+    pub fn org_roles(&self) -> &RoleMap {
+        &self.inner.org_roles
+    }
+
     /// Deletes sessions and one-time tokens that ended more than a day
     /// ago; hosts schedule this. Returns (sessions, tokens) removed.
     ///
@@ -297,14 +370,37 @@ impl Auth {
     }
 
     async fn throttle(&self, action: RateAction, key: &str) -> AuthResult<()> {
-        self.inner.limiter.check(action, key).await
+        let checked = self.inner.limiter.check(action, key).await;
+        if let Err(AuthError::RateLimited { .. }) = checked {
+            telemetry::rate_limited(action.as_str());
+        }
+        checked
+    }
+
+    /// Puts `session_ids` (just revoked in the store) on the revocation
+    /// list, so their access tokens stop working at once rather than at
+    /// expiry. Entries last as long as such a token can verify.
+    async fn forget_sessions(&self, session_ids: &[Uuid]) {
+        if session_ids.is_empty() {
+            return;
+        }
+        let config = &self.inner.config;
+        let until = self.now() + config.access_token_ttl + config.token_leeway;
+        self.inner.revocations.revoke(session_ids, until).await;
+        telemetry::sessions_revoked(session_ids.len());
     }
 
     /// Writes `event` to the audit log, then hands it to the hook.
     async fn emit(&self, event: AuthEvent, meta: &RequestMeta) -> AuthResult<()> {
         let record = AuditRecord::new(&event, self.now(), meta);
         self.inner.store.audit.append_audit(&record).await?;
-        tracing::info!(event = event.name(), user_id = ?event.user_id(), "auth event");
+        tracing::info!(
+            event = event.name(),
+            user_id = ?event.user_id(),
+            actor_id = ?event.actor_id(),
+            "auth event"
+        );
+        telemetry::event(event.name());
         if let Some(hook) = &self.inner.hook {
             hook.on_event(&event, meta).await;
         }

@@ -49,18 +49,36 @@ impl Auth {
     }
 
     /// Emails a reset link if `email` belongs to an active account. Answers
-    /// the same for unknown addresses. The link is built from the configured
-    /// public URL and sent to the stored address.
+    /// the same for unknown addresses, and in the same time: once the
+    /// address is well-formed and within its throttle, the answer is
+    /// decided and the rest (finding the account, issuing the token,
+    /// mailing the link, auditing) runs in the background
+    /// ([`Auth::background_idle`] waits for it), with failures logged. The
+    /// link is built from the configured public URL and sent to the stored
+    /// address.
     ///
     /// # Errors
-    /// `RateLimited`; store errors.
+    /// `RateLimited`.
     pub async fn request_password_reset(&self, email: &str, meta: &RequestMeta) -> AuthResult<()> {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
         self.throttle(RateAction::ResetPerEmail, email.as_str())
             .await?;
-        let Some(user) = self.inner.store.users.user_by_email(&email).await? else {
+        let auth = self.clone();
+        let meta = meta.clone();
+        self.in_background("password reset request", async move {
+            auth.send_password_reset(&email, &meta).await
+        })
+        .await;
+        Ok(())
+    }
+
+    /// The background half of [`Auth::request_password_reset`]: the same
+    /// lookup for every address, then the token, mail and audit record for
+    /// an active account.
+    async fn send_password_reset(&self, email: &Email, meta: &RequestMeta) -> AuthResult<()> {
+        let Some(user) = self.inner.store.users.user_by_email(email).await? else {
             return Ok(());
         };
         if !user.is_active {
@@ -91,8 +109,7 @@ impl Auth {
             &link,
             config.reset_password_ttl.num_minutes(),
         );
-        // A mail failure must not answer differently from an unknown
-        // address: log it and carry on.
+        // A failed mail still gets its audit record.
         if let Err(err) = self.send_mail(&user, rendered).await {
             tracing::error!(error = %err, "password reset mail not sent");
         }

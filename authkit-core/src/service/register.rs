@@ -274,26 +274,31 @@ impl Auth {
     }
 
     /// Sends a fresh verification email if `email` belongs to an active,
-    /// unverified account. Always succeeds the same way otherwise, so it
-    /// discloses nothing.
+    /// unverified account. Answers the same otherwise, and in the same
+    /// time: once the address is well-formed and within its throttle, the
+    /// answer is decided and the lookup, new tokens and mail run in the
+    /// background ([`Auth::background_idle`] waits for them), with failures
+    /// logged.
     ///
     /// # Errors
-    /// `RateLimited`; store errors.
+    /// `RateLimited`.
     pub async fn resend_verification(&self, email: &str, meta: &RequestMeta) -> AuthResult<()> {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
         self.throttle(RateAction::ResendPerEmail, email.as_str())
             .await?;
-        if let Some(user) = self.inner.store.users.user_by_email(&email).await?
-            && user.is_active
-            && !user.email_verified()
-        {
-            // Same answer whether or not the mail went out (no disclosure).
-            if let Err(err) = self.send_verification(&user, meta).await {
-                tracing::error!(error = %err, "verification mail not sent");
+        let auth = self.clone();
+        let meta = meta.clone();
+        self.in_background("verification resend", async move {
+            match auth.inner.store.users.user_by_email(&email).await? {
+                Some(user) if user.is_active && !user.email_verified() => {
+                    auth.send_verification(&user, &meta).await
+                }
+                _ => Ok(()),
             }
-        }
+        })
+        .await;
         Ok(())
     }
 
@@ -354,7 +359,11 @@ impl Auth {
 
     /// Issues a link token and a code for the account's email and mails
     /// both; each new pair supersedes the previous one.
-    async fn send_verification(&self, user: &User, meta: &RequestMeta) -> AuthResult<()> {
+    pub(super) async fn send_verification(
+        &self,
+        user: &User,
+        meta: &RequestMeta,
+    ) -> AuthResult<()> {
         let config = &self.inner.config;
         let now = self.now();
         let subject = user.id.to_string();

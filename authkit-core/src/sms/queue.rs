@@ -7,6 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{SmsMessage, SmsSender};
 use crate::error::{AuthError, AuthResult};
+use crate::telemetry::{self, Queued};
 
 /// An [`SmsSender`] that queues messages and hands them to another sender
 /// from a background task, in order, like
@@ -21,7 +22,8 @@ pub struct SmsQueue {
 
 #[derive(Debug)]
 enum Job {
-    Deliver(SmsMessage),
+    /// Counted in the queue-depth gauge until taken off the queue.
+    Deliver(SmsMessage, Queued),
     Flush(oneshot::Sender<()>),
 }
 
@@ -54,9 +56,11 @@ impl SmsQueue {
 #[async_trait]
 impl SmsSender for SmsQueue {
     async fn send(&self, message: SmsMessage) -> AuthResult<()> {
-        match self.jobs.try_send(Job::Deliver(message)) {
+        let queued = Queued::enter(telemetry::SMS_QUEUE_DEPTH);
+        match self.jobs.try_send(Job::Deliver(message, queued)) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
+                telemetry::delivery_failure(telemetry::SMS_FAILURES, "queue_full");
                 tracing::warn!("sms queue full; message dropped");
                 Err(AuthError::Internal("sms queue full".into()))
             }
@@ -71,12 +75,19 @@ async fn deliver(inner: Arc<dyn SmsSender>, mut jobs: mpsc::Receiver<Job>) {
             Job::Flush(done) => {
                 let _ = done.send(());
             }
-            Job::Deliver(message) => {
+            Job::Deliver(message, queued) => {
+                drop(queued);
                 let inner = Arc::clone(&inner);
                 match tokio::spawn(async move { inner.send(message).await }).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(err)) => tracing::warn!(error = %err, "sms delivery failed"),
-                    Err(_) => tracing::warn!("sms delivery failed: sender panicked"),
+                    Ok(Err(err)) => {
+                        telemetry::delivery_failure(telemetry::SMS_FAILURES, "failed");
+                        tracing::warn!(error = %err, "sms delivery failed");
+                    }
+                    Err(_) => {
+                        telemetry::delivery_failure(telemetry::SMS_FAILURES, "failed");
+                        tracing::warn!("sms delivery failed: sender panicked");
+                    }
                 }
             }
         }

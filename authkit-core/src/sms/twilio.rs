@@ -144,21 +144,7 @@ impl TwilioSms {
     /// `Internal` for an invalid configuration or TLS set-up failure.
     pub fn new(config: TwilioConfig) -> AuthResult<Self> {
         config.validate().map_err(AuthError::internal)?;
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(AuthError::internal)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .timeout(TIMEOUT)
-            .build()
-            .map_err(AuthError::internal)?;
+        let client = crate::http_client::client(TIMEOUT)?;
         Ok(Self {
             config: Arc::new(config),
             client,

@@ -39,6 +39,15 @@ impl TotpRecord {
     }
 }
 
+/// An account's second factors at a glance ([`MfaStore::mfa_status`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MfaStatus {
+    /// A confirmed TOTP enrolment exists (MFA is on for the account).
+    pub totp_confirmed: bool,
+    /// Unused backup codes.
+    pub backup_codes_remaining: u32,
+}
+
 /// Whether a sign-in device was seen before on the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceSeen {
@@ -110,6 +119,19 @@ pub trait MfaStore: Send + Sync {
 
     /// How many unused backup codes the account has.
     async fn backup_codes_remaining(&self, user_id: Uuid) -> AuthResult<u32>;
+
+    /// Whether TOTP is on and how many backup codes are left, in one call:
+    /// `/me` and every login need both, so SQL stores answer with a single
+    /// query instead of the two this default makes.
+    async fn mfa_status(&self, user_id: Uuid) -> AuthResult<MfaStatus> {
+        Ok(MfaStatus {
+            totp_confirmed: self
+                .totp(user_id)
+                .await?
+                .is_some_and(|record| record.is_confirmed()),
+            backup_codes_remaining: self.backup_codes_remaining(user_id).await?,
+        })
+    }
 
     /// Atomically counts a failed second-factor attempt at `now` and returns
     /// the count, which restarts when the previous failure is older than

@@ -6,8 +6,12 @@
 //! checked by the conformance suite in the `testing` module (feature
 //! `testing`), which the in-memory store and every SQL store run.
 
+mod admin;
+mod identity;
+mod instrumented;
 mod memory;
 mod mfa;
+mod orgs;
 
 use std::sync::Arc;
 
@@ -15,8 +19,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+pub use admin::UserAdminStore;
+pub use identity::{
+    Identity, IdentityStore, LinkOutcome, MAX_PROVIDER_LEN, MAX_SUBJECT_LEN, UnlinkOutcome,
+};
 pub use memory::MemoryStore;
-pub use mfa::{DeviceSeen, MfaStore, TotpRecord};
+pub use mfa::{DeviceSeen, MfaStatus, MfaStore, TotpRecord};
+pub use orgs::OrgStore;
 
 use crate::audit::{AuditQuery, AuditRecord};
 use crate::email::{Email, Phone};
@@ -229,12 +238,30 @@ pub trait KeyStore: Send + Sync {
 
 /// A backend that implements every store trait.
 pub trait Backend:
-    UserStore + SessionStore + OneTimeTokenStore + AuditStore + KeyStore + MfaStore + 'static
+    UserStore
+    + SessionStore
+    + OneTimeTokenStore
+    + AuditStore
+    + KeyStore
+    + MfaStore
+    + IdentityStore
+    + OrgStore
+    + UserAdminStore
+    + 'static
 {
 }
 
 impl<T> Backend for T where
-    T: UserStore + SessionStore + OneTimeTokenStore + AuditStore + KeyStore + MfaStore + 'static
+    T: UserStore
+        + SessionStore
+        + OneTimeTokenStore
+        + AuditStore
+        + KeyStore
+        + MfaStore
+        + IdentityStore
+        + OrgStore
+        + UserAdminStore
+        + 'static
 {
 }
 
@@ -253,19 +280,31 @@ pub struct Store {
     pub keys: Arc<dyn KeyStore>,
     /// Multi-factor state.
     pub mfa: Arc<dyn MfaStore>,
+    /// Social / OpenID Connect identities.
+    pub identities: Arc<dyn IdentityStore>,
+    /// Organisations, memberships, invitations.
+    pub orgs: Arc<dyn OrgStore>,
+    /// Account search and locks for the admin API.
+    pub user_admin: Arc<dyn UserAdminStore>,
 }
 
 impl Store {
-    /// Bundles one backend that implements every trait.
+    /// Bundles one backend that implements every trait. Each call is
+    /// timed into the `authkit_store_call_duration_seconds` histogram (a
+    /// no-op without a metrics recorder; see [`crate::telemetry`]).
     pub fn new<B: Backend>(backend: B) -> Self {
+        use instrumented::Instrumented;
         let backend = Arc::new(backend);
         Self {
-            users: backend.clone(),
-            sessions: backend.clone(),
-            tokens: backend.clone(),
-            audit: backend.clone(),
-            keys: backend.clone(),
-            mfa: backend,
+            users: Arc::new(Instrumented::<dyn UserStore>(backend.clone())),
+            sessions: Arc::new(Instrumented::<dyn SessionStore>(backend.clone())),
+            tokens: Arc::new(Instrumented::<dyn OneTimeTokenStore>(backend.clone())),
+            audit: Arc::new(Instrumented::<dyn AuditStore>(backend.clone())),
+            keys: Arc::new(Instrumented::<dyn KeyStore>(backend.clone())),
+            mfa: Arc::new(Instrumented::<dyn MfaStore>(backend.clone())),
+            identities: backend.clone(),
+            orgs: backend.clone(),
+            user_admin: backend,
         }
     }
 

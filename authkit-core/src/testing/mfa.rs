@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::fixtures::{now, race, secs, token_hash, user};
 use crate::mfa::{TotpAlgorithm, TotpParams};
-use crate::store::{DeviceSeen, Store, TotpRecord};
+use crate::store::{DeviceSeen, MfaStatus, Store, TotpRecord};
 
 /// A stored account to hang MFA state on (SQL backends reference users).
 async fn account(store: &Store, at: DateTime<Utc>) -> Uuid {
@@ -194,6 +194,45 @@ pub async fn backup_codes_are_replaced_and_spent_once(store: Store) {
     assert_eq!(store.mfa.backup_codes_remaining(a).await.unwrap(), 0);
     assert!(!store.mfa.consume_backup_code(a, &new[0], t).await.unwrap());
     assert_eq!(store.mfa.backup_codes_remaining(b).await.unwrap(), 0);
+}
+
+/// `mfa_status` agrees with `totp` and `backup_codes_remaining`: a pending
+/// enrolment is not "on", a confirmed one is, and codes are counted per
+/// account.
+pub async fn mfa_status_reflects_totp_and_backup_codes(store: Store) {
+    let t = now();
+    let a = account(&store, t).await;
+    let b = account(&store, t).await;
+    let off = MfaStatus::default();
+    assert_eq!(store.mfa.mfa_status(a).await.unwrap(), off);
+    assert!(store.mfa.put_totp(&pending(a, b"secret", t)).await.unwrap());
+    assert_eq!(
+        store.mfa.mfa_status(a).await.unwrap(),
+        off,
+        "pending is not on"
+    );
+    assert!(store.mfa.confirm_totp(a, b"secret", 1, t).await.unwrap());
+    let codes: Vec<_> = (0..10).map(|_| token_hash()).collect();
+    store.mfa.replace_backup_codes(a, &codes, t).await.unwrap();
+    assert!(
+        store
+            .mfa
+            .consume_backup_code(a, &codes[3], t)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.mfa.mfa_status(a).await.unwrap(),
+        MfaStatus {
+            totp_confirmed: true,
+            backup_codes_remaining: 9
+        }
+    );
+    assert_eq!(
+        store.mfa.mfa_status(b).await.unwrap(),
+        off,
+        "another account"
+    );
 }
 
 /// 50 concurrent uses of one backup code: exactly one succeeds.

@@ -16,7 +16,8 @@
 //!
 //! The factory is an expression evaluated once per check that yields a
 //! future of a [`Store`]; it should return an isolated store (a new database
-//! or schema for SQL backends). The checks also use fresh emails, ids and
+//! or schema for SQL backends), optionally paired with a guard that removes
+//! it again when the check is over (see [`Fixture`]). The checks also use fresh emails, ids and
 //! token hashes, so most of them tolerate a shared store; the audit, key and
 //! purge checks count rows and need isolation.
 //!
@@ -30,18 +31,56 @@
 
 mod audit_log;
 mod fixtures;
+mod identities;
 mod keys;
 mod mfa;
+mod orgs;
+mod services;
 mod sessions;
 mod tokens;
 mod users;
 
 pub use audit_log::*;
+pub use identities::*;
 pub use keys::*;
 pub use mfa::*;
+pub use orgs::*;
+pub use services::service_url;
 pub use sessions::*;
 pub use tokens::*;
 pub use users::*;
+
+/// What a conformance factory yields: a [`Store`](crate::store::Store), or
+/// a `(Store, guard)` pair whose guard is kept until the check is over,
+/// whether it passed or panicked. A guard that drops the test's schema or
+/// database on `Drop` leaves nothing behind on a shared server.
+pub trait Fixture {
+    /// What is kept alive beside the store.
+    type Guard;
+
+    /// The store to check, and the guard.
+    fn split(self) -> (crate::store::Store, Self::Guard);
+}
+
+impl Fixture for crate::store::Store {
+    type Guard = ();
+
+    fn split(self) -> (crate::store::Store, ()) {
+        (self, ())
+    }
+}
+
+impl<G> Fixture for (crate::store::Store, G) {
+    type Guard = G;
+
+    fn split(self) -> (crate::store::Store, G) {
+        self
+    }
+}
+
+/// Records the `tracing` events of the current thread, for tests proving
+/// that secrets never reach the logs.
+pub use crate::mail::captured_logs::CapturedLogs;
 
 /// The runtime the generated tests run on, so callers need not depend on it.
 #[doc(hidden)]
@@ -52,7 +91,8 @@ pub use tokio;
 ///
 /// `$factory` is an expression evaluated afresh for every test, whose value
 /// is a future yielding a [`Store`](crate::store::Store), typically an
-/// `async { ... }` block. The crate invoking the macro needs no tokio
+/// `async { ... }` block, or a `(Store, guard)` pair (see [`Fixture`]) to
+/// clean up after the check. The crate invoking the macro needs no tokio
 /// dependency of its own. Invoke it at most once per module.
 ///
 /// ```
@@ -118,9 +158,27 @@ macro_rules! store_conformance_tests {
             delete_totp_removes_only_that_enrolment,
             backup_codes_are_replaced_and_spent_once,
             concurrent_backup_code_uses_succeed_once,
+            mfa_status_reflects_totp_and_backup_codes,
             mfa_failures_count_within_the_window,
             concurrent_mfa_failures_all_count,
             devices_are_first_known_or_new,
+            // Provider identities.
+            identities_are_found_by_provider_and_subject,
+            identities_are_unique_per_subject_and_per_account,
+            concurrent_links_of_one_subject_link_once,
+            unlink_removes_one_identity_and_can_keep_the_last,
+            concurrent_unlinks_keep_the_last_identity,
+            // Organisations and account administration.
+            orgs_are_created_with_their_owner,
+            org_slugs_are_unique_under_concurrency,
+            update_org_renames_only,
+            the_last_owner_is_kept,
+            concurrent_demotions_of_the_last_two_owners_leave_one,
+            invites_are_newest_only_and_revocable,
+            accepting_an_invite_makes_one_membership,
+            concurrent_invite_acceptances_make_one_membership,
+            users_are_searched_and_paged,
+            admin_locks_are_stored,
         );
     };
     (@checks $factory:expr; $($check:ident,)*) => {
@@ -132,7 +190,8 @@ macro_rules! store_conformance_tests {
                 worker_threads = 4
             )]
             async fn $check() {
-                let store: $crate::store::Store = $factory.await;
+                // The guard lives until the check is over, passed or failed.
+                let (store, _guard) = $crate::testing::Fixture::split($factory.await);
                 $crate::testing::$check(store).await;
             }
         )*

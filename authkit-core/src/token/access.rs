@@ -2,7 +2,7 @@
 //! verifier that runs on every authenticated request.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use base64::Engine as _;
@@ -60,6 +60,11 @@ pub struct AccessClaims {
     /// Global permissions.
     #[serde(default)]
     pub permissions: Vec<String>,
+    /// Organisation memberships: slug → organisation role. Their
+    /// permissions are resolved with the organisation role map when the
+    /// token is authenticated, and never count as global permissions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub orgs: BTreeMap<String, String>,
 }
 
 /// Issues and verifies access tokens with a [`KeySet`].
@@ -111,13 +116,28 @@ impl AccessTokens {
 
     /// Signs a token for `sub` in session `sid` at `now` with the current
     /// key; the header carries `typ: at+jwt` and the key's `kid`, and `jti`
-    /// is a fresh UUID v7.
+    /// is a fresh UUID v7. No organisation claims (see
+    /// [`issue_with_orgs`](Self::issue_with_orgs)).
     pub fn issue(
         &self,
         sub: Uuid,
         sid: Uuid,
         roles: &[String],
         permissions: &[String],
+        now: DateTime<Utc>,
+    ) -> AuthResult<(String, AccessClaims)> {
+        self.issue_with_orgs(sub, sid, roles, permissions, BTreeMap::new(), now)
+    }
+
+    /// Like [`issue`](Self::issue), with the caller's organisation
+    /// memberships (slug → organisation role) in the `orgs` claim.
+    pub fn issue_with_orgs(
+        &self,
+        sub: Uuid,
+        sid: Uuid,
+        roles: &[String],
+        permissions: &[String],
+        orgs: BTreeMap<String, String>,
         now: DateTime<Utc>,
     ) -> AuthResult<(String, AccessClaims)> {
         let keys = self.keys();
@@ -134,6 +154,7 @@ impl AccessTokens {
             sid: sid.to_string(),
             roles: roles.to_vec(),
             permissions: permissions.to_vec(),
+            orgs,
         };
         let header = IssuedHeader {
             alg: key.algorithm().as_str(),

@@ -72,7 +72,8 @@ async fn postgres_pool_recovers_after_its_connections_are_killed() {
     let Some(url) = databases::postgres_url() else {
         return;
     };
-    let store = databases::fresh_postgres_with(&url, PgPoolOptions::new().max_connections(1)).await;
+    let (store, _schema) =
+        databases::fresh_postgres_with(&url, PgPoolOptions::new().max_connections(1)).await;
     store.migrate().await.unwrap();
     let backend = store.clone();
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
@@ -102,7 +103,8 @@ async fn mysql_pool_recovers_after_its_connections_are_killed() {
     let Some(url) = databases::mysql_url() else {
         return;
     };
-    let store = databases::fresh_mysql_with(&url, MySqlPoolOptions::new().max_connections(1)).await;
+    let (store, _database) =
+        databases::fresh_mysql_with(&url, MySqlPoolOptions::new().max_connections(1)).await;
     store.migrate().await.unwrap();
     let backend = store.clone();
     let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")

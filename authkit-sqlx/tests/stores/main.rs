@@ -3,9 +3,11 @@
 //!
 //! SQLite always runs. PostgreSQL and MySQL run when
 //! `AUTHKIT_TEST_POSTGRES_URL` / `AUTHKIT_TEST_MYSQL_URL` are set (each
-//! test in a fresh schema or database); without them their tests print why
-//! they skip and pass, except under `CI=true`, where a missing URL or an
-//! unreachable server fails.
+//! test in a fresh schema or database, dropped when the test ends, passed or
+//! failed; the first test of a run also sweeps any older than an hour that
+//! a killed run left behind); without them their tests print why they skip
+//! and pass, except under `CI=true`, where a missing URL or an unreachable
+//! server fails. SQLite files are removed the same way.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod databases;
@@ -36,4 +38,6 @@ mod mysql {
 
 mod availability;
 mod migrations;
+mod round_trips;
 mod schema_rules;
+mod sqlite_options;

@@ -12,7 +12,7 @@ use sqlx::migrate::Migrator;
 
 use crate::databases;
 
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
     "authkit_users",
     "authkit_sessions",
     "authkit_refresh_tokens",
@@ -23,6 +23,7 @@ const TABLES: [&str; 10] = [
     "authkit_backup_codes",
     "authkit_mfa_failures",
     "authkit_known_devices",
+    "authkit_identities",
 ];
 
 fn count_sql(table: &str) -> AssertSqlSafe<String> {
@@ -31,7 +32,8 @@ fn count_sql(table: &str) -> AssertSqlSafe<String> {
 
 #[tokio::test]
 async fn sqlite_migrates_a_fresh_database_once() {
-    let url = format!("sqlite://{}", databases::sqlite_path().display());
+    let (path, _file) = databases::sqlite_path();
+    let url = format!("sqlite://{}", path.display());
     let store = SqliteStore::connect(&url).await.unwrap();
     for table in TABLES {
         assert!(
@@ -94,11 +96,20 @@ async fn a_first_release_database_upgrades_in_place() {
     );
     assert_eq!(store.mfa.totp(user.id).await.unwrap(), None);
     assert_eq!(store.mfa.backup_codes_remaining(user.id).await.unwrap(), 0);
+    assert!(
+        store
+            .identities
+            .identities_for_user(user.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn a_changed_applied_migration_is_refused() {
-    let url = format!("sqlite://{}", databases::sqlite_path().display());
+    let (path, _file) = databases::sqlite_path();
+    let url = format!("sqlite://{}", path.display());
     let store = SqliteStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     sqlx::query(AssertSqlSafe(format!(
@@ -140,7 +151,7 @@ async fn postgres_migrates_a_fresh_schema_once() {
     let Some(url) = databases::postgres_url() else {
         return;
     };
-    let store = databases::fresh_postgres(&url).await;
+    let (store, _schema) = databases::fresh_postgres(&url).await;
     store.migrate().await.unwrap();
     store.migrate().await.expect("migrating twice is a no-op");
     for table in TABLES {
@@ -162,7 +173,7 @@ async fn mysql_migrates_a_fresh_database_once() {
     let Some(url) = databases::mysql_url() else {
         return;
     };
-    let store = databases::fresh_mysql(&url).await;
+    let (store, _database) = databases::fresh_mysql(&url).await;
     store.migrate().await.unwrap();
     store.migrate().await.expect("migrating twice is a no-op");
     for table in TABLES {

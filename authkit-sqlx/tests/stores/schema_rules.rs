@@ -214,7 +214,8 @@ async fn sqlite_memory_keeps_the_rules() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_file_keeps_the_rules() {
-    all_rules(databases::sqlite_file().await).await;
+    let (store, _file) = databases::sqlite_file().await;
+    all_rules(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -222,7 +223,8 @@ async fn postgres_keeps_the_rules() {
     let Some(url) = databases::postgres_url() else {
         return;
     };
-    all_rules(databases::postgres(url).await).await;
+    let (store, _schema) = databases::postgres(url).await;
+    all_rules(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -230,7 +232,8 @@ async fn mysql_keeps_the_rules() {
     let Some(url) = databases::mysql_url() else {
         return;
     };
-    all_rules(databases::mysql(url).await).await;
+    let (store, _database) = databases::mysql(url).await;
+    all_rules(store).await;
 }
 
 fn record() -> AuditRecord {
@@ -273,7 +276,7 @@ async fn postgres_refuses_audit_updates_deletes_and_truncates() {
     let Some(url) = databases::postgres_url() else {
         return;
     };
-    let store = databases::fresh_postgres(&url).await;
+    let (store, _schema) = databases::fresh_postgres(&url).await;
     store.migrate().await.unwrap();
     let pool = store.pool().clone();
     let store = Store::new(store);

@@ -13,11 +13,18 @@
 //! - the app's own routes: `GET /api/hello` (any signed-in user),
 //!   `GET /api/admin/users` (permission `internal.users.read`) and the
 //!   bare `GET /api/ping` (the floor of the HTTP load harness);
+//! - `cargo run -p authkit-actix-server -- create-admin --email root@example.com`
+//!   creates the first `SYSTEM_ADMIN` (password from
+//!   `AUTHKIT_ADMIN_PASSWORD` or a prompt) and exits;
 //! - the same start-up as `axum-server` (the `example-host` crate):
 //!   `AUTHKIT_*` variables and `.env`, a SQLite file store by default,
 //!   SMTP when configured, dev secrets kept in a local file, key reload and
 //!   purge tasks; CORS for `AUTHKIT_CORS_ORIGINS`; request logging
-//!   (method, path, status); graceful shutdown on SIGINT / SIGTERM.
+//!   (method, path, status); graceful shutdown on SIGINT / SIGTERM;
+//! - `GET /metrics` (Prometheus) when `AUTHKIT_METRICS=1`; the Redis
+//!   limiter and revocation feed when `AUTHKIT_REDIS_URL` is set;
+//!   `authkit-actix-server rotate-signing-key` rotates the signing key and
+//!   exits.
 
 use actix_cors::Cors;
 use actix_web::middleware::Logger;
@@ -26,26 +33,38 @@ use actix_web::{App, HttpResponse, HttpServer};
 use authkit_actix::{AuthMiddleware, AuthUser, RequirePermission};
 use authkit_core::Auth;
 use authkit_core::api::Api;
+use example_host::PrometheusHandle;
 use serde_json::json;
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     example_host::init_tracing();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if example_host::create_admin::run(&args).await? {
+        return Ok(());
+    }
     let host = example_host::from_env().await?;
-    example_host::spawn_maintenance(&host.auth);
-    let (api, origins) = (host.api, host.cors_origins);
+    if example_host::run_command(&host).await? {
+        return Ok(());
+    }
+    example_host::spawn_maintenance(&host);
+    let (api, origins, metrics) = (host.api, host.cors_origins, host.metrics);
     // actix-web stops gracefully on SIGINT / SIGTERM by itself.
     let server = HttpServer::new(move || {
         App::new()
             .wrap(cors(&origins))
-            .wrap(Logger::new("%r %s %Dms"))
-            .configure(app(api.clone()))
+            // The path only (%U), never the query: a social-login
+            // callback's query carries the authorization code and state.
+            .wrap(Logger::new("%m %U %s %Dms"))
+            .configure(app(api.clone(), metrics.clone()))
     })
     .bind(host.bind)?;
     for address in server.addrs() {
         tracing::info!(%address, "listening");
     }
     server.run().await?;
+    // Reset and verification mails still being sent go out first.
+    host.auth.background_idle().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -60,11 +79,21 @@ fn cors(origins: &[String]) -> Cors {
         .supports_credentials()
 }
 
-/// The whole app: the host's own routes, health, the JWKS and the API.
-/// The host's routes come first so an empty mount path cannot shadow them.
-fn app(api: Api) -> impl FnOnce(&mut ServiceConfig) {
+/// The whole app: the host's own routes, health, the metrics when a
+/// recorder is installed, the JWKS and the API. The host's routes come
+/// first so an empty mount path cannot shadow them.
+fn app(api: Api, metrics: Option<PrometheusHandle>) -> impl FnOnce(&mut ServiceConfig) {
     move |config| {
         let auth = api.auth().clone();
+        if let Some(handle) = metrics {
+            config.route(
+                "/metrics",
+                web::get().to(move || {
+                    let (body, content_type) = example_host::render_metrics(&handle);
+                    async move { HttpResponse::Ok().content_type(content_type).body(body) }
+                }),
+            );
+        }
         config
             .route("/healthz", web::get().to(|| async { "ok" }))
             .app_data(web::Data::new(auth))
@@ -134,7 +163,7 @@ mod tests {
             .await
             .unwrap();
         let api = Api::from(auth);
-        let app = test::init_service(App::new().configure(app(api.clone()))).await;
+        let app = test::init_service(App::new().configure(app(api.clone(), None))).await;
         let plain = token(&api, &[]);
         let admin = token(&api, &["internal.users.read".to_owned()]);
         let cases = [
@@ -157,5 +186,41 @@ mod tests {
             let response = test::call_service(&app, request.to_request()).await;
             assert_eq!(response.status(), expected, "{path}");
         }
+        let response =
+            test::call_service(&app, TestRequest::get().uri("/metrics").to_request()).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "no recorder");
+    }
+
+    #[actix_web::test]
+    async fn metrics_are_served_with_a_recorder() {
+        let auth = Auth::builder(AuthConfig::default(), Store::new(MemoryStore::new()))
+            .build()
+            .await
+            .unwrap();
+        let recorder = example_host::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            metrics::counter!("authkit_logins_total", "outcome" => "success").increment(2);
+        });
+        let app =
+            test::init_service(App::new().configure(app(Api::from(auth), Some(handle)))).await;
+        let response =
+            test::call_service(&app, TestRequest::get().uri("/metrics").to_request()).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            response
+                .headers()
+                .get("content-type")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain; version=0.0.4")
+        );
+        let body = test::read_body(response).await;
+        let text = std::str::from_utf8(&body).unwrap();
+        assert!(
+            text.contains("authkit_logins_total{outcome=\"success\"} 2"),
+            "{text}"
+        );
     }
 }

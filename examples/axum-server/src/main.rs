@@ -10,11 +10,17 @@
 //! - the app's own routes: `GET /api/hello` (any signed-in user),
 //!   `GET /api/admin/users` (permission `internal.users.read`) and the
 //!   bare `GET /api/ping` (the floor of the HTTP load harness);
+//! - `cargo run -p axum-server -- create-admin --email root@example.com`
+//!   creates the first `SYSTEM_ADMIN` (password from
+//!   `AUTHKIT_ADMIN_PASSWORD` or a prompt) and exits;
 //! - start-up shared with `actix-server` (see the `example-host` crate):
 //!   `AUTHKIT_*` variables and `.env`, a SQLite file store by default
 //!   (`AUTHKIT_DATABASE_URL` for PostgreSQL/MySQL), SMTP when
 //!   `AUTHKIT_SMTP_URL` is set else the console, dev secrets kept in a
 //!   local file, key reload and purge tasks, graceful shutdown;
+//! - `GET /metrics` (Prometheus) when `AUTHKIT_METRICS=1`; the Redis
+//!   limiter and revocation feed when `AUTHKIT_REDIS_URL` is set;
+//!   `axum-server rotate-signing-key` rotates the signing key and exits;
 //! - CORS for `AUTHKIT_CORS_ORIGINS`, request tracing (method, path,
 //!   status; no headers or bodies, so no secrets).
 
@@ -22,9 +28,11 @@ use std::net::SocketAddr;
 
 use authkit_axum::{AuthLayer, AuthUser, RequirePermission};
 use authkit_core::api::Api;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
+use example_host::PrometheusHandle;
 use serde_json::{Value, json};
 use tower_http::cors::{AllowHeaders, AllowMethods, CorsLayer};
 use tower_http::trace::TraceLayer;
@@ -32,22 +40,42 @@ use tower_http::trace::TraceLayer;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     example_host::init_tracing();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if example_host::create_admin::run(&args).await? {
+        return Ok(());
+    }
     let host = example_host::from_env().await?;
-    example_host::spawn_maintenance(&host.auth);
+    if example_host::run_command(&host).await? {
+        return Ok(());
+    }
+    example_host::spawn_maintenance(&host);
     let cors = cors(&host.cors_origins)?;
     let listener = tokio::net::TcpListener::bind(host.bind).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");
     axum::serve(
         listener,
-        app(host.api)
+        app(host.api, host.metrics)
             .layer(cors)
-            .layer(TraceLayer::new_for_http())
+            .layer(TraceLayer::new_for_http().make_span_with(request_span))
             .into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(example_host::shutdown_signal())
     .await?;
+    // Reset and verification mails still being sent go out first.
+    host.auth.background_idle().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The span of a request: method and path, never the query (a
+/// social-login callback's query carries the authorization code and
+/// state).
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path()
+    )
 }
 
 /// CORS for the configured browser origins (none: no CORS headers).
@@ -64,8 +92,9 @@ fn cors(origins: &[String]) -> Result<CorsLayer, Box<dyn std::error::Error>> {
         .allow_credentials(true))
 }
 
-/// The whole app: the API, the JWKS, health, and the host's own routes.
-fn app(api: Api) -> Router {
+/// The whole app: the API, the JWKS, health, the host's own routes, and
+/// the metrics when a recorder is installed.
+fn app(api: Api, metrics: Option<PrometheusHandle>) -> Router {
     let admin = Router::new()
         .route("/api/admin/users", get(admin_users))
         .layer(RequirePermission::layer("internal.users.read"));
@@ -80,6 +109,16 @@ fn app(api: Api) -> Router {
         own.nest(&mount, authkit_axum::router(api.clone()))
     };
     let auth = api.auth().clone();
+    let with_api = match metrics {
+        Some(handle) => with_api.route(
+            "/metrics",
+            get(move || {
+                let (body, content_type) = example_host::render_metrics(&handle);
+                async move { ([(CONTENT_TYPE, content_type)], body) }
+            }),
+        ),
+        None => with_api,
+    };
     with_api
         .merge(authkit_axum::well_known(api))
         .route("/healthz", get(|| async { "ok" }))
@@ -125,7 +164,7 @@ mod tests {
             .await
             .unwrap();
         let api = Api::from(auth);
-        (api.clone(), app(api))
+        (api.clone(), app(api, None))
     }
 
     async fn status(app: &Router, path: &str, token: Option<&str>) -> StatusCode {
@@ -185,5 +224,7 @@ mod tests {
             status(&app, "/api/admin/users", Some(&admin)).await,
             StatusCode::OK
         );
+        // No recorder, no metrics route.
+        assert_eq!(status(&app, "/metrics", None).await, StatusCode::NOT_FOUND);
     }
 }

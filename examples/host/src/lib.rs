@@ -13,9 +13,24 @@
 //! - mail over SMTP when `AUTHKIT_SMTP_URL` is set (queued, retried), else
 //!   printed to the console; SMS through Twilio when
 //!   `AUTHKIT_TWILIO_ACCOUNT_SID` is set (queued), else to the console;
+//! - the shared rate limiter and revocation feed of `authkit-redis` when
+//!   `AUTHKIT_REDIS_URL` is set (else in-process ones: fine for a single
+//!   instance), with `AUTHKIT_REDIS_*` tuning;
+//! - Prometheus metrics at `GET /metrics` when `AUTHKIT_METRICS=1`;
+//! - social login with every provider configured by `AUTHKIT_GOOGLE_*`,
+//!   `AUTHKIT_GITHUB_*` and `AUTHKIT_OIDC_<NAME>_*` (see
+//!   `authkit_core::oauth::OAuthConfig`);
 //! - `AUTHKIT_BIND` (default `127.0.0.1:8080`) and `AUTHKIT_CORS_ORIGINS`;
-//! - maintenance tasks: key reload every minute, purge every hour;
-//! - readiness (a store round trip) and graceful shutdown signals.
+//! - maintenance tasks: key reload every `AUTHKIT_KEY_RELOAD_INTERVAL`
+//!   (default 60 s, kept below the key activation delay so every instance
+//!   knows a new key before it signs), purge every hour;
+//! - one-off commands instead of serving: `rotate-signing-key`;
+//! - readiness (a store round trip) and graceful shutdown signals;
+//! - mimalloc as the servers' allocator.
+//! - the `create-admin` subcommand ([`create_admin`]): the first
+//!   administrator, like Django's `createsuperuser`.
+
+pub mod create_admin;
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -26,10 +41,20 @@ use std::time::Duration;
 
 use authkit_core::api::{Api, ApiConfig};
 use authkit_core::mail::{ConsoleMailer, MailQueue, Mailer, SmtpMailer};
+use authkit_core::oauth::OAuthConfig;
 use authkit_core::sms::{ConsoleSms, SmsQueue, SmsSender, TwilioConfig, TwilioSms};
-use authkit_core::{Auth, AuthConfig};
+use authkit_core::{Auth, AuthConfig, RequestMeta};
+use authkit_redis::{RedisLimiter, RedisRevocations, RedisSettings};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+pub use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// The example servers' allocator. Each login allocates an argon2 buffer
+/// of 19 MiB; glibc's malloc keeps such buffers in per-thread arenas after
+/// the burst, mimalloc returns them to the OS, which keeps the resident
+/// memory near its idle level.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Secrets generated for development when the environment lacks them.
 const DEV_SECRETS: [&str; 2] = ["AUTHKIT_SECRET_KEY", "AUTHKIT_MFA_ENCRYPTION_KEY"];
@@ -48,6 +73,11 @@ pub struct Host {
     /// Browser origins allowed by CORS (`AUTHKIT_CORS_ORIGINS`,
     /// comma-separated; empty = no CORS headers).
     pub cors_origins: Vec<String>,
+    /// The Prometheus recorder's handle when `AUTHKIT_METRICS` is on: the
+    /// servers render it at `GET /metrics`.
+    pub metrics: Option<PrometheusHandle>,
+    /// How often signing keys are re-read (`AUTHKIT_KEY_RELOAD_INTERVAL`).
+    pub key_reload: Duration,
 }
 
 /// Logs to stderr at `info` (or `RUST_LOG`-free fixed level, kept simple).
@@ -84,6 +114,8 @@ pub async fn from_env() -> Result<Host, Box<dyn Error>> {
     }
     let config = AuthConfig::from_vars(vars.clone())?;
     let api_config = ApiConfig::from_vars(vars.clone())?;
+    let key_reload = key_reload_interval(&vars, &config)?;
+    let metrics = metrics_from_vars(&vars)?;
     let bind: SocketAddr = vars
         .get("AUTHKIT_BIND")
         .map_or("127.0.0.1:8080", String::as_str)
@@ -98,11 +130,28 @@ pub async fn from_env() -> Result<Host, Box<dyn Error>> {
         .map_err(|e| format!("cannot open the store (AUTHKIT_DATABASE_URL): {e}"))?;
     let (mailer, mail_kind) = mailer_from_env()?;
     let (sms, sms_kind) = sms_from_vars(&vars)?;
-    let auth = Auth::builder(config, store)
+    let redis = RedisSettings::from_vars(&vars)?;
+    let oauth = OAuthConfig::from_vars(vars.clone())?;
+    let providers: Vec<String> = oauth.providers.iter().map(|p| p.name.clone()).collect();
+    let mut builder = Auth::builder(config.clone(), store)
         .mailer(mailer)
         .sms_sender(sms)
-        .build()
-        .await?;
+        .oauth(oauth);
+    if let Some(settings) = &redis {
+        let connection = settings
+            .connect()
+            .map_err(|e| format!("invalid configuration AUTHKIT_REDIS_URL: {e}"))?;
+        builder = builder
+            .rate_limiter(Arc::new(RedisLimiter::new(
+                connection.clone(),
+                settings,
+                config.rate_limits.clone(),
+            )))
+            .revocation_list(Arc::new(
+                RedisRevocations::start(connection, settings).await,
+            ));
+    }
+    let auth = builder.build().await?;
     let api = Api::new(auth.clone(), api_config)?;
     let cors_origins = vars
         .get("AUTHKIT_CORS_ORIGINS")
@@ -118,6 +167,9 @@ pub async fn from_env() -> Result<Host, Box<dyn Error>> {
         store = %redact_url(&database_url),
         mail = mail_kind,
         sms = sms_kind,
+        shared_state = if redis.is_some() { "redis" } else { "in-process" },
+        metrics = metrics.is_some(),
+        social_login = ?providers,
         %bind,
         mount = %api.config().mount_path,
         "authkit ready"
@@ -127,7 +179,92 @@ pub async fn from_env() -> Result<Host, Box<dyn Error>> {
         api,
         bind,
         cors_origins,
+        metrics,
+        key_reload,
     })
+}
+
+/// `AUTHKIT_KEY_RELOAD_INTERVAL` (default 60 s), which must be shorter
+/// than the key activation delay: a new key signs only once every instance
+/// has had a reload to learn it.
+fn key_reload_interval(
+    vars: &HashMap<String, String>,
+    config: &AuthConfig,
+) -> Result<Duration, Box<dyn Error>> {
+    const VAR: &str = "AUTHKIT_KEY_RELOAD_INTERVAL";
+    let interval = match vars.get(VAR) {
+        Some(raw) => authkit_core::config::parse_duration(raw)
+            .and_then(|d| d.to_std().ok())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                format!("invalid configuration {VAR}: expected a duration such as 60s")
+            })?,
+        None => Duration::from_secs(60),
+    };
+    let activation = config.key_activation_delay.to_std().unwrap_or_default();
+    if interval >= activation {
+        return Err(format!(
+            "invalid configuration {VAR}: must be shorter than AUTHKIT_KEY_ACTIVATION_DELAY \
+             ({}s), or a rotated key could sign before every instance knows it",
+            activation.as_secs()
+        )
+        .into());
+    }
+    Ok(interval)
+}
+
+/// Installs the Prometheus recorder when `AUTHKIT_METRICS` is `1`/`true`
+/// (once per process: a second call reuses it).
+fn metrics_from_vars(
+    vars: &HashMap<String, String>,
+) -> Result<Option<PrometheusHandle>, Box<dyn Error>> {
+    let on = match vars
+        .get("AUTHKIT_METRICS")
+        .map(|v| v.trim().to_ascii_lowercase())
+    {
+        None => false,
+        Some(v) if v.is_empty() || v == "0" || v == "false" => false,
+        Some(v) if v == "1" || v == "true" => true,
+        Some(_) => return Err("invalid configuration AUTHKIT_METRICS: expected 1 or 0".into()),
+    };
+    if !on {
+        return Ok(None);
+    }
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    if let Some(handle) = HANDLE.get() {
+        return Ok(Some(handle.clone()));
+    }
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+    Ok(Some(HANDLE.get_or_init(|| handle).clone()))
+}
+
+/// The body and content type of `GET /metrics`.
+pub fn render_metrics(handle: &PrometheusHandle) -> (String, &'static str) {
+    (handle.render(), "text/plain; version=0.0.4; charset=utf-8")
+}
+
+/// Runs a one-off command named by the first argument, if any, instead of
+/// serving: `rotate-signing-key` stores a new signing key (published at
+/// once; it signs after `AUTHKIT_KEY_ACTIVATION_DELAY`, by which time every
+/// instance's reload has picked it up). Returns whether a command ran.
+///
+/// # Errors
+/// An unknown command; store errors.
+pub async fn run_command(host: &Host) -> Result<bool, Box<dyn Error>> {
+    match std::env::args().nth(1).as_deref() {
+        None => Ok(false),
+        Some("rotate-signing-key") => {
+            let kid = host
+                .auth
+                .rotate_signing_key(&RequestMeta::default())
+                .await?;
+            tracing::info!(kid, "signing key rotated");
+            Ok(true)
+        }
+        Some(other) => Err(format!("unknown command {other:?}; known: rotate-signing-key").into()),
+    }
 }
 
 /// A mailer and a word naming it for the start-up line.
@@ -236,10 +373,12 @@ fn redact_url(url: &str) -> String {
 
 /// Keeps the key set current (rotations by other instances) and the store
 /// tidy. Runs until the process ends.
-pub fn spawn_maintenance(auth: &Auth) {
+pub fn spawn_maintenance(host: &Host) {
+    let auth = &host.auth;
     let keys = auth.clone();
+    let key_reload = host.key_reload;
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(60));
+        let mut every = tokio::time::interval(key_reload);
         loop {
             every.tick().await;
             if let Err(err) = keys.reload_keys().await {

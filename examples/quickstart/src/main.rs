@@ -87,6 +87,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
 
     auth.request_password_reset(email, &meta).await?;
+    // The link is mailed after the answer, in the background.
+    auth.background_idle().await;
     let reset = link_token(&mailer, email)?;
     auth.confirm_password_reset(&reset, "a new passphrase for ada", &meta)
         .await?;

@@ -6,6 +6,7 @@ use authkit_core::api::ApiConfig;
 use authkit_core::clock::{Clock, ManualClock};
 use authkit_core::mail::MemoryMailer;
 use authkit_core::mfa::{TotpParams, TotpSecret};
+use authkit_core::oauth::OAuthConfig;
 use authkit_core::rate_limit::{NoLimiter, RateLimiter};
 use authkit_core::roles::RoleMap;
 use authkit_core::sms::{MemorySms, SmsSender};
@@ -34,6 +35,8 @@ pub struct Options {
     /// SMS sender instead of the harness's in-memory one (e.g. Twilio
     /// pointed at a local fake).
     pub sms: Option<Arc<dyn SmsSender>>,
+    /// Social-login providers (none by default).
+    pub oauth: Option<OAuthConfig>,
 }
 
 impl Default for Options {
@@ -45,6 +48,7 @@ impl Default for Options {
             roles: RoleMap::default(),
             store: Store::new(MemoryStore::new()),
             sms: None,
+            oauth: None,
         }
     }
 }
@@ -132,7 +136,11 @@ impl Harness {
         let mailer = Arc::new(MemoryMailer::default());
         let sms = Arc::new(MemorySms::default());
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let auth = Auth::builder(options.auth, options.store)
+        let mut builder = Auth::builder(options.auth, options.store);
+        if let Some(oauth) = options.oauth {
+            builder = builder.oauth(oauth);
+        }
+        let auth = builder
             .mailer(mailer.clone())
             .sms_sender(match options.sms {
                 Some(sender) => sender,

@@ -16,7 +16,8 @@
 //! address once it accepts connections.
 //!
 //! Mail is read from a [`MemoryMailer`](authkit_core::mail::MemoryMailer),
-//! SMS from a [`MemorySms`](authkit_core::sms::MemorySms),
+//! SMS from a [`MemorySms`](authkit_core::sms::MemorySms), social logins
+//! go to a [`FakeProvider`](fake_provider::FakeProvider),
 //! time is a [`ManualClock`](authkit_core::clock::ManualClock), and
 //! throttling is off except in the rate-limit case.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -30,7 +31,9 @@ pub use authkit_core::Auth;
 pub use authkit_core::api::ApiConfig;
 
 pub mod cases;
+pub mod fake_provider;
 mod harness;
+pub mod sql_stores;
 
 pub use harness::{Harness, Options, PASSWORD, Reply};
 
@@ -74,7 +77,24 @@ macro_rules! e2e_tests {
             mfa_verify_sets_cookies_in_cookie_mode,
             mfa_disabled_is_a_disabled_feature,
             phone_verification_by_sms,
-            sms_travels_through_twilio
+            sms_travels_through_twilio,
+            oauth_google_new_and_returning_user,
+            oauth_linking_rules,
+            oauth_respects_closed_registration,
+            oauth_state_is_signed_single_use_and_bound,
+            oauth_id_tokens_are_verified,
+            oauth_provider_failures_create_nothing,
+            oauth_redirects_are_allow_listed,
+            oauth_github_uses_the_primary_verified_email,
+            oauth_generic_oidc_provider,
+            oauth_identities_are_linked_and_unlinked,
+            oauth_on_every_sql_store,
+            organisations_members_and_invites,
+            cross_org_access_and_scopes_never_bleed,
+            invites_are_bound_to_the_invited_email,
+            admin_routes_need_global_permissions,
+            admin_manages_accounts,
+            admin_lock_kills_sessions_immediately
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

@@ -1,9 +1,12 @@
 //! In-memory store: every store trait in process memory, for tests, examples
 //! and prototyping. Data lives as long as the [`MemoryStore`] value.
 
+mod admin;
 mod audit_log;
+mod identities;
 mod keys;
 mod mfa;
+mod orgs;
 mod sessions;
 mod tokens;
 mod users;
@@ -13,7 +16,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Every store trait in process memory: tests, examples, prototyping.
 ///
-/// Each aggregate (users, sessions, one-time tokens, audit log, keys, MFA)
+/// Each aggregate (users, sessions, one-time tokens, audit log, keys, MFA,
+/// provider identities, organisations)
 /// sits behind its own mutex, held for the span of one call and never across an
 /// `.await`, so every trait method is one atomic step. Lookups go through
 /// hash indexes and cost O(1).
@@ -25,6 +29,8 @@ pub struct MemoryStore {
     audit: Mutex<audit_log::AuditLog>,
     keys: Mutex<keys::KeyTable>,
     mfa: Mutex<mfa::MfaTable>,
+    identities: Mutex<identities::IdentityTable>,
+    orgs: Mutex<orgs::OrgTable>,
 }
 
 impl MemoryStore {

@@ -48,6 +48,21 @@ impl UserTable {
         Some(user)
     }
 
+    /// Every account, in no particular order.
+    pub(super) fn all(&self) -> impl Iterator<Item = &User> {
+        self.by_id.values()
+    }
+
+    /// The account with this id, to change fields that no index covers.
+    pub(super) fn get_mut(&mut self, id: Uuid) -> Option<&mut User> {
+        self.by_id.get_mut(&id)
+    }
+
+    /// The account with this id.
+    pub(super) fn get(&self, id: Uuid) -> Option<&User> {
+        self.by_id.get(&id)
+    }
+
     /// Whether `email` belongs to an account other than `id`.
     fn email_owned_by_other(&self, email: &Email, id: Uuid) -> bool {
         self.by_email.get(email).is_some_and(|owner| *owner != id)

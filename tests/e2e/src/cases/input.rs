@@ -252,12 +252,13 @@ pub async fn unknown_routes_and_methods(factory: &Factory) {
         "/mfa",
         "/mfa/totp",
         "/phone/verify",
-        "/orgs",
-        "/orgs/acme/members",
-        "/invites/accept",
-        "/admin/users",
-        "/admin/audit",
-        "/oauth/github/start",
+        "/orgs/",
+        "/orgs/acme/members/x/y",
+        "/invites",
+        "/admin",
+        "/admin/users/",
+        "/oauth/github",
+        "/oauth/github/start/more",
         "/token/",
         "/%F0%9F%A6%80",
         "/.well-known/jwks.json",
@@ -276,4 +277,12 @@ pub async fn unknown_routes_and_methods(factory: &Factory) {
     assert_eq!(r.header("allow"), Some("GET, PATCH"));
     let r = h.send(Method::GET, "/sessions/abc", &[], "").await;
     assert_eq!(r.header("allow"), Some("DELETE"));
+    // No provider configured: a provider route is served, the provider is
+    // not found.
+    h.send(Method::GET, "/oauth/github/start", &[], "")
+        .await
+        .assert_problem(404, "not_found");
+    h.send(Method::POST, "/oauth/github/start", &[], "")
+        .await
+        .assert_problem(405, "method_not_allowed");
 }

@@ -2,8 +2,11 @@
 //! [`Factory`](crate::Factory) and starts its own server.
 
 mod account;
+mod admin;
 mod input;
 mod mfa;
+mod oauth;
+mod orgs;
 mod registration;
 mod sms;
 mod tokens;
@@ -13,12 +16,27 @@ pub use account::{
     deactivation, forced_password_change_without_a_token, introspection_and_lookup,
     me_profile_export_and_audit, password_change_with_a_token, password_reset, sessions_and_logout,
 };
+pub use admin::{
+    admin_lock_kills_sessions_immediately, admin_manages_accounts,
+    admin_routes_need_global_permissions,
+};
 pub use input::{bad_input_never_breaks_a_route, unknown_routes_and_methods};
 pub use mfa::{
     mfa_codes_by_email_and_sms, mfa_disabled_is_a_disabled_feature,
     mfa_enrollment_demanded_by_a_role, mfa_verify_refuses_bad_input_and_races,
     mfa_verify_sets_cookies_in_cookie_mode, phone_verification_by_sms,
     totp_login_with_replay_and_backup_codes,
+};
+pub use oauth::{
+    oauth_generic_oidc_provider, oauth_github_uses_the_primary_verified_email,
+    oauth_google_new_and_returning_user, oauth_id_tokens_are_verified,
+    oauth_identities_are_linked_and_unlinked, oauth_linking_rules, oauth_on_every_sql_store,
+    oauth_provider_failures_create_nothing, oauth_redirects_are_allow_listed,
+    oauth_respects_closed_registration, oauth_state_is_signed_single_use_and_bound,
+};
+pub use orgs::{
+    cross_org_access_and_scopes_never_bleed, invites_are_bound_to_the_invited_email,
+    organisations_members_and_invites,
 };
 pub use registration::{
     registration_confirmed_by_code, registration_verified_by_link, verification_by_code_and_resend,

@@ -115,6 +115,8 @@ pub async fn verification_by_code_and_resend(factory: &Factory) {
         assert_eq!(r.body, known.body, "no account disclosure");
         assert_eq!(r.header("content-type"), known.header("content-type"));
     }
+    // The mail goes out after the answer.
+    h.auth.background_idle().await;
     assert_eq!(
         h.mailer.count(),
         2,
