@@ -61,6 +61,7 @@ pub mod api;
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod email;
 pub mod error;
 #[cfg(any(feature = "twilio", feature = "oauth"))]

@@ -38,9 +38,10 @@ mod queue;
 mod smtp;
 mod templates;
 
+pub use crate::delivery::RetryPolicy;
 pub use console::ConsoleMailer;
 pub use memory::MemoryMailer;
-pub use queue::{MailQueue, RetryPolicy};
+pub use queue::MailQueue;
 #[cfg(feature = "smtp")]
 pub use smtp::{SmtpConfig, SmtpMailer, SmtpTls};
 pub use templates::{DefaultTemplates, MailTemplates, escape_html};

@@ -1,15 +1,13 @@
-//! Background delivery: sending returns before the mail server answers, and
-//! failed deliveries are retried with exponential backoff.
+//! [`MailQueue`]: mail delivered from a background task, with retries.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{mpsc, oneshot};
 
 use super::{Mailer, Message};
-use crate::error::{AuthError, AuthResult};
-use crate::telemetry::{self, Queued};
+use crate::delivery::{Channel, Queue, RetryPolicy};
+use crate::error::AuthResult;
+use crate::telemetry;
 
 /// A [`Mailer`] that queues messages and hands them to another mailer from a
 /// background task, in order, retrying failed deliveries.
@@ -36,86 +34,15 @@ use crate::telemetry::{self, Queued};
 /// then end; call [`flush`](Self::flush) first to wait for it.
 #[derive(Debug)]
 pub struct MailQueue {
-    jobs: mpsc::Sender<Job>,
+    queue: Queue<Message>,
 }
 
-/// How often and how patiently [`MailQueue`] retries a failed delivery.
-///
-/// The pause after the `n`-th failed attempt is
-/// `first_backoff × 2^(n-1)`, at most `max_backoff`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first one included; 0 is taken as 1 (no retry).
-    pub max_attempts: u32,
-    /// Pause after the first failed attempt.
-    pub first_backoff: Duration,
-    /// Longest pause between two attempts.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// 5 attempts, pausing 2 s, 4 s, 8 s and 16 s in between (pauses are
-    /// capped at 60 s).
-    fn default() -> Self {
-        Self {
-            max_attempts: 5,
-            first_backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(60),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// No retry: each message gets one attempt.
-    pub const NO_RETRY: Self = Self {
-        max_attempts: 1,
-        first_backoff: Duration::ZERO,
-        max_backoff: Duration::ZERO,
-    };
-
-    /// The pause after `failed_attempts` attempts have failed (zero before
-    /// any attempt).
-    pub fn backoff(&self, failed_attempts: u32) -> Duration {
-        let Some(doublings) = failed_attempts.checked_sub(1) else {
-            return Duration::ZERO;
-        };
-        let factor = 2u32.checked_pow(doublings).unwrap_or(u32::MAX);
-        self.first_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
-    }
-
-    /// The sum of the pauses a message that always fails goes through
-    /// before it is given up.
-    pub fn total_backoff(&self) -> Duration {
-        let mut total = Duration::ZERO;
-        for failed in 1..self.attempts() {
-            let pause = self.backoff(failed);
-            if pause >= self.max_backoff {
-                // Every later pause is the cap too.
-                let rest = self.attempts() - failed;
-                return total.saturating_add(self.max_backoff.saturating_mul(rest));
-            }
-            total = total.saturating_add(pause);
-        }
-        total
-    }
-
-    /// `max_attempts`, at least 1.
-    fn attempts(&self) -> u32 {
-        self.max_attempts.max(1)
-    }
-}
-
-/// What the background task is asked to do.
-#[derive(Debug)]
-enum Job {
-    /// Hand a message to the inner mailer (retrying as the policy says);
-    /// counted in the queue-depth gauge until it is taken off the queue.
-    Deliver(Message, Queued),
-    /// Signal that every job before this one is done.
-    Flush(oneshot::Sender<()>),
-}
+static MAIL: Channel = Channel {
+    name: "mail",
+    sender: "mailer",
+    depth: telemetry::MAIL_QUEUE_DEPTH,
+    failures: telemetry::MAIL_FAILURES,
+};
 
 impl MailQueue {
     /// A queue of at most `capacity` messages (at least 1) delivered through
@@ -136,98 +63,33 @@ impl MailQueue {
     /// Spawns the delivery task, so it panics when called outside a Tokio
     /// runtime.
     pub fn with_retry(inner: Arc<dyn Mailer>, capacity: usize, policy: RetryPolicy) -> Self {
-        let (jobs, queued) = mpsc::channel(capacity.max(1));
-        tokio::spawn(run(inner, policy, queued));
-        Self { jobs }
+        let send = Arc::new(move |message: Message| {
+            let inner = Arc::clone(&inner);
+            Box::pin(async move { inner.send(message).await }) as _
+        });
+        Self {
+            queue: Queue::start(&MAIL, send, recipient_domain, capacity, policy),
+        }
     }
 
     /// Waits until every message queued before this call has been delivered
     /// or given up (after its last retry); for graceful shutdown and tests.
     /// Fails only if the delivery task is gone (its runtime shut down).
     pub async fn flush(&self) -> AuthResult<()> {
-        let (done, flushed) = oneshot::channel();
-        self.jobs.send(Job::Flush(done)).await.map_err(|_| gone())?;
-        flushed.await.map_err(|_| gone())
+        self.queue.flush().await
     }
 }
 
 #[async_trait]
 impl Mailer for MailQueue {
     async fn send(&self, message: Message) -> AuthResult<()> {
-        let domain = domain_of(&message.to).to_owned();
-        let queued = Queued::enter(telemetry::MAIL_QUEUE_DEPTH);
-        match self.jobs.try_send(Job::Deliver(message, queued)) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                telemetry::delivery_failure(telemetry::MAIL_FAILURES, "queue_full");
-                tracing::warn!(domain, "mail queue full; message dropped");
-                Err(AuthError::Internal("mail queue full".into()))
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(gone()),
-        }
+        self.queue.enqueue(message)
     }
 }
 
-/// The delivery task: one job at a time, in queue order, until the queue is
-/// dropped.
-async fn run(inner: Arc<dyn Mailer>, policy: RetryPolicy, mut jobs: mpsc::Receiver<Job>) {
-    while let Some(job) = jobs.recv().await {
-        match job {
-            Job::Flush(done) => {
-                // The flusher may have stopped waiting; nothing to do then.
-                let _ = done.send(());
-            }
-            Job::Deliver(message, queued) => {
-                drop(queued);
-                deliver(&inner, &policy, message).await;
-            }
-        }
-    }
-}
-
-/// Hands `message` to `inner` until it is accepted or `policy` gives up.
-async fn deliver(inner: &Arc<dyn Mailer>, policy: &RetryPolicy, message: Message) {
-    let domain = domain_of(&message.to).to_owned();
-    let attempts = policy.attempts();
-    let mut attempt = 1;
-    loop {
-        // Its own task, so a panicking mailer does not end the queue.
-        let (inner, copy) = (Arc::clone(inner), message.clone());
-        let err = match tokio::spawn(async move { inner.send(copy).await }).await {
-            Ok(Ok(())) => {
-                if attempt > 1 {
-                    tracing::info!(domain, attempt, "mail delivered after a retry");
-                }
-                return;
-            }
-            Ok(Err(err)) => err,
-            Err(_) => {
-                telemetry::delivery_failure(telemetry::MAIL_FAILURES, "given_up");
-                tracing::error!(
-                    domain,
-                    attempt,
-                    "mail delivery failed: mailer panicked; given up"
-                );
-                return;
-            }
-        };
-        if attempt >= attempts {
-            telemetry::delivery_failure(telemetry::MAIL_FAILURES, "given_up");
-            tracing::error!(domain, attempts, error = %err, "mail delivery failed; given up");
-            return;
-        }
-        let pause = policy.backoff(attempt);
-        telemetry::delivery_failure(telemetry::MAIL_FAILURES, "retrying");
-        tracing::warn!(
-            domain,
-            attempt,
-            retry_in_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
-            error = %err,
-            "mail delivery failed; will retry"
-        );
-        tokio::time::sleep(pause).await;
-        attempt += 1;
-    }
+/// What a log line may say of the recipient: the domain, `*@example.org`.
+fn recipient_domain(message: &Message) -> String {
+    format!("*@{}", domain_of(&message.to))
 }
 
 /// The part of an address after the last `@`; the only part ever logged.
@@ -235,18 +97,16 @@ fn domain_of(address: &str) -> &str {
     address.rsplit_once('@').map_or("", |(_, domain)| domain)
 }
 
-fn gone() -> AuthError {
-    AuthError::Internal("mail queue closed".into())
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
+    use std::time::Duration;
 
     use tokio::sync::Semaphore;
     use tokio::time::Instant;
 
     use super::*;
+    use crate::error::AuthError;
     use crate::mail::MemoryMailer;
     use crate::mail::captured_logs::CapturedLogs;
 
@@ -373,57 +233,6 @@ mod tests {
         attempts.windows(2).map(|w| w[1] - w[0]).collect()
     }
 
-    #[test]
-    fn backoff_doubles_from_the_first_pause_up_to_the_cap() {
-        let policy = RetryPolicy::default();
-        let secs: Vec<u64> = (0..=8).map(|n| policy.backoff(n).as_secs()).collect();
-        assert_eq!(secs, [0, 2, 4, 8, 16, 32, 60, 60, 60]);
-        assert_eq!(policy.backoff(u32::MAX), Duration::from_secs(60));
-        assert_eq!(policy.total_backoff(), Duration::from_secs(30));
-        let long = RetryPolicy {
-            max_attempts: 10,
-            ..policy
-        };
-        // 2 + 4 + 8 + 16 + 32, then four pauses at the 60 s cap.
-        assert_eq!(long.total_backoff(), Duration::from_secs(62 + 240));
-        let capped_at_once = RetryPolicy {
-            max_attempts: 4,
-            first_backoff: Duration::from_secs(90),
-            max_backoff: Duration::from_secs(60),
-        };
-        assert_eq!(capped_at_once.backoff(1), Duration::from_secs(60));
-        assert_eq!(capped_at_once.total_backoff(), Duration::from_secs(180));
-
-        let huge = RetryPolicy {
-            max_attempts: u32::MAX,
-            first_backoff: Duration::MAX,
-            max_backoff: Duration::MAX,
-        };
-        assert_eq!(huge.backoff(40), Duration::MAX, "saturates, no overflow");
-        assert_eq!(huge.total_backoff(), Duration::MAX);
-        let many = RetryPolicy {
-            max_attempts: u32::MAX,
-            ..policy
-        };
-        assert_eq!(
-            many.total_backoff(),
-            Duration::from_secs(62 + 60 * u64::from(u32::MAX - 6)),
-            "computed without walking every attempt"
-        );
-    }
-
-    #[test]
-    fn no_retry_and_zero_attempts_mean_one_attempt() {
-        assert_eq!(RetryPolicy::NO_RETRY.attempts(), 1);
-        assert_eq!(RetryPolicy::NO_RETRY.total_backoff(), Duration::ZERO);
-        let zero = RetryPolicy {
-            max_attempts: 0,
-            ..RetryPolicy::default()
-        };
-        assert_eq!(zero.attempts(), 1);
-        assert_eq!(zero.total_backoff(), Duration::ZERO);
-    }
-
     // Paused time: the clock only moves when every task waits on a timer, so
     // the backoff is measured exactly and nothing really sleeps.
     #[tokio::test(start_paused = true)]
@@ -478,7 +287,7 @@ mod tests {
         let given_up = logs.matching("given up");
         assert_eq!(given_up.len(), 1, "{:?}", logs.lines());
         assert!(given_up[0].starts_with("ERROR"));
-        assert!(given_up[0].contains("domain=example.org"));
+        assert!(given_up[0].contains("recipient=*@example.org"));
         assert!(given_up[0].contains("attempts=5"));
         assert!(given_up[0].contains("451 try again later"));
         assert_eq!(logs.matching("will retry").len(), 4);

@@ -1,101 +1,82 @@
-//! Background SMS delivery: sending returns before the provider answers.
+//! [`SmsQueue`]: text messages delivered from a background task, with
+//! retries.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tokio::sync::{mpsc, oneshot};
 
 use super::{SmsMessage, SmsSender};
-use crate::error::{AuthError, AuthResult};
-use crate::telemetry::{self, Queued};
+use crate::delivery::{Channel, Queue, RetryPolicy};
+use crate::error::AuthResult;
+use crate::telemetry;
 
 /// An [`SmsSender`] that queues messages and hands them to another sender
-/// from a background task, in order, like
-/// [`MailQueue`](crate::mail::MailQueue) does for mail: a slow provider
-/// never holds a request. Delivery failures are logged (without the
-/// number or text) and do not stop the queue; a full queue fails `send`
-/// at once.
+/// from a background task, in order, retrying failed deliveries, exactly
+/// like [`MailQueue`](crate::mail::MailQueue) does for mail (the same
+/// delivery task, see [`crate::delivery`]): a slow provider never holds a
+/// request. Failures are logged without the number or the text; a full
+/// queue fails `send` at once.
 #[derive(Debug)]
 pub struct SmsQueue {
-    jobs: mpsc::Sender<Job>,
+    queue: Queue<SmsMessage>,
 }
 
-#[derive(Debug)]
-enum Job {
-    /// Counted in the queue-depth gauge until taken off the queue.
-    Deliver(SmsMessage, Queued),
-    Flush(oneshot::Sender<()>),
-}
+static SMS: Channel = Channel {
+    name: "sms",
+    sender: "sender",
+    depth: telemetry::SMS_QUEUE_DEPTH,
+    failures: telemetry::SMS_FAILURES,
+};
 
 impl SmsQueue {
     /// A queue of at most `capacity` messages (at least 1) delivered through
-    /// `inner`.
+    /// `inner`, retried as [`RetryPolicy::default`] says.
     ///
     /// # Panics
     ///
     /// Spawns the delivery task, so it panics when called outside a Tokio
     /// runtime.
     pub fn new(inner: Arc<dyn SmsSender>, capacity: usize) -> Self {
-        let (jobs, queued) = mpsc::channel(capacity.max(1));
-        tokio::spawn(deliver(inner, queued));
-        Self { jobs }
+        Self::with_retry(inner, capacity, RetryPolicy::default())
     }
 
-    /// Waits until every message queued before this call was handed to the
-    /// inner sender and its `send` returned.
+    /// Like [`new`](Self::new), retrying as `policy` says. Codes expire
+    /// (`AUTHKIT_CODE_TTL`), so a long backoff only delivers dead codes.
+    ///
+    /// # Panics
+    ///
+    /// Spawns the delivery task, so it panics when called outside a Tokio
+    /// runtime.
+    pub fn with_retry(inner: Arc<dyn SmsSender>, capacity: usize, policy: RetryPolicy) -> Self {
+        let send = Arc::new(move |message: SmsMessage| {
+            let inner = Arc::clone(&inner);
+            Box::pin(async move { inner.send(message).await }) as _
+        });
+        Self {
+            queue: Queue::start(&SMS, send, withheld, capacity, policy),
+        }
+    }
+
+    /// Waits until every message queued before this call has been delivered
+    /// or given up (after its last retry).
     ///
     /// # Errors
     /// `Internal` if the delivery task is gone.
     pub async fn flush(&self) -> AuthResult<()> {
-        let (done, flushed) = oneshot::channel();
-        self.jobs.send(Job::Flush(done)).await.map_err(|_| gone())?;
-        flushed.await.map_err(|_| gone())
+        self.queue.flush().await
     }
 }
 
 #[async_trait]
 impl SmsSender for SmsQueue {
     async fn send(&self, message: SmsMessage) -> AuthResult<()> {
-        let queued = Queued::enter(telemetry::SMS_QUEUE_DEPTH);
-        match self.jobs.try_send(Job::Deliver(message, queued)) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                telemetry::delivery_failure(telemetry::SMS_FAILURES, "queue_full");
-                tracing::warn!("sms queue full; message dropped");
-                Err(AuthError::Internal("sms queue full".into()))
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(gone()),
-        }
+        self.queue.enqueue(message)
     }
 }
 
-async fn deliver(inner: Arc<dyn SmsSender>, mut jobs: mpsc::Receiver<Job>) {
-    while let Some(job) = jobs.recv().await {
-        match job {
-            Job::Flush(done) => {
-                let _ = done.send(());
-            }
-            Job::Deliver(message, queued) => {
-                drop(queued);
-                let inner = Arc::clone(&inner);
-                match tokio::spawn(async move { inner.send(message).await }).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(err)) => {
-                        telemetry::delivery_failure(telemetry::SMS_FAILURES, "failed");
-                        tracing::warn!(error = %err, "sms delivery failed");
-                    }
-                    Err(_) => {
-                        telemetry::delivery_failure(telemetry::SMS_FAILURES, "failed");
-                        tracing::warn!("sms delivery failed: sender panicked");
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn gone() -> AuthError {
-    AuthError::Internal("sms queue closed".into())
+/// Nothing of a phone number is logged.
+fn withheld(_: &SmsMessage) -> String {
+    "withheld".to_owned()
 }
 
 #[cfg(test)]
@@ -103,6 +84,8 @@ mod tests {
     use tokio::sync::Semaphore;
 
     use super::*;
+    use crate::error::AuthError;
+    use crate::mail::captured_logs::CapturedLogs;
     use crate::sms::MemorySms;
 
     fn message(i: usize) -> SmsMessage {
@@ -173,8 +156,10 @@ mod tests {
         assert_eq!(gated.out.count(), 10 - refused);
     }
 
-    #[tokio::test]
-    async fn failures_and_panics_do_not_stop_the_queue() {
+    // Paused time: the retries' pauses pass without really sleeping.
+    #[tokio::test(start_paused = true)]
+    async fn failures_are_retried_and_neither_they_nor_panics_stop_the_queue() {
+        let (logs, _guard) = CapturedLogs::start();
         let out = Arc::new(Flaky(MemorySms::default()));
         let queue = SmsQueue::new(out.clone(), 8);
         for body in ["a", "fail", "panic", "b"] {
@@ -189,5 +174,11 @@ mod tests {
         queue.flush().await.unwrap();
         let bodies: Vec<_> = out.0.messages().into_iter().map(|m| m.body).collect();
         assert_eq!(bodies, vec!["a", "b"]);
+        assert_eq!(logs.matching("sms delivery failed; will retry").len(), 4);
+        assert_eq!(logs.matching("sender panicked").len(), 1, "not retried");
+        assert_eq!(logs.matching("given up").len(), 2);
+        for line in logs.lines() {
+            assert!(!line.contains("4155550123"), "number logged: {line}");
+        }
     }
 }

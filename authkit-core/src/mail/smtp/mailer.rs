@@ -370,7 +370,7 @@ mod tests {
         let given_up = logs.matching("given up");
         assert_eq!(given_up.len(), 1, "{:?}", logs.lines());
         assert!(given_up[0].starts_with("ERROR"));
-        assert!(given_up[0].contains("domain=example.com"));
+        assert!(given_up[0].contains("recipient=*@example.com"));
         assert!(given_up[0].contains("attempts=3"));
         assert!(given_up[0].contains("SMTP connection failed"));
         for line in logs.lines() {
@@ -396,7 +396,7 @@ mod tests {
         assert_eq!(sink.data_commands(), 3, "one refusal, then two deliveries");
         let retries = logs.matching("will retry");
         assert_eq!(retries.len(), 1, "{:?}", logs.lines());
-        assert!(retries[0].contains("domain=example.com"));
+        assert!(retries[0].contains("recipient=*@example.com"));
         assert!(retries[0].contains("SMTP server answered 451"));
         assert!(!retries[0].contains("try again later"), "reply text logged");
         assert!(logs.matching("given up").is_empty());
