@@ -145,6 +145,13 @@ pub struct AuthConfig {
     /// Hashes running at once (default: CPU count).
     /// `AUTHKIT_HASH_CONCURRENCY`.
     pub hash_concurrency: usize,
+    /// Longest time `/me` answers from its in-process cache (default 30 s,
+    /// at most 1 h, 0 turns the cache off). Every change made through
+    /// authkit drops the cached view at once, on every instance that shares
+    /// the revocation feed, so this only bounds how long a change made
+    /// behind authkit's back (SQL by hand) can go unseen.
+    /// `AUTHKIT_ACCOUNT_CACHE_TTL`.
+    pub account_cache_ttl: Duration,
 }
 
 impl fmt::Debug for AuthConfig {
@@ -211,6 +218,7 @@ impl Default for AuthConfig {
             password_policy: PasswordPolicy::default(),
             hash_params: HashParams::default(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+            account_cache_ttl: Duration::seconds(30),
         }
     }
 }
@@ -362,6 +370,7 @@ impl AuthConfig {
         env.number("AUTHKIT_ARGON2_ITERATIONS", &mut c.hash_params.iterations)?;
         env.number("AUTHKIT_ARGON2_PARALLELISM", &mut c.hash_params.parallelism)?;
         env.number("AUTHKIT_HASH_CONCURRENCY", &mut c.hash_concurrency)?;
+        env.duration("AUTHKIT_ACCOUNT_CACHE_TTL", &mut c.account_cache_ttl)?;
         for action in RateAction::ALL {
             let var = format!("AUTHKIT_RATE_{}", action.as_str().to_ascii_uppercase());
             if let Some(raw) = env.get(&var) {
@@ -533,6 +542,18 @@ impl AuthConfig {
                 "must be between 1 and 16",
             ));
         }
+        if self.account_cache_ttl < Duration::zero() {
+            return Err(ConfigError::new(
+                "AUTHKIT_ACCOUNT_CACHE_TTL",
+                "must not be negative",
+            ));
+        }
+        at_most(
+            "AUTHKIT_ACCOUNT_CACHE_TTL",
+            self.account_cache_ttl,
+            Duration::hours(1),
+            "1h",
+        )?;
         if self.hash_concurrency == 0 {
             return Err(ConfigError::new(
                 "AUTHKIT_HASH_CONCURRENCY",
@@ -790,6 +811,8 @@ impl AuthConfigBuilder {
         hash_params: HashParams;
         /// Hashes running at once.
         hash_concurrency: usize;
+        /// Longest time `/me` answers from its cache (0 = off).
+        account_cache_ttl: Duration;
     }
 
     /// The server secret (at least 32 bytes; shared by every instance).
@@ -850,6 +873,7 @@ mod tests {
             ("AUTHKIT_LOCKOUT_MAX_FAILURES", "5"),
             ("AUTHKIT_PASSWORD_POLICY", "nist"),
             ("AUTHKIT_SIGNING_ALGORITHM", "ES256"),
+            ("AUTHKIT_ACCOUNT_CACHE_TTL", "0"),
             ("UNRELATED", "x"),
         ])
         .unwrap();
@@ -864,6 +888,7 @@ mod tests {
         assert_eq!(c.lockout.max_failures, 5);
         assert_eq!(c.password_policy.min_length, 15);
         assert_eq!(c.signing_algorithm, Algorithm::ES256);
+        assert_eq!(c.account_cache_ttl, Duration::zero());
     }
 
     #[test]
@@ -887,6 +912,8 @@ mod tests {
             ("AUTHKIT_ARGON2_MEMORY_KIB", "1024"),
             ("AUTHKIT_VERIFY_EMAIL_PATH", "//evil.example"),
             ("AUTHKIT_SESSION_TTL", "99999999999999d"),
+            ("AUTHKIT_ACCOUNT_CACHE_TTL", "2h"),
+            ("AUTHKIT_ACCOUNT_CACHE_TTL", "a while"),
         ] {
             let err = vars(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}: {err}");

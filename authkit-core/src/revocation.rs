@@ -14,14 +14,20 @@
 //! fails). So the list stays small: the sessions revoked in the last
 //! quarter of an hour, by default.
 //!
-//! The default, [`MemoryRevocations`], holds this instance's revocations:
-//! enough for one process. Behind several instances, use a shared feed
-//! (`authkit-redis` provides one) so a revocation made on one instance is
-//! seen by all within a bounded delay.
+//! The same list carries **account changes**: `/me` answers from an
+//! in-process cache, and every write through authkit that changes what
+//! `/me` shows (profile, roles, MFA state) records the account here, so a
+//! cached view read before the change is never served after it.
+//!
+//! The default, [`MemoryRevocations`], holds this instance's revocations
+//! and changes: enough for one process. Behind several instances, use a
+//! shared feed (`authkit-redis` provides one) so a revocation or change
+//! made on one instance is seen by all within a bounded delay.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{PoisonError, RwLock};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -49,6 +55,24 @@ pub trait RevocationList: Send + Sync {
     /// effect locally before returning; a shared implementation also
     /// publishes them, retrying in the background if its backend is down.
     async fn revoke(&self, session_ids: &[Uuid], until: DateTime<Utc>);
+
+    /// Records that these accounts changed (on this instance), so views of
+    /// them read before now are stale; a shared implementation also
+    /// publishes the change. Remembered until `until`, after which no
+    /// cached view from before it is served anyway. The default records
+    /// nothing.
+    async fn accounts_changed(&self, user_ids: &[Uuid], until: DateTime<Utc>) {
+        let _ = (user_ids, until);
+    }
+
+    /// Whether `user_id` changed at or after `since`, as far as this
+    /// instance knows. Runs on every cached `/me`, so it must answer from
+    /// memory. The default answers `true` (a list that does not track
+    /// changes cannot vouch for a cached view, so none is served).
+    fn account_changed_since(&self, user_id: Uuid, since: Instant) -> bool {
+        let _ = (user_id, since);
+        true
+    }
 }
 
 /// In-process revocation list: a map of session id to the time its entry
@@ -67,6 +91,10 @@ pub struct MemoryRevocations {
 struct State {
     entries: HashMap<Uuid, DateTime<Utc>>,
     sweep_at: usize,
+    /// Account id -> when this instance learnt of its latest change, and
+    /// when that may be forgotten.
+    changes: HashMap<Uuid, (Instant, DateTime<Utc>)>,
+    changes_sweep_at: usize,
 }
 
 /// The fewest entries before sweeps start.
@@ -105,6 +133,33 @@ impl MemoryRevocations {
         }
     }
 
+    /// Records that `user_ids` changed now (see
+    /// [`RevocationList::accounts_changed`]); shared backends call this for
+    /// the changes they read from other instances.
+    pub fn record_changes(&self, user_ids: impl IntoIterator<Item = Uuid>, until: DateTime<Utc>) {
+        let at = Instant::now();
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        for id in user_ids {
+            let entry = state.changes.entry(id).or_insert((at, until));
+            *entry = (at, entry.1.max(until));
+        }
+        if state.changes.len() >= state.changes_sweep_at.max(SWEEP_MIN) {
+            let now = Utc::now();
+            state.changes.retain(|_, (_, until)| *until > now);
+            state.changes.shrink_to_fit();
+            state.changes_sweep_at = state.changes.len() * 2;
+        }
+    }
+
+    /// Whether `user_id` was recorded as changed at or after `since`.
+    pub fn changed_since(&self, user_id: Uuid, since: Instant) -> bool {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        state
+            .changes
+            .get(&user_id)
+            .is_some_and(|(at, _)| *at >= since)
+    }
+
     /// Entries held, expired or not (for tests and metrics).
     pub fn len(&self) -> usize {
         let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
@@ -137,6 +192,14 @@ impl RevocationList for MemoryRevocations {
 
     async fn revoke(&self, session_ids: &[Uuid], until: DateTime<Utc>) {
         self.insert(session_ids.iter().copied(), until);
+    }
+
+    async fn accounts_changed(&self, user_ids: &[Uuid], until: DateTime<Utc>) {
+        self.record_changes(user_ids.iter().copied(), until);
+    }
+
+    fn account_changed_since(&self, user_id: Uuid, since: Instant) -> bool {
+        self.changed_since(user_id, since)
     }
 }
 
@@ -173,6 +236,53 @@ mod tests {
         list.insert([live], Utc::now() + Duration::minutes(5));
         assert_eq!(list.len(), 1, "the expired entries were dropped");
         assert!(list.is_revoked(live, Utc::now()));
+    }
+
+    #[tokio::test]
+    async fn a_change_makes_earlier_reads_stale_and_later_ones_fresh() {
+        let list = MemoryRevocations::new();
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let before = Instant::now();
+        assert!(!list.account_changed_since(a, before));
+        list.accounts_changed(&[a], Utc::now() + Duration::seconds(30))
+            .await;
+        assert!(
+            list.account_changed_since(a, before),
+            "read before the change"
+        );
+        assert!(!list.account_changed_since(b, before), "another account");
+        let after = Instant::now();
+        assert!(
+            !list.account_changed_since(a, after),
+            "read after the change"
+        );
+    }
+
+    #[test]
+    fn forgotten_changes_are_swept_as_the_map_grows() {
+        let list = MemoryRevocations::new();
+        let past = Utc::now() - Duration::seconds(1);
+        list.record_changes((0..SWEEP_MIN - 1).map(|_| Uuid::now_v7()), past);
+        let live = Uuid::now_v7();
+        let since = Instant::now();
+        list.record_changes([live], Utc::now() + Duration::minutes(1));
+        let state = list.state.read().unwrap();
+        assert_eq!(state.changes.len(), 1, "the expired changes were dropped");
+        drop(state);
+        assert!(list.changed_since(live, since));
+    }
+
+    #[test]
+    fn a_list_that_does_not_track_changes_vouches_for_nothing() {
+        struct Bare;
+        #[async_trait]
+        impl RevocationList for Bare {
+            fn check(&self, _: Uuid, _: DateTime<Utc>) -> AuthResult<()> {
+                Ok(())
+            }
+            async fn revoke(&self, _: &[Uuid], _: DateTime<Utc>) {}
+        }
+        assert!(Bare.account_changed_since(Uuid::now_v7(), Instant::now()));
     }
 
     #[test]

@@ -1622,3 +1622,58 @@ async fn background_failures_do_not_reach_the_answer() {
         .unwrap();
     assert_eq!(records.len(), 1, "the request was still audited");
 }
+
+#[tokio::test]
+async fn me_shows_changes_made_through_auth_at_once() {
+    let h = harness().await;
+    let pair = verified_user(&h, "cached@example.com").await;
+    let p = principal(&h, &pair);
+    assert_eq!(h.auth.me(&p).await.unwrap().profile.display_name, None);
+    let update = ProfileUpdate {
+        display_name: Some(Some("Cached".into())),
+        ..ProfileUpdate::default()
+    };
+    h.auth.update_profile(&p, update, &meta()).await.unwrap();
+    assert_eq!(
+        h.auth.me(&p).await.unwrap().profile.display_name.as_deref(),
+        Some("Cached")
+    );
+}
+
+#[tokio::test]
+async fn me_answers_from_its_cache_until_told_of_a_change_behind_its_back() {
+    let h = harness().await;
+    let pair = verified_user(&h, "behind@example.com").await;
+    let p = principal(&h, &pair);
+    assert_eq!(h.auth.me(&p).await.unwrap().profile.display_name, None);
+    // A write straight to the store, not through `Auth`: the cached view
+    // stays until the host says the account changed.
+    let mut user = h.store.users.user_by_id(p.user_id).await.unwrap().unwrap();
+    user.display_name = Some("Behind".into());
+    h.store.users.update_user(&user).await.unwrap();
+    assert_eq!(h.auth.me(&p).await.unwrap().profile.display_name, None);
+    h.auth.account_changed(p.user_id).await;
+    assert_eq!(
+        h.auth.me(&p).await.unwrap().profile.display_name.as_deref(),
+        Some("Behind")
+    );
+}
+
+#[tokio::test]
+async fn without_the_cache_me_reads_the_store_every_time() {
+    let h = harness_with(
+        |b| b.account_cache_ttl(Duration::zero()),
+        Arc::new(NoLimiter),
+    )
+    .await;
+    let pair = verified_user(&h, "uncached@example.com").await;
+    let p = principal(&h, &pair);
+    assert_eq!(h.auth.me(&p).await.unwrap().profile.display_name, None);
+    let mut user = h.store.users.user_by_id(p.user_id).await.unwrap().unwrap();
+    user.display_name = Some("Direct".into());
+    h.store.users.update_user(&user).await.unwrap();
+    assert_eq!(
+        h.auth.me(&p).await.unwrap().profile.display_name.as_deref(),
+        Some("Direct")
+    );
+}

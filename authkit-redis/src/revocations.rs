@@ -1,5 +1,5 @@
-//! The shared revocation feed: revoked session ids in a Redis sorted set,
-//! polled into each instance's in-memory list.
+//! The shared revocation feed: revoked session ids and changed account ids
+//! in a Redis sorted set, polled into each instance's in-memory list.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -19,7 +19,8 @@ use crate::settings::{FailureMode, RedisSettings};
 /// Adds revocations to the set, scored with Redis's clock (ms) so every
 /// reader orders them alike, and drops entries older than the retention.
 /// `KEYS[1]`: the set; `ARGV[1]`: retention in ms; `ARGV[2..]`: members
-/// `<session uuid>|<until, unix ms>`.
+/// `<session uuid>|<until, unix ms>` (a revocation) or `u:<account
+/// uuid>|<until, unix ms>` (an account change).
 const PUBLISH: &str = r"
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -50,6 +51,13 @@ const OVERLAP_MS: i64 = 2_000;
 ///   any instance is refused on every other within one poll interval plus
 ///   a round trip. It stops when the feed is dropped.
 ///
+/// Account changes ([`accounts_changed`](RevocationList::accounts_changed))
+/// travel the same way, so a `/me` view cached on any instance stops being
+/// served within one poll interval of a change made on another. While the
+/// feed is not current (no successful poll for
+/// [`revocation_max_staleness`](RedisSettings::revocation_max_staleness)),
+/// no cached view is served, whatever the failure mode.
+///
 /// Entries live as long as a token of the session can verify (the `until`
 /// each revocation carries); Redis keeps them for the longest such span
 /// seen, then drops them.
@@ -73,10 +81,39 @@ struct Shared {
     state: Mutex<FeedState>,
 }
 
+/// One member of the set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    kind: Kind,
+    id: Uuid,
+    until: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A revoked session.
+    Revoked,
+    /// A changed account.
+    Changed,
+}
+
+impl Entry {
+    fn member(&self) -> String {
+        let prefix = match self.kind {
+            Kind::Revoked => "",
+            Kind::Changed => ACCOUNT_PREFIX,
+        };
+        format!("{prefix}{}|{}", self.id, self.until.timestamp_millis())
+    }
+}
+
+/// Marks account-change members.
+const ACCOUNT_PREFIX: &str = "u:";
+
 #[derive(Default)]
 struct FeedState {
-    /// Revocations not yet in Redis.
-    pending: Vec<(Uuid, DateTime<Utc>)>,
+    /// Entries not yet in Redis.
+    pending: Vec<Entry>,
     /// The newest score read, in Redis ms.
     cursor: i64,
     /// The last successful poll.
@@ -175,8 +212,18 @@ impl Shared {
                 let mut newest = cursor;
                 for (member, score) in entries {
                     newest = newest.max(score);
-                    if let Some((id, until)) = parse_member(&member).filter(|(_, u)| *u > now) {
-                        self.local.insert([id], until);
+                    match parse_member(&member).filter(|entry| entry.until > now) {
+                        Some(Entry {
+                            kind: Kind::Revoked,
+                            id,
+                            until,
+                        }) => self.local.insert([id], until),
+                        Some(Entry {
+                            kind: Kind::Changed,
+                            id,
+                            until,
+                        }) => self.local.record_changes([id], until),
+                        None => {}
                     }
                 }
                 let mut state = self.state();
@@ -192,19 +239,19 @@ impl Shared {
     }
 
     /// Adds `entries` to the shared set; false if Redis did not take them.
-    async fn publish_now(&self, entries: &[(Uuid, DateTime<Utc>)]) -> bool {
+    async fn publish_now(&self, entries: &[Entry]) -> bool {
         let now = Utc::now();
         let keep_ms = entries
             .iter()
-            .map(|(_, until)| (*until - now).num_milliseconds())
+            .map(|entry| (entry.until - now).num_milliseconds())
             .max()
             .unwrap_or(0)
             .max(0)
             + OVERLAP_MS;
         let mut invocation = self.publish.key(&self.key);
         invocation.arg(keep_ms);
-        for (id, until) in entries {
-            invocation.arg(format!("{id}|{}", until.timestamp_millis()));
+        for entry in entries {
+            invocation.arg(entry.member());
         }
         let mut connection = self.connection.clone();
         let published: redis::RedisResult<i64> = invocation.invoke_async(&mut connection).await;
@@ -226,13 +273,28 @@ impl Shared {
     }
 }
 
-/// `<uuid>|<unix ms>`.
-fn parse_member(member: &str) -> Option<(Uuid, DateTime<Utc>)> {
-    let (id, until) = member.split_once('|')?;
-    Some((
-        Uuid::parse_str(id).ok()?,
-        DateTime::from_timestamp_millis(until.parse().ok()?)?,
-    ))
+/// `[u:]<uuid>|<unix ms>`.
+fn parse_member(member: &str) -> Option<Entry> {
+    let (kind, rest) = match member.strip_prefix(ACCOUNT_PREFIX) {
+        Some(rest) => (Kind::Changed, rest),
+        None => (Kind::Revoked, member),
+    };
+    let (id, until) = rest.split_once('|')?;
+    Some(Entry {
+        kind,
+        id: Uuid::parse_str(id).ok()?,
+        until: DateTime::from_timestamp_millis(until.parse().ok()?)?,
+    })
+}
+
+impl Shared {
+    /// Applies `entries` locally at once and publishes them, keeping them
+    /// for the background task if Redis does not take them.
+    async fn publish(&self, entries: Vec<Entry>) {
+        if !self.publish_now(&entries).await {
+            self.state().pending.extend(entries);
+        }
+    }
 }
 
 #[async_trait]
@@ -247,11 +309,35 @@ impl RevocationList for RedisRevocations {
 
     async fn revoke(&self, session_ids: &[Uuid], until: DateTime<Utc>) {
         self.shared.local.insert(session_ids.iter().copied(), until);
-        let entries: Vec<(Uuid, DateTime<Utc>)> =
-            session_ids.iter().map(|id| (*id, until)).collect();
-        if !self.shared.publish_now(&entries).await {
-            self.shared.state().pending.extend(entries);
-        }
+        let entries = session_ids
+            .iter()
+            .map(|&id| Entry {
+                kind: Kind::Revoked,
+                id,
+                until,
+            })
+            .collect();
+        self.shared.publish(entries).await;
+    }
+
+    async fn accounts_changed(&self, user_ids: &[Uuid], until: DateTime<Utc>) {
+        self.shared
+            .local
+            .record_changes(user_ids.iter().copied(), until);
+        let entries = user_ids
+            .iter()
+            .map(|&id| Entry {
+                kind: Kind::Changed,
+                id,
+                until,
+            })
+            .collect();
+        self.shared.publish(entries).await;
+    }
+
+    fn account_changed_since(&self, user_id: Uuid, since: Instant) -> bool {
+        // A feed that is not current cannot vouch for a cached view.
+        !self.shared.fresh() || self.shared.local.changed_since(user_id, since)
     }
 }
 
@@ -264,14 +350,28 @@ mod tests {
     fn members_round_trip_and_garbage_is_ignored() {
         let id = Uuid::now_v7();
         let until = DateTime::from_timestamp_millis(1_900_000_000_123).unwrap();
-        let member = format!("{id}|{}", until.timestamp_millis());
-        assert_eq!(parse_member(&member), Some((id, until)));
+        for kind in [Kind::Revoked, Kind::Changed] {
+            let entry = Entry { kind, id, until };
+            assert_eq!(parse_member(&entry.member()), Some(entry));
+        }
+        assert_eq!(
+            parse_member(&format!("{id}|{}", until.timestamp_millis())),
+            Some(Entry {
+                kind: Kind::Revoked,
+                id,
+                until
+            }),
+            "members written before account changes existed still parse"
+        );
         for bad in [
             "",
             "|",
+            "u:",
+            "u:|1",
             "x|1",
             &format!("{id}|"),
             &format!("{id}|soon"),
+            &format!("v:{id}|1"),
             &id.to_string(),
         ] {
             assert_eq!(parse_member(bad), None, "{bad}");

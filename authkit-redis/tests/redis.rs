@@ -12,7 +12,8 @@ use authkit_core::rate_limit::{GovernorLimiter, Quota, RateAction, RateLimiter, 
 use authkit_core::revocation::RevocationList;
 use authkit_core::store::{MemoryStore, Store};
 use authkit_core::{
-    Auth, AuthConfig, AuthError, AuthResult, Credentials, LoginOutcome, Registration, RequestMeta,
+    Auth, AuthConfig, AuthError, AuthResult, Credentials, LoginOutcome, ProfileUpdate,
+    Registration, RequestMeta,
 };
 use authkit_redis::{FailureMode, RedisLimiter, RedisRevocations, RedisSettings};
 use chrono::Utc;
@@ -230,6 +231,44 @@ async fn a_revocation_on_one_instance_reaches_the_others() {
 }
 
 #[tokio::test]
+async fn an_account_change_on_one_instance_reaches_the_others() {
+    let Some(settings) = settings() else { return };
+    let a = RedisRevocations::start(settings.connect().unwrap(), &settings).await;
+    let b = RedisRevocations::start(settings.connect().unwrap(), &settings).await;
+    let (account, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let read_at = std::time::Instant::now();
+    assert!(!b.account_changed_since(account, read_at));
+    a.accounts_changed(&[account], Utc::now() + chrono::Duration::seconds(30))
+        .await;
+    assert!(a.account_changed_since(account, read_at), "locally at once");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !b.account_changed_since(account, read_at) {
+        assert!(tokio::time::Instant::now() < deadline, "never propagated");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!b.account_changed_since(other, read_at));
+    // A change is not a revocation, and the reverse.
+    b.check(account, Utc::now()).unwrap();
+    let session = Uuid::now_v7();
+    a.revoke(&[session], Utc::now() + chrono::Duration::minutes(1))
+        .await;
+    assert!(b.sync().await);
+    assert!(!b.account_changed_since(session, read_at));
+}
+
+#[tokio::test]
+async fn a_feed_that_is_not_current_vouches_for_no_cached_view() {
+    for mode in [FailureMode::Open, FailureMode::Closed] {
+        let settings = unreachable(mode);
+        let feed = RedisRevocations::start(settings.connect().unwrap(), &settings).await;
+        assert!(
+            feed.account_changed_since(Uuid::now_v7(), std::time::Instant::now()),
+            "{mode:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_unreachable_revocation_feed_fails_open_or_closed() {
     let session = Uuid::now_v7();
     let open = unreachable(FailureMode::Open);
@@ -297,6 +336,52 @@ async fn logout_on_one_instance_rejects_the_token_on_another() {
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while b.authenticate(&pair.access_token).is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "never propagated");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn me_on_one_instance_shows_a_change_made_on_another() {
+    let Some(settings) = settings() else { return };
+    let store = Store::new(MemoryStore::new());
+    let a = instance(&store, &settings).await;
+    let b = instance(&store, &settings).await;
+    let meta = RequestMeta::default();
+    a.register(
+        Registration::new("grace@example.com", "correct horse battery staple"),
+        &meta,
+    )
+    .await
+    .unwrap();
+    let LoginOutcome::Tokens(pair) = a
+        .login(
+            Credentials::new("grace@example.com", "correct horse battery staple"),
+            &meta,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("no MFA here")
+    };
+    let principal = b.authenticate(&pair.access_token).unwrap();
+    // B builds and caches the view.
+    assert_eq!(b.me(&principal).await.unwrap().profile.display_name, None);
+    assert_eq!(b.me(&principal).await.unwrap().profile.display_name, None);
+    let update = ProfileUpdate {
+        display_name: Some(Some("Grace".into())),
+        ..ProfileUpdate::default()
+    };
+    a.update_profile(&principal, update, &meta).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while b
+        .me(&principal)
+        .await
+        .unwrap()
+        .profile
+        .display_name
+        .is_none()
+    {
         assert!(tokio::time::Instant::now() < deadline, "never propagated");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

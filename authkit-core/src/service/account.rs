@@ -2,6 +2,7 @@
 //! forgotten-email lookup, and token introspection.
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::register::clean_display_name;
 use super::{Auth, MAX_URL};
@@ -128,12 +129,37 @@ pub struct Introspection {
 const EXPORT_AUDIT_LIMIT: u32 = 10_000;
 
 impl Auth {
-    /// The caller's profile, roles and permissions, read fresh.
+    /// The caller's profile, roles and permissions, read fresh: from the
+    /// store, or from the view built at an earlier call if no change to the
+    /// account has been recorded since that call's reads started (see
+    /// [`AuthConfig::account_cache_ttl`](crate::AuthConfig::account_cache_ttl)).
     ///
     /// # Errors
     /// `NotFound` if the account is gone.
     pub async fn me(&self, principal: &Principal) -> AuthResult<Me> {
-        let user = self.user(principal.user_id).await?;
+        let accounts = &self.inner.accounts;
+        if let Some(me) = accounts.get(principal.user_id, &*self.inner.revocations) {
+            return Ok(me);
+        }
+        let read_at = std::time::Instant::now();
+        let me = self.read_me(principal.user_id).await?;
+        accounts.put(principal.user_id, read_at, &me);
+        Ok(me)
+    }
+
+    /// Tells every instance that `user_id` changed behind authkit's back
+    /// (a host's own SQL, say), so `/me` stops answering from a view built
+    /// before. Changes made through authkit need no call.
+    pub async fn account_changed(&self, user_id: Uuid) {
+        let until = chrono::Utc::now() + self.inner.config.account_cache_ttl;
+        self.inner
+            .revocations
+            .accounts_changed(&[user_id], until)
+            .await;
+    }
+
+    async fn read_me(&self, user_id: Uuid) -> AuthResult<Me> {
+        let user = self.user(user_id).await?;
         let roles = &self.inner.roles;
         let mfa = self.mfa_summary(&user).await?;
         Ok(Me {

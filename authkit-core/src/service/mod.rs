@@ -2,6 +2,7 @@
 //! api layer and host applications (CLIs, jobs) call it directly.
 
 mod account;
+mod account_cache;
 mod admin;
 mod background;
 mod keys;
@@ -111,6 +112,7 @@ struct Inner {
     background: background::Background,
     oauth: oauth::OAuthRegistry,
     org_roles: RoleMap,
+    accounts: account_cache::AccountCache,
 }
 
 impl std::fmt::Debug for Auth {
@@ -278,10 +280,28 @@ impl AuthBuilder {
                 SecretCipher::ephemeral()
             }
         };
+        let revocations = self
+            .revocations
+            .unwrap_or_else(|| Arc::new(MemoryRevocations::new()));
+        let accounts = account_cache::AccountCache::new(self.config.account_cache_ttl);
+        let mut store = self.store;
+        if accounts.enabled() {
+            let remember = self.config.account_cache_ttl;
+            store.users = Arc::new(account_cache::Watched::new(
+                store.users,
+                revocations.clone(),
+                remember,
+            ));
+            store.mfa = Arc::new(account_cache::Watched::new(
+                store.mfa,
+                revocations.clone(),
+                remember,
+            ));
+        }
         Ok(Auth {
             inner: Arc::new(Inner {
                 config: self.config,
-                store: self.store,
+                store,
                 hasher,
                 tokens,
                 mailer,
@@ -290,15 +310,14 @@ impl AuthBuilder {
                 notices: self.notices,
                 cipher,
                 limiter,
-                revocations: self
-                    .revocations
-                    .unwrap_or_else(|| Arc::new(MemoryRevocations::new())),
+                revocations,
                 clock: self.clock,
                 hook: self.hook,
                 roles: self.roles,
                 background: background::Background::new(),
                 oauth,
                 org_roles: self.org_roles,
+                accounts,
             }),
         })
     }

@@ -1,0 +1,279 @@
+//! `/me` from memory, never stale after a change made through authkit.
+//!
+//! `/me` is the most requested authenticated route, and reading the
+//! account and its MFA state costs two store round trips where everything
+//! else on the request costs microseconds. So [`Auth::me`](super::Auth::me)
+//! keeps the view it built, with the instant its reads started.
+//!
+//! Freshness: every store write that changes what `/me` shows goes through
+//! [`Watched`], which records the account as changed in the
+//! [`RevocationList`] after the write. A cached view is served only if no
+//! change was recorded at or after the instant its reads *started*, so a
+//! view read before a concurrent write is never served after it. A shared
+//! feed carries the changes to the other instances (within its poll
+//! interval); the TTL bounds only changes made behind authkit's back.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::Me;
+use crate::email::{Email, Phone};
+use crate::error::AuthResult;
+use crate::revocation::RevocationList;
+use crate::secret::TokenHash;
+use crate::store::{
+    DeviceSeen, FailureState, LockoutPolicy, MfaStatus, MfaStore, TotpRecord, UserStore,
+};
+use crate::user::User;
+
+/// Most views held; the cache empties when full (cheaper than tracking
+/// recency, and refills at one read per active account).
+pub(super) const ACCOUNT_CACHE_CAPACITY: usize = 16_384;
+
+/// Built `/me` views by account id.
+pub(super) struct AccountCache {
+    ttl: Duration,
+    views: RwLock<HashMap<Uuid, Cached>>,
+}
+
+struct Cached {
+    /// When the reads behind `me` started.
+    read_at: Instant,
+    me: Me,
+}
+
+impl AccountCache {
+    /// A cache whose views live at most `ttl` (zero: nothing is kept).
+    pub(super) fn new(ttl: chrono::Duration) -> Self {
+        Self {
+            ttl: ttl.to_std().unwrap_or_default(),
+            views: RwLock::default(),
+        }
+    }
+
+    /// Whether views are kept at all.
+    pub(super) fn enabled(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
+    /// The view of `user_id`, if one is held, younger than the TTL, and
+    /// read after the account's last recorded change.
+    pub(super) fn get(&self, user_id: Uuid, changes: &dyn RevocationList) -> Option<Me> {
+        if !self.enabled() {
+            return None;
+        }
+        let views = self.views.read().unwrap_or_else(PoisonError::into_inner);
+        let cached = views.get(&user_id)?;
+        let fresh = cached.read_at.elapsed() < self.ttl
+            && !changes.account_changed_since(user_id, cached.read_at);
+        fresh.then(|| cached.me.clone())
+    }
+
+    /// Keeps `me`, whose reads started at `read_at`.
+    pub(super) fn put(&self, user_id: Uuid, read_at: Instant, me: &Me) {
+        if !self.enabled() {
+            return;
+        }
+        let mut views = self.views.write().unwrap_or_else(PoisonError::into_inner);
+        if views.len() >= ACCOUNT_CACHE_CAPACITY && !views.contains_key(&user_id) {
+            views.clear();
+        }
+        views.insert(
+            user_id,
+            Cached {
+                read_at,
+                me: me.clone(),
+            },
+        );
+    }
+
+    /// Views held (for tests).
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.views
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// A store decorator that records, after every write that changes what
+/// `/me` shows, that the account changed. Reads and other writes pass
+/// through untouched.
+pub(super) struct Watched<T: ?Sized> {
+    inner: Arc<T>,
+    changes: Arc<dyn RevocationList>,
+    /// How long a change must be remembered: the cache's TTL.
+    remember: chrono::Duration,
+}
+
+impl<T: ?Sized> Watched<T> {
+    pub(super) fn new(
+        inner: Arc<T>,
+        changes: Arc<dyn RevocationList>,
+        remember: chrono::Duration,
+    ) -> Self {
+        Self {
+            inner,
+            changes,
+            remember,
+        }
+    }
+
+    /// Recorded whatever the write's outcome: a failed call may still have
+    /// committed (a timeout after the commit), and a needless record only
+    /// costs one cache miss.
+    async fn changed(&self, user_id: Uuid) {
+        let until = Utc::now() + self.remember;
+        self.changes.accounts_changed(&[user_id], until).await;
+    }
+}
+
+/// Implements `$trait` for `Watched<dyn $trait>`: methods listed with
+/// `=> account` record that account as changed after the call; the others
+/// forward.
+macro_rules! watch {
+    ($trait:ident {
+        $(fn $method:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty $(=> $account:expr)?;)*
+    }) => {
+        #[async_trait]
+        impl $trait for Watched<dyn $trait> {
+            $(
+                async fn $method(&self $(, $arg: $ty)*) -> AuthResult<$ret> {
+                    let result = self.inner.$method($($arg),*).await;
+                    $(self.changed($account).await;)?
+                    result
+                }
+            )*
+        }
+    };
+}
+
+watch!(UserStore {
+    fn create_user(&self, user: &User) -> ();
+    fn user_by_id(&self, id: Uuid) -> Option<User>;
+    fn user_by_email(&self, email: &Email) -> Option<User>;
+    fn users_by_verified_phone(&self, phone: &Phone) -> Vec<User>;
+    fn update_user(&self, user: &User) -> () => user.id;
+    // The failure counters are not part of `/me`.
+    fn record_login_failure(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        policy: LockoutPolicy,
+    ) -> FailureState;
+    fn clear_login_failures(&self, user_id: Uuid) -> ();
+});
+
+watch!(MfaStore {
+    fn put_totp(&self, record: &TotpRecord) -> bool => record.user_id;
+    fn totp(&self, user_id: Uuid) -> Option<TotpRecord>;
+    fn confirm_totp(
+        &self,
+        user_id: Uuid,
+        secret: &[u8],
+        step: u64,
+        now: DateTime<Utc>,
+    ) -> bool => user_id;
+    fn accept_totp_step(&self, user_id: Uuid, step: u64) -> bool;
+    fn delete_totp(&self, user_id: Uuid) -> bool => user_id;
+    fn replace_backup_codes(
+        &self,
+        user_id: Uuid,
+        hashes: &[TokenHash],
+        now: DateTime<Utc>,
+    ) -> () => user_id;
+    fn consume_backup_code(
+        &self,
+        user_id: Uuid,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> bool => user_id;
+    fn backup_codes_remaining(&self, user_id: Uuid) -> u32;
+    fn mfa_status(&self, user_id: Uuid) -> MfaStatus;
+    fn record_mfa_failure(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> u32;
+    fn clear_mfa_failures(&self, user_id: Uuid) -> ();
+    fn remember_device(&self, user_id: Uuid, device: &TokenHash, now: DateTime<Utc>) -> DeviceSeen;
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::revocation::MemoryRevocations;
+    use crate::service::MfaSummary;
+
+    fn view(user: &User) -> Me {
+        Me {
+            profile: user.profile(),
+            roles: Vec::new(),
+            permissions: Vec::new(),
+            mfa: MfaSummary::default(),
+        }
+    }
+
+    fn user() -> User {
+        User::new(Email::parse("cache@example.com").unwrap(), Utc::now())
+    }
+
+    #[test]
+    fn a_view_is_served_until_the_account_changes() {
+        let changes = MemoryRevocations::new();
+        let cache = AccountCache::new(chrono::Duration::seconds(30));
+        let user = user();
+        assert!(cache.get(user.id, &changes).is_none());
+        cache.put(user.id, Instant::now(), &view(&user));
+        assert_eq!(cache.get(user.id, &changes), Some(view(&user)));
+        changes.record_changes([user.id], Utc::now() + chrono::Duration::seconds(30));
+        assert!(cache.get(user.id, &changes).is_none());
+    }
+
+    #[test]
+    fn a_view_read_before_a_change_is_never_served_after_it() {
+        let changes = MemoryRevocations::new();
+        let cache = AccountCache::new(chrono::Duration::seconds(30));
+        let user = user();
+        // The reads start, a write lands and is recorded, then the
+        // (now stale) view is stored: it must not be served.
+        let read_at = Instant::now();
+        changes.record_changes([user.id], Utc::now() + chrono::Duration::seconds(30));
+        cache.put(user.id, read_at, &view(&user));
+        assert!(cache.get(user.id, &changes).is_none());
+        // A view read after the change is served.
+        cache.put(user.id, Instant::now(), &view(&user));
+        assert!(cache.get(user.id, &changes).is_some());
+    }
+
+    #[test]
+    fn a_zero_ttl_keeps_nothing() {
+        let changes = MemoryRevocations::new();
+        let cache = AccountCache::new(chrono::Duration::zero());
+        let user = user();
+        cache.put(user.id, Instant::now(), &view(&user));
+        assert_eq!(cache.len(), 0);
+        assert!(cache.get(user.id, &changes).is_none());
+    }
+
+    #[test]
+    fn the_cache_empties_when_full() {
+        let changes = MemoryRevocations::new();
+        let cache = AccountCache::new(chrono::Duration::seconds(30));
+        let user = user();
+        for _ in 0..ACCOUNT_CACHE_CAPACITY {
+            cache.put(Uuid::now_v7(), Instant::now(), &view(&user));
+        }
+        assert_eq!(cache.len(), ACCOUNT_CACHE_CAPACITY);
+        cache.put(user.id, Instant::now(), &view(&user));
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get(user.id, &changes).is_some());
+    }
+}
