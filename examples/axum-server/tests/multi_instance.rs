@@ -1,9 +1,9 @@
 //! Three `axum-server` processes on their own ports, sharing one PostgreSQL
 //! schema (fresh per run, dropped at the end) and one Redis (a key prefix
 //! per run), must behave as one service: a login rate limit, an account
-//! lockout, refresh-token reuse detection, a session revocation and a
-//! signing-key rotation made through one instance are each seen by every
-//! instance. The metrics each instance exposes are scraped too.
+//! lockout, refresh-token reuse detection, a session revocation, a profile
+//! change (in `/me`, which each instance caches) and a signing-key rotation
+//! made through one instance are each seen by every instance. The metrics each instance exposes are scraped too.
 //!
 //! Needs `AUTHKIT_TEST_POSTGRES_URL` and `AUTHKIT_TEST_REDIS_URL`; without
 //! them it prints why it skips, except under `CI=true`, where it fails.
@@ -309,6 +309,7 @@ async fn scenarios(env: Vec<(String, String)>) {
     lockout_is_shared(&cluster).await;
     refresh_reuse_is_detected_everywhere(&cluster).await;
     revocation_reaches_every_instance(&cluster).await;
+    profile_change_reaches_every_cached_me(&cluster).await;
     key_rotation_reaches_every_instance(&cluster, &env).await;
     metrics_are_exposed(&cluster).await;
 }
@@ -414,6 +415,54 @@ async fn revocation_reaches_every_instance(cluster: &Cluster) {
     }
     for instance in 0..3 {
         assert_eq!(cluster.me(instance, phone_access).await, 200);
+    }
+}
+
+/// Every instance caches `/me`; a change made through one instance is
+/// shown by the others within the poll interval, never a stale view after.
+async fn profile_change_reaches_every_cached_me(cluster: &Cluster) {
+    let email = "profile@example.com";
+    cluster.register(1, email).await;
+    let tokens = cluster.tokens(1, email).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let name = |reply: &Reply| reply.body["display_name"].clone();
+    for instance in 0..3 {
+        // Twice: the second answer comes from the instance's cache.
+        for _ in 0..2 {
+            let me = cluster.get(instance, "/auth/me", Some(access)).await;
+            assert_eq!((me.status, name(&me)), (200, Value::Null), "{}", me.body);
+        }
+    }
+    let patched = cluster
+        .call(
+            2,
+            reqwest::Method::PATCH,
+            "/auth/me",
+            Some(access),
+            Some(json!({"display_name": "Everywhere"})),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(
+        name(&cluster.get(2, "/auth/me", Some(access)).await),
+        "Everywhere"
+    );
+    for instance in 0..2 {
+        let started = Instant::now();
+        loop {
+            if name(&cluster.get(instance, "/auth/me", Some(access)).await) == "Everywhere" {
+                eprintln!(
+                    "profile change seen by instance {instance} after {:?}",
+                    started.elapsed()
+                );
+                break;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "instance {instance} kept a stale /me"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
