@@ -12,8 +12,8 @@ use authkit_core::rate_limit::{GovernorLimiter, Quota, RateAction, RateLimiter, 
 use authkit_core::revocation::RevocationList;
 use authkit_core::store::{MemoryStore, Store};
 use authkit_core::{
-    Auth, AuthConfig, AuthError, AuthResult, Credentials, LoginOutcome, ProfileUpdate,
-    Registration, RequestMeta,
+    Auth, AuthConfig, AuthError, AuthResult, Credentials, LoginOutcome, Principal, ProfileUpdate,
+    Registration, RequestMeta, TokenPair,
 };
 use authkit_redis::{FailureMode, RedisLimiter, RedisRevocations, RedisSettings};
 use chrono::Utc;
@@ -305,6 +305,25 @@ async fn instance(store: &Store, settings: &RedisSettings) -> Auth {
         .unwrap()
 }
 
+/// Registers `email` on `a`, logs in there, and authenticates the access
+/// token on `b`.
+async fn signed_in(a: &Auth, b: &Auth, email: &str) -> (TokenPair, Principal) {
+    let meta = RequestMeta::default();
+    let password = "correct horse battery staple";
+    a.register(Registration::new(email, password), &meta)
+        .await
+        .unwrap();
+    let LoginOutcome::Tokens(pair) = a
+        .login(Credentials::new(email, password), &meta)
+        .await
+        .unwrap()
+    else {
+        panic!("no MFA here")
+    };
+    let principal = b.authenticate(&pair.access_token).unwrap();
+    (pair, principal)
+}
+
 #[tokio::test]
 async fn logout_on_one_instance_rejects_the_token_on_another() {
     let Some(settings) = settings() else { return };
@@ -312,23 +331,7 @@ async fn logout_on_one_instance_rejects_the_token_on_another() {
     let a = instance(&store, &settings).await;
     let b = instance(&store, &settings).await;
     let meta = RequestMeta::default();
-    a.register(
-        Registration::new("ada@example.com", "correct horse battery staple"),
-        &meta,
-    )
-    .await
-    .unwrap();
-    let LoginOutcome::Tokens(pair) = a
-        .login(
-            Credentials::new("ada@example.com", "correct horse battery staple"),
-            &meta,
-        )
-        .await
-        .unwrap()
-    else {
-        panic!("no MFA here")
-    };
-    let principal = b.authenticate(&pair.access_token).unwrap();
+    let (pair, principal) = signed_in(&a, &b, "ada@example.com").await;
     a.logout(&principal, None, &meta).await.unwrap();
     assert_eq!(
         a.authenticate(&pair.access_token).unwrap_err().code(),
@@ -348,23 +351,7 @@ async fn me_on_one_instance_shows_a_change_made_on_another() {
     let a = instance(&store, &settings).await;
     let b = instance(&store, &settings).await;
     let meta = RequestMeta::default();
-    a.register(
-        Registration::new("grace@example.com", "correct horse battery staple"),
-        &meta,
-    )
-    .await
-    .unwrap();
-    let LoginOutcome::Tokens(pair) = a
-        .login(
-            Credentials::new("grace@example.com", "correct horse battery staple"),
-            &meta,
-        )
-        .await
-        .unwrap()
-    else {
-        panic!("no MFA here")
-    };
-    let principal = b.authenticate(&pair.access_token).unwrap();
+    let (_, principal) = signed_in(&a, &b, "grace@example.com").await;
     // B builds and caches the view.
     assert_eq!(b.me(&principal).await.unwrap().profile.display_name, None);
     assert_eq!(b.me(&principal).await.unwrap().profile.display_name, None);

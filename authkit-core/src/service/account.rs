@@ -147,9 +147,10 @@ impl Auth {
         Ok(me)
     }
 
-    /// Tells every instance that `user_id` changed behind authkit's back
-    /// (a host's own SQL, say), so `/me` stops answering from a view built
-    /// before. Changes made through authkit need no call.
+    /// Records that `user_id` changed behind authkit's back (a host's own
+    /// SQL, say), here and on every instance sharing the revocation feed,
+    /// so `/me` stops answering from a view built before. Changes made
+    /// through authkit need no call.
     pub async fn account_changed(&self, user_id: Uuid) {
         let until = chrono::Utc::now() + self.inner.config.account_cache_ttl;
         self.inner
