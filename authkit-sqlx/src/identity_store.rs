@@ -7,8 +7,8 @@
 //! and sees the winner. Unlinking locks the account's row too, so
 //! "keep the last identity" holds under concurrent unlinks.
 
-/// Implements `IdentityStore` for `$store`, whose pool is `self.pool`, on
-/// database `$db`.
+/// Implements `IdentityStore` for `$store` (reads through `self.pool`,
+/// writes through `self.writer()`) on database `$db`.
 macro_rules! impl_identity_store {
     ($store:ty, $db:ty) => {
         const _: () = {

@@ -10,8 +10,8 @@
 //! when the account row is missing, a unique-index race between two
 //! inserts reruns the transaction instead.
 
-/// Implements `MfaStore` for `$store`, whose pool is `self.pool`, on
-/// database `$db`.
+/// Implements `MfaStore` for `$store` (reads through `self.pool`, writes
+/// through `self.writer()`) on database `$db`.
 macro_rules! impl_mfa_store {
     ($store:ty, $db:ty) => {
         const _: () = {
@@ -264,7 +264,7 @@ macro_rules! impl_mfa_store {
                         .bind(step_to_db(step))
                         .bind(user_id)
                         .bind(secret)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;
@@ -282,7 +282,7 @@ macro_rules! impl_mfa_store {
                         .bind(step)
                         .bind(user_id)
                         .bind(step)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;
@@ -293,7 +293,7 @@ macro_rules! impl_mfa_store {
                     let done = retrying(|| {
                         sqlx::query(Self::sql("DELETE FROM authkit_totp WHERE user_id = ?"))
                             .bind(user_id)
-                            .execute(&self.pool)
+                            .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;
@@ -330,7 +330,7 @@ macro_rules! impl_mfa_store {
                         .bind(now)
                         .bind(user_id)
                         .bind(&hash.0[..])
-                        .execute(&self.pool)
+                        .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;
@@ -386,7 +386,7 @@ macro_rules! impl_mfa_store {
                             "DELETE FROM authkit_mfa_failures WHERE user_id = ?",
                         ))
                         .bind(user_id)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;

@@ -9,6 +9,7 @@ use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
 
 use crate::error::to_auth;
 use crate::migrations::{self, Embedded};
+use crate::sql_store::RotationPlan;
 
 /// MySQL migrations, oldest first. Shipped ones are never edited.
 const MIGRATIONS: &[Embedded] = &[
@@ -99,6 +100,11 @@ impl MySqlStore {
         AssertSqlSafe(format!("{text} FOR UPDATE")).into_sql_str()
     }
 
+    /// Writes share the pool: the server queues them on row locks.
+    fn writer(&self) -> &MySqlPool {
+        &self.pool
+    }
+
     /// A READ COMMITTED transaction: locking reads then lock only the rows
     /// they return (no gap locks), which keeps concurrent transitions from
     /// deadlocking on InnoDB's default REPEATABLE READ.
@@ -115,7 +121,7 @@ impl MySqlStore {
         "SELECT id, at, event, user_id, ip, user_agent, data FROM authkit_audit_log";
 
     /// Rotation is the portable transaction.
-    const ROTATE_REFRESH_CALL: Option<&'static str> = None;
+    const ROTATION: RotationPlan = RotationPlan::Transaction;
 }
 
 crate::sql_store::impl_store!(MySqlStore, MySql);

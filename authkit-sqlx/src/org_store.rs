@@ -9,8 +9,8 @@
 //! two owners demoting each other at once leave one owner, and N
 //! acceptances of one invitation make one membership.
 
-/// Implements `OrgStore` and `UserAdminStore` for `$store`, whose pool is
-/// `self.pool`, on database `$db`. Invoked inside `impl_store!`, whose
+/// Implements `OrgStore` and `UserAdminStore` for `$store` (reads through
+/// `self.pool`, writes through `self.writer()`) on database `$db`. Invoked inside `impl_store!`, whose
 /// row decoders (`user_from_row`) it shares.
 macro_rules! impl_org_store {
     ($store:ty, $db:ty) => {
@@ -368,7 +368,7 @@ macro_rules! impl_org_store {
                         .bind(org.name.as_str())
                         .bind(org.updated_at)
                         .bind(org.id)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;
@@ -530,7 +530,7 @@ macro_rules! impl_org_store {
                         .bind(invite_id)
                         .bind(org_id)
                         .bind(now)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;
@@ -588,7 +588,7 @@ macro_rules! impl_org_store {
                         ))
                         .bind(Self::far_time(until))
                         .bind(user_id)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;

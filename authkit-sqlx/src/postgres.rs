@@ -9,6 +9,7 @@ use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
 
 use crate::error::to_auth;
 use crate::migrations::{self, Embedded};
+use crate::sql_store::RotationPlan;
 
 /// PostgreSQL migrations, oldest first. Shipped ones are never edited.
 const MIGRATIONS: &[Embedded] = &[
@@ -109,6 +110,11 @@ impl PgStore {
         AssertSqlSafe(numbered(text) + " FOR UPDATE").into_sql_str()
     }
 
+    /// Writes share the pool: the server queues them on row locks.
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
     async fn begin(&self) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin().await
     }
@@ -123,7 +129,7 @@ impl PgStore {
     /// Rotation is one call of the `authkit_rotate_refresh` function
     /// (migration 5): one round trip instead of a transaction of five
     /// statements.
-    const ROTATE_REFRESH_CALL: Option<&'static str> = Some(
+    const ROTATION: RotationPlan = RotationPlan::Call(
         "SELECT outcome, id, user_id, ip, user_agent, created_at, last_seen_at, \
          expires_at, revoked_at, revoke_reason FROM authkit_rotate_refresh(?, ?, ?, ?, ?)",
     );

@@ -8,18 +8,46 @@
 //! - `fn locked(&'static str) -> SqlStr`: the same for a locking read
 //!   (`FOR UPDATE` where rows can be locked; SQLite locks the whole database
 //!   for the transaction instead);
-//! - `async fn begin(&self)`: a transaction that serializes writers
-//!   (`BEGIN IMMEDIATE` on SQLite);
+//! - `fn writer(&self) -> &Pool`: the pool every write goes through (the
+//!   one pool on PostgreSQL and MySQL; a single connection on a SQLite
+//!   file, see `SqliteStore::connect`);
+//! - `async fn begin(&self)`: a transaction on the writer that serializes
+//!   writers (`BEGIN IMMEDIATE` on SQLite);
 //! - `INSERT_AUDIT` / `SELECT_AUDIT`: the audit statements (JSONB on
 //!   PostgreSQL);
-//! - `ROTATE_REFRESH_CALL`: `Some` statement that rotates a refresh token in
-//!   one round trip (PostgreSQL's `authkit_rotate_refresh` function), or
-//!   `None` to run the portable transaction.
+//! - `ROTATION`: how a refresh token is rotated ([`RotationPlan`]).
 //!
 //! Every single-use or counting transition is one transaction that locks
 //! the rows it decides on, re-reads them under the lock, asks
 //! [`crate::transitions`] what to do and writes the answer; deadlocks and
 //! busy errors rerun the whole transaction ([`crate::error::retrying`]).
+
+/// How a backend rotates a refresh token; every plan applies the rules of
+/// [`crate::transitions::rotation`] under a lock that serializes the
+/// rotations of a session.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RotationPlan {
+    /// One statement that runs the rules server-side and answers the
+    /// outcome and the session (PostgreSQL's `authkit_rotate_refresh`).
+    Call(&'static str),
+    /// For a transaction that holds the whole database's write lock
+    /// (SQLite): `read` answers, for the presented hash, the session's
+    /// columns, the token's `rotated_at` and `replaced_by`, and the
+    /// session's `current` unrotated hash in one statement; `retire`
+    /// rotates in one batch of statements with numbered parameters
+    /// (`?1` now, `?2` the replacement, `?3` the retiring hash, `?4` the
+    /// session id). Each statement is a hand-over to the driver's thread,
+    /// so fewer of them is most of a rotation's cost.
+    Batch {
+        /// The joined read.
+        read: &'static str,
+        /// The retiring writes.
+        retire: &'static str,
+    },
+    /// The portable transaction: find the session, lock its row, read the
+    /// family, write (MySQL).
+    Transaction,
+}
 
 /// Columns of `authkit_users`, in the order [`user_from_row`] reads them.
 macro_rules! user_columns {
@@ -47,8 +75,8 @@ macro_rules! token_columns {
     };
 }
 
-/// Implements every store trait for `$store`, whose pool is `self.pool`, on
-/// database `$db`.
+/// Implements every store trait for `$store`, which reads through
+/// `self.pool` and writes through `self.writer()`, on database `$db`.
 macro_rules! impl_store {
     ($store:ty, $db:ty) => {
         const _: () = {
@@ -73,6 +101,7 @@ macro_rules! impl_store {
                 phone_from_db, purpose_from_db, roles_from_db, roles_to_db,
             };
             use $crate::error::{ErrorClass, classify, rerunning_on_conflict, retrying, to_auth};
+            use $crate::sql_store::RotationPlan;
             use $crate::transitions::{
                 self, Failures, REUSED, RefreshRow, Rotation, RotationCutoffs,
             };
@@ -208,7 +237,7 @@ macro_rules! impl_store {
                     .bind(roles_to_db(&user.roles))
                     .bind(user.created_at)
                     .bind(user.updated_at)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(())
                 }
@@ -235,7 +264,7 @@ macro_rules! impl_store {
                     .bind(user.created_at)
                     .bind(user.updated_at)
                     .bind(user.id)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(done.rows_affected())
                 }
@@ -347,15 +376,7 @@ macro_rules! impl_store {
                     match transitions::rotation(req, &session, presented, current) {
                         Rotation::Invalid => Ok(RotateOutcome::Invalid),
                         Rotation::Reuse => {
-                            sqlx::query(Self::sql(
-                                "UPDATE authkit_sessions SET revoked_at = ?, revoke_reason = ? \
-                                 WHERE id = ?",
-                            ))
-                            .bind(req.now)
-                            .bind(REUSED)
-                            .bind(session_id)
-                            .execute(&mut *tx)
-                            .await?;
+                            self.revoke_reused(&mut tx, session_id, req.now).await?;
                             tx.commit().await?;
                             session.revoked_at = Some(req.now);
                             session.revoke_reason = Some(REUSED.to_owned());
@@ -390,6 +411,78 @@ macro_rules! impl_store {
                             Ok(RotateOutcome::Rotated(session))
                         }
                     }
+                }
+
+                /// One rotation as [`RotationPlan::Batch`]: a joined read
+                /// and one batch of writes, inside a transaction that holds
+                /// the database's write lock.
+                async fn rotate_batched(
+                    &self,
+                    read: &'static str,
+                    retire: &'static str,
+                    req: &RotateRefresh,
+                ) -> Result<RotateOutcome, sqlx::Error> {
+                    let mut tx: Tx = self.begin().await?;
+                    let Some(row) = sqlx::query(Self::sql(read))
+                        .bind(&req.presented.0[..])
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    else {
+                        return Ok(RotateOutcome::Invalid);
+                    };
+                    let mut session = session_from_row(&row)?;
+                    let presented = RefreshRow {
+                        rotated_at: row.try_get("rotated_at")?,
+                        replaced_by: row
+                            .try_get::<Option<Vec<u8>>, _>("replaced_by")?
+                            .map(|bytes| hash_from_db("replaced_by", &bytes))
+                            .transpose()?,
+                    };
+                    let current = row
+                        .try_get::<Option<Vec<u8>>, _>("current")?
+                        .map(|bytes| hash_from_db("current", &bytes))
+                        .transpose()?;
+                    match transitions::rotation(req, &session, presented, current) {
+                        Rotation::Invalid => Ok(RotateOutcome::Invalid),
+                        Rotation::Reuse => {
+                            self.revoke_reused(&mut tx, session.id, req.now).await?;
+                            tx.commit().await?;
+                            session.revoked_at = Some(req.now);
+                            session.revoke_reason = Some(REUSED.to_owned());
+                            Ok(RotateOutcome::Reused(session))
+                        }
+                        Rotation::Retire(retiring) => {
+                            sqlx::query(Self::sql(retire))
+                                .bind(req.now)
+                                .bind(&req.replacement.0[..])
+                                .bind(&retiring.0[..])
+                                .bind(session.id)
+                                .execute(&mut *tx)
+                                .await?;
+                            tx.commit().await?;
+                            session.last_seen_at = req.now;
+                            Ok(RotateOutcome::Rotated(session))
+                        }
+                    }
+                }
+
+                /// Revokes a session whose refresh token was reused.
+                async fn revoke_reused(
+                    &self,
+                    tx: &mut Tx,
+                    session_id: Uuid,
+                    now: DateTime<Utc>,
+                ) -> Result<(), sqlx::Error> {
+                    sqlx::query(Self::sql(
+                        "UPDATE authkit_sessions SET revoked_at = ?, revoke_reason = ? \
+                         WHERE id = ?",
+                    ))
+                    .bind(now)
+                    .bind(REUSED)
+                    .bind(session_id)
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(())
                 }
 
                 /// One rotation as a single statement: `call` runs the
@@ -642,7 +735,7 @@ macro_rules! impl_store {
                              last_failed_login_at = NULL, locked_until = NULL WHERE id = ?",
                         ))
                         .bind(user_id)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;
@@ -722,9 +815,14 @@ macro_rules! impl_store {
                 }
 
                 async fn rotate_refresh(&self, req: &RotateRefresh) -> AuthResult<RotateOutcome> {
-                    match Self::ROTATE_REFRESH_CALL {
-                        Some(call) => retrying(|| self.rotate_in_one_call(call, req)).await,
-                        None => retrying(|| self.rotate_once(req)).await,
+                    match Self::ROTATION {
+                        RotationPlan::Call(call) => {
+                            retrying(|| self.rotate_in_one_call(call, req)).await
+                        }
+                        RotationPlan::Batch { read, retire } => {
+                            retrying(|| self.rotate_batched(read, retire, req)).await
+                        }
+                        RotationPlan::Transaction => retrying(|| self.rotate_once(req)).await,
                     }
                     .map_err(to_auth)
                 }
@@ -767,7 +865,7 @@ macro_rules! impl_store {
                         .bind(session_id)
                         .bind(user_id)
                         .bind(now)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;
@@ -794,7 +892,7 @@ macro_rules! impl_store {
                         .bind(user_id)
                         .bind(keep)
                         .bind(now)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;
@@ -894,7 +992,7 @@ macro_rules! impl_store {
                         ))
                         .bind(before)
                         .bind(before)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;
@@ -914,7 +1012,7 @@ macro_rules! impl_store {
                             .bind(record.ip.as_deref())
                             .bind(record.user_agent.as_deref())
                             .bind(record.data.to_string())
-                            .execute(&self.pool)
+                            .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;
@@ -973,7 +1071,7 @@ macro_rules! impl_store {
                         .bind(key.private_material.as_str())
                         .bind(key.created_at)
                         .bind(key.retired_at)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                     })
                     .await;
                     match inserted {
@@ -991,7 +1089,7 @@ macro_rules! impl_store {
                         ))
                         .bind(at)
                         .bind(kid)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;
@@ -1004,7 +1102,7 @@ macro_rules! impl_store {
                             "DELETE FROM authkit_signing_keys WHERE retired_at < ?",
                         ))
                         .bind(before)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;

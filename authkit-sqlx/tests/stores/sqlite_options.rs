@@ -28,3 +28,53 @@ async fn a_file_uses_wal_with_normal_sync() {
         assert_eq!(sync, 1, "NORMAL");
     }
 }
+
+/// A file writes through a pool of one connection (writers queue in
+/// order, in-process) that uses the same pragmas, and reads through a
+/// larger pool of their own.
+#[tokio::test]
+async fn a_file_writes_through_one_connection() {
+    let (path, _file) = databases::sqlite_path();
+    let url = format!("sqlite://{}", path.display());
+    let store = SqliteStore::connect(&url).await.unwrap();
+    assert_eq!(store.writer().options().get_max_connections(), 1);
+    assert!(store.pool().options().get_max_connections() > 1);
+    let mut writer = store.writer().acquire().await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *writer)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *writer)
+        .await
+        .unwrap();
+    assert_eq!(sync, 1, "NORMAL");
+}
+
+/// Reads are not held up by a write in progress: with the writer inside
+/// an open `BEGIN IMMEDIATE`, the store still answers a read.
+#[tokio::test]
+async fn reads_run_beside_an_open_write() {
+    use authkit_core::email::Email;
+    use authkit_core::store::Store;
+    use authkit_core::user::User;
+
+    let (path, _file) = databases::sqlite_path();
+    let url = format!("sqlite://{}", path.display());
+    let backend = SqliteStore::connect(&url).await.unwrap();
+    backend.migrate().await.unwrap();
+    let writer = backend.writer().clone();
+    let store = Store::new(backend);
+    let user = User::new(Email::parse("ann@example.com").unwrap(), chrono::Utc::now());
+    store.users.create_user(&user).await.unwrap();
+
+    let mut write = writer.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    sqlx::query("UPDATE authkit_users SET display_name = 'pending'")
+        .execute(&mut *write)
+        .await
+        .unwrap();
+    let read = store.users.user_by_id(user.id).await.unwrap().unwrap();
+    assert_eq!(read.display_name, None, "the uncommitted write is not seen");
+    write.rollback().await.unwrap();
+}

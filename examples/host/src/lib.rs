@@ -83,10 +83,15 @@ pub struct Host {
     pub key_reload: Duration,
 }
 
-/// Logs to stderr at `info` (or `RUST_LOG`-free fixed level, kept simple).
+/// Logs to stderr what `RUST_LOG` asks for (`warn`,
+/// `info,authkit_core=debug`, ...), `info` when it is unset; directives it
+/// cannot parse are skipped.
 pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing::level_filters::LevelFilter::INFO.into())
+        .from_env_lossy();
     tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
 }
