@@ -118,7 +118,8 @@ impl Api {
             }
             Endpoint::Me => {
                 let principal = self.principal(request)?;
-                Ok(render(StatusCode::OK, &auth.me(&principal).await?))
+                let body = auth.me_json(&principal).await?;
+                Ok(raw(StatusCode::OK, "application/json", body))
             }
             Endpoint::UpdateMe => {
                 let principal = self.principal(request)?;

@@ -1,9 +1,12 @@
 //! The account owner's views and edits: profile, deactivation, data export,
 //! forgotten-email lookup, and token introspection.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::account_cache::View;
 use super::register::clean_display_name;
 use super::{Auth, MAX_URL};
 use crate::audit::{AuditQuery, AuditRecord, AuthEvent, RequestMeta};
@@ -137,14 +140,27 @@ impl Auth {
     /// # Errors
     /// `NotFound` if the account is gone.
     pub async fn me(&self, principal: &Principal) -> AuthResult<Me> {
+        Ok(self.me_view(principal).await?.me.clone())
+    }
+
+    /// [`me`](Self::me) as the JSON body `GET /me` answers, serialized once
+    /// per cached view rather than once per request.
+    ///
+    /// # Errors
+    /// As [`me`](Self::me).
+    pub async fn me_json(&self, principal: &Principal) -> AuthResult<bytes::Bytes> {
+        Ok(self.me_view(principal).await?.json.clone())
+    }
+
+    async fn me_view(&self, principal: &Principal) -> AuthResult<Arc<View>> {
         let accounts = &self.inner.accounts;
-        if let Some(me) = accounts.get(principal.user_id, &*self.inner.revocations) {
-            return Ok(me);
+        if let Some(view) = accounts.get(principal.user_id, &*self.inner.revocations) {
+            return Ok(view);
         }
         let read_at = std::time::Instant::now();
-        let me = self.read_me(principal.user_id).await?;
-        accounts.put(principal.user_id, read_at, &me);
-        Ok(me)
+        let view = Arc::new(View::new(self.read_me(principal.user_id).await?)?);
+        accounts.put(principal.user_id, read_at, &view);
+        Ok(view)
     }
 
     /// Records that `user_id` changed behind authkit's back (a host's own

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::Me;
 use crate::email::{Email, Phone};
-use crate::error::AuthResult;
+use crate::error::{AuthError, AuthResult};
 use crate::revocation::RevocationList;
 use crate::secret::TokenHash;
 use crate::store::{
@@ -42,9 +42,31 @@ pub(super) struct AccountCache {
 }
 
 struct Cached {
-    /// When the reads behind `me` started.
+    /// When the reads behind the view started.
     read_at: Instant,
-    me: Me,
+    view: Arc<View>,
+}
+
+/// One account's `/me`, typed and as the JSON the API answers: serialized
+/// once per read instead of once per request.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct View {
+    pub(super) me: Me,
+    pub(super) json: bytes::Bytes,
+}
+
+impl View {
+    /// The view of `me`.
+    ///
+    /// # Errors
+    /// `Internal` if `me` cannot be serialized (it always can).
+    pub(super) fn new(me: Me) -> AuthResult<Self> {
+        let json = serde_json::to_vec(&me).map_err(AuthError::internal)?;
+        Ok(Self {
+            me,
+            json: json.into(),
+        })
+    }
 }
 
 impl AccountCache {
@@ -63,7 +85,7 @@ impl AccountCache {
 
     /// The view of `user_id`, if one is held, younger than the TTL, and
     /// read after the account's last recorded change.
-    pub(super) fn get(&self, user_id: Uuid, changes: &dyn RevocationList) -> Option<Me> {
+    pub(super) fn get(&self, user_id: Uuid, changes: &dyn RevocationList) -> Option<Arc<View>> {
         if !self.enabled() {
             return None;
         }
@@ -71,11 +93,11 @@ impl AccountCache {
         let cached = views.get(&user_id)?;
         let fresh = cached.read_at.elapsed() < self.ttl
             && !changes.account_changed_since(user_id, cached.read_at);
-        fresh.then(|| cached.me.clone())
+        fresh.then(|| Arc::clone(&cached.view))
     }
 
-    /// Keeps `me`, whose reads started at `read_at`.
-    pub(super) fn put(&self, user_id: Uuid, read_at: Instant, me: &Me) {
+    /// Keeps `view`, whose reads started at `read_at`.
+    pub(super) fn put(&self, user_id: Uuid, read_at: Instant, view: &Arc<View>) {
         if !self.enabled() {
             return;
         }
@@ -87,7 +109,7 @@ impl AccountCache {
             user_id,
             Cached {
                 read_at,
-                me: me.clone(),
+                view: Arc::clone(view),
             },
         );
     }
@@ -212,13 +234,14 @@ mod tests {
     use crate::revocation::MemoryRevocations;
     use crate::service::MfaSummary;
 
-    fn view(user: &User) -> Me {
-        Me {
+    fn view(user: &User) -> Arc<View> {
+        let me = Me {
             profile: user.profile(),
             roles: Vec::new(),
             permissions: Vec::new(),
             mfa: MfaSummary::default(),
-        }
+        };
+        Arc::new(View::new(me).unwrap())
     }
 
     fn user() -> User {
@@ -233,6 +256,12 @@ mod tests {
         assert!(cache.get(user.id, &changes).is_none());
         cache.put(user.id, Instant::now(), &view(&user));
         assert_eq!(cache.get(user.id, &changes), Some(view(&user)));
+        let json: serde_json::Value =
+            serde_json::from_slice(&cache.get(user.id, &changes).unwrap().json).unwrap();
+        assert_eq!(
+            json["email"], "cache@example.com",
+            "the body is the view's JSON"
+        );
         changes.record_changes([user.id], Utc::now() + chrono::Duration::seconds(30));
         assert!(cache.get(user.id, &changes).is_none());
     }
