@@ -145,11 +145,12 @@ pub struct AuthConfig {
     /// Hashes running at once (default: CPU count).
     /// `AUTHKIT_HASH_CONCURRENCY`.
     pub hash_concurrency: usize,
-    /// Longest time `/me` answers from its in-process cache (default 30 s,
-    /// at most 1 h, 0 turns the cache off). Every change made through
-    /// authkit drops the cached view at once, on every instance that shares
-    /// the revocation feed, so this only bounds how long a change made
-    /// behind authkit's back (SQL by hand) can go unseen.
+    /// Longest time `/me`, and a refresh's account and membership reads,
+    /// are answered from the in-process cache (default 30 s, at most 1 h,
+    /// 0 turns the cache off). Every change made through authkit drops the
+    /// cached views at once, on every instance that shares the revocation
+    /// feed, so this only bounds how long a change made behind authkit's
+    /// back (SQL by hand) can go unseen.
     /// `AUTHKIT_ACCOUNT_CACHE_TTL`.
     pub account_cache_ttl: Duration,
 }
@@ -811,7 +812,8 @@ impl AuthConfigBuilder {
         hash_params: HashParams;
         /// Hashes running at once.
         hash_concurrency: usize;
-        /// Longest time `/me` answers from its cache (0 = off).
+        /// Longest time `/me` and refreshes answer from the account cache
+        /// (0 = off).
         account_cache_ttl: Duration;
     }
 

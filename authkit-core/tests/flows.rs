@@ -1677,3 +1677,99 @@ async fn without_the_cache_me_reads_the_store_every_time() {
         Some("Direct")
     );
 }
+
+/// A refresh keeps the account and memberships it read for the next one;
+/// a lockout recorded since must still end the session.
+#[tokio::test]
+async fn a_refresh_after_a_lockout_is_refused() {
+    let h = harness().await;
+    let first = verified_user(&h, "locked-out@example.com").await;
+    let second = h.auth.refresh(&first.refresh_token, &meta()).await.unwrap();
+    for _ in 0..10 {
+        login(&h, "locked-out@example.com", "wrong password!")
+            .await
+            .unwrap_err();
+    }
+    assert!(matches!(
+        h.auth.refresh(&second.refresh_token, &meta()).await,
+        Err(AuthError::TokenInvalid)
+    ));
+}
+
+/// A membership made between two refreshes is in the second one's claims.
+#[tokio::test]
+async fn a_refresh_carries_memberships_made_since_the_last() {
+    let h = harness().await;
+    let first = verified_user(&h, "member@example.com").await;
+    let second = h.auth.refresh(&first.refresh_token, &meta()).await.unwrap();
+    let p = principal(&h, &second);
+    assert!(p.orgs.is_empty());
+    h.auth
+        .create_org(&p, "Acme", "acme", &meta())
+        .await
+        .unwrap();
+    let third = h
+        .auth
+        .refresh(&second.refresh_token, &meta())
+        .await
+        .unwrap();
+    let orgs = principal(&h, &third).orgs;
+    assert_eq!(orgs.len(), 1, "{orgs:?}");
+    assert_eq!(
+        (orgs[0].slug.as_str(), orgs[0].role.as_str()),
+        ("acme", "OWNER")
+    );
+}
+
+/// Gives the account the role `AUDITOR` straight in the store, unseen by
+/// `Auth`.
+async fn make_auditor_behind_the_back(h: &Harness, user_id: uuid::Uuid) {
+    let mut user = h.store.users.user_by_id(user_id).await.unwrap().unwrap();
+    user.roles = vec!["AUDITOR".into()];
+    h.store.users.update_user(&user).await.unwrap();
+}
+
+/// What a refresh read is reused until a change is recorded: a write behind
+/// authkit's back shows only after `account_changed` (or the TTL).
+#[tokio::test]
+async fn a_refresh_reuses_its_reads_until_told_of_a_change_behind_its_back() {
+    let h = harness().await;
+    let first = verified_user(&h, "claims@example.com").await;
+    let second = h.auth.refresh(&first.refresh_token, &meta()).await.unwrap();
+    let before = principal(&h, &second);
+    let user_id = before.user_id;
+    make_auditor_behind_the_back(&h, user_id).await;
+
+    let third = h
+        .auth
+        .refresh(&second.refresh_token, &meta())
+        .await
+        .unwrap();
+    assert_eq!(
+        principal(&h, &third).roles,
+        before.roles,
+        "served from memory"
+    );
+    h.auth.account_changed(user_id).await;
+    let fourth = h.auth.refresh(&third.refresh_token, &meta()).await.unwrap();
+    assert_eq!(principal(&h, &fourth).roles, ["AUDITOR"]);
+}
+
+/// Without the cache every refresh reads the account.
+#[tokio::test]
+async fn without_the_cache_a_refresh_reads_the_account_every_time() {
+    let h = harness_with(
+        |b| b.account_cache_ttl(Duration::zero()),
+        Arc::new(NoLimiter),
+    )
+    .await;
+    let first = verified_user(&h, "uncached-claims@example.com").await;
+    let second = h.auth.refresh(&first.refresh_token, &meta()).await.unwrap();
+    make_auditor_behind_the_back(&h, principal(&h, &second).user_id).await;
+    let third = h
+        .auth
+        .refresh(&second.refresh_token, &meta())
+        .await
+        .unwrap();
+    assert_eq!(principal(&h, &third).roles, ["AUDITOR"]);
+}

@@ -165,8 +165,8 @@ impl Auth {
 
     /// Records that `user_id` changed behind authkit's back (a host's own
     /// SQL, say), here and on every instance sharing the revocation feed,
-    /// so `/me` stops answering from a view built before. Changes made
-    /// through authkit need no call.
+    /// so neither `/me` nor a refresh answers from what was read before.
+    /// Changes made through authkit need no call.
     pub async fn account_changed(&self, user_id: Uuid) {
         let until = chrono::Utc::now() + self.inner.config.account_cache_ttl;
         self.inner

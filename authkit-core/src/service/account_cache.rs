@@ -1,19 +1,25 @@
-//! `/me` from memory, never stale after a change made through authkit.
+//! Per-account views kept in memory, never stale after a change made
+//! through authkit.
 //!
 //! `/me` is the most requested authenticated route, and reading the
 //! account and its MFA state costs two store round trips where everything
-//! else on the request costs microseconds. So [`Auth::me`](super::Auth::me)
-//! keeps the view it built, with the instant its reads started.
+//! else on the request costs microseconds; a refresh, after its rotation,
+//! reads the account and its organisation memberships to build the new
+//! access token's claims. So [`Auth::me`](super::Auth::me) and the refresh
+//! keep what they read ([`View`], [`Subject`]) with the instant their reads
+//! started.
 //!
-//! Freshness: every store write that changes what `/me` shows goes through
-//! [`Watched`], which records the account as changed in the
-//! [`RevocationList`] after the write. A cached view is served only if no
-//! change was recorded at or after the instant its reads *started*, so a
-//! view read before a concurrent write is never served after it. A shared
-//! feed carries the changes to the other instances (within its poll
-//! interval); the TTL bounds only changes made behind authkit's back.
+//! Freshness: every store write that changes what those views hold goes
+//! through [`Watched`], which records the account as changed in the
+//! [`RevocationList`] after the write: profile, roles, activation, password
+//! flags, TOTP and backup codes, lockouts and their clearing, and
+//! organisation memberships. A cached view is served only if no change was
+//! recorded at or after the instant its reads *started*, so a view read
+//! before a concurrent write is never served after it. A shared feed
+//! carries the changes to the other instances (within its poll interval);
+//! the TTL bounds only changes made behind authkit's back.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -24,10 +30,12 @@ use uuid::Uuid;
 use super::Me;
 use crate::email::{Email, Phone};
 use crate::error::{AuthError, AuthResult};
+use crate::org::{Invite, InviteAcceptance, Member, MemberChange, Membership, Org};
 use crate::revocation::RevocationList;
 use crate::secret::TokenHash;
 use crate::store::{
-    DeviceSeen, FailureState, LockoutPolicy, MfaStatus, MfaStore, TotpRecord, UserStore,
+    DeviceSeen, FailureState, LockoutPolicy, MfaStatus, MfaStore, OrgStore, TotpRecord,
+    UserAdminStore, UserStore,
 };
 use crate::user::User;
 
@@ -35,16 +43,16 @@ use crate::user::User;
 /// recency, and refills at one read per active account).
 pub(super) const ACCOUNT_CACHE_CAPACITY: usize = 16_384;
 
-/// Built `/me` views by account id.
-pub(super) struct AccountCache {
+/// Built views of one kind by account id.
+pub(super) struct AccountCache<V> {
     ttl: Duration,
-    views: RwLock<HashMap<Uuid, Cached>>,
+    views: RwLock<HashMap<Uuid, Cached<V>>>,
 }
 
-struct Cached {
+struct Cached<V> {
     /// When the reads behind the view started.
     read_at: Instant,
-    view: Arc<View>,
+    view: Arc<V>,
 }
 
 /// One account's `/me`, typed and as the JSON the API answers: serialized
@@ -53,6 +61,14 @@ struct Cached {
 pub(super) struct View {
     pub(super) me: Me,
     pub(super) json: bytes::Bytes,
+}
+
+/// What a refreshed access token is built from: the account (also checked
+/// for being active and unlocked) and its organisation claims.
+#[derive(Debug)]
+pub(super) struct Subject {
+    pub(super) user: User,
+    pub(super) orgs: BTreeMap<String, String>,
 }
 
 impl View {
@@ -69,7 +85,7 @@ impl View {
     }
 }
 
-impl AccountCache {
+impl<V> AccountCache<V> {
     /// A cache whose views live at most `ttl` (zero: nothing is kept).
     pub(super) fn new(ttl: chrono::Duration) -> Self {
         Self {
@@ -85,7 +101,7 @@ impl AccountCache {
 
     /// The view of `user_id`, if one is held, younger than the TTL, and
     /// read after the account's last recorded change.
-    pub(super) fn get(&self, user_id: Uuid, changes: &dyn RevocationList) -> Option<Arc<View>> {
+    pub(super) fn get(&self, user_id: Uuid, changes: &dyn RevocationList) -> Option<Arc<V>> {
         if !self.enabled() {
             return None;
         }
@@ -97,7 +113,7 @@ impl AccountCache {
     }
 
     /// Keeps `view`, whose reads started at `read_at`.
-    pub(super) fn put(&self, user_id: Uuid, read_at: Instant, view: &Arc<View>) {
+    pub(super) fn put(&self, user_id: Uuid, read_at: Instant, view: &Arc<V>) {
         if !self.enabled() {
             return;
         }
@@ -134,19 +150,21 @@ pub(super) struct Watched<T: ?Sized> {
     remember: chrono::Duration,
 }
 
-impl<T: ?Sized> Watched<T> {
-    pub(super) fn new(
-        inner: Arc<T>,
-        changes: Arc<dyn RevocationList>,
-        remember: chrono::Duration,
-    ) -> Self {
-        Self {
-            inner,
-            changes,
-            remember,
-        }
-    }
+/// `inner` behind a [`Watched`] that records changes in `changes` for
+/// `remember` (the cache's TTL).
+pub(super) fn watched<T: ?Sized>(
+    inner: Arc<T>,
+    changes: &Arc<dyn RevocationList>,
+    remember: chrono::Duration,
+) -> Arc<Watched<T>> {
+    Arc::new(Watched {
+        inner,
+        changes: Arc::clone(changes),
+        remember,
+    })
+}
 
+impl<T: ?Sized> Watched<T> {
     /// Recorded whatever the write's outcome: a failed call may still have
     /// committed (a timeout after the commit), and a needless record only
     /// costs one cache miss.
@@ -182,14 +200,51 @@ watch!(UserStore {
     fn user_by_email(&self, email: &Email) -> Option<User>;
     fn users_by_verified_phone(&self, phone: &Phone) -> Vec<User>;
     fn update_user(&self, user: &User) -> () => user.id;
-    // The failure counters are not part of `/me`.
+    // Not part of `/me`, but a lock ends a refresh.
     fn record_login_failure(
         &self,
         user_id: Uuid,
         now: DateTime<Utc>,
         policy: LockoutPolicy,
-    ) -> FailureState;
-    fn clear_login_failures(&self, user_id: Uuid) -> ();
+    ) -> FailureState => user_id;
+    fn clear_login_failures(&self, user_id: Uuid) -> () => user_id;
+});
+
+watch!(UserAdminStore {
+    fn search_users(&self, query: Option<&str>, offset: u64, limit: u32) -> Vec<User>;
+    fn lock_user(&self, user_id: Uuid, until: DateTime<Utc>) -> () => user_id;
+});
+
+// Memberships are an access token's organisation claims. Renaming an
+// organisation keeps its slug, which is what the claims name.
+watch!(OrgStore {
+    fn create_org(&self, org: &Org, owner: &Membership) -> () => owner.user_id;
+    fn org_by_slug(&self, slug: &str) -> Option<Org>;
+    fn org_by_id(&self, id: Uuid) -> Option<Org>;
+    fn update_org(&self, org: &Org) -> ();
+    fn membership(&self, org_id: Uuid, user_id: Uuid) -> Option<Membership>;
+    fn orgs_for_user(&self, user_id: Uuid) -> Vec<(Org, Membership)>;
+    fn members(&self, org_id: Uuid) -> Vec<Member>;
+    fn set_member_role(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        role: &str,
+        owner_role: &str,
+        now: DateTime<Utc>,
+    ) -> MemberChange => user_id;
+    fn remove_member(&self, org_id: Uuid, user_id: Uuid, owner_role: &str) -> MemberChange
+        => user_id;
+    fn create_invite(&self, invite: &Invite) -> ();
+    fn invite_by_hash(&self, hash: &TokenHash, now: DateTime<Utc>) -> Option<Invite>;
+    fn invites_for_org(&self, org_id: Uuid, now: DateTime<Utc>) -> Vec<Invite>;
+    fn revoke_invite(&self, org_id: Uuid, invite_id: Uuid, now: DateTime<Utc>) -> bool;
+    fn accept_invite(
+        &self,
+        hash: &TokenHash,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> InviteAcceptance => user_id;
 });
 
 watch!(MfaStore {

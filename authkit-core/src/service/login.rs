@@ -1,8 +1,12 @@
 //! Password login, refresh rotation, logout and session management.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::account_cache::Subject;
 use super::{Auth, MAX_OPAQUE_TOKEN, MfaChallenge, MfaEnrollment};
 use crate::audit::{AuthEvent, RequestMeta};
 use crate::email::Email;
@@ -178,7 +182,8 @@ impl Auth {
         };
         match self.inner.store.sessions.rotate_refresh(&request).await? {
             RotateOutcome::Rotated(session) => {
-                let user = self.user(session.user_id).await?;
+                let subject = self.subject(session.user_id).await?;
+                let user = &subject.user;
                 if !user.is_active || user.is_locked(request.now) {
                     self.inner
                         .store
@@ -188,7 +193,7 @@ impl Auth {
                     self.forget_sessions(&[session.id]).await;
                     return Err(AuthError::TokenInvalid);
                 }
-                self.token_pair(&user, session.id, replacement).await
+                self.sign_pair(user, session.id, replacement, subject.orgs.clone())
             }
             RotateOutcome::Reused(session) => {
                 tracing::warn!(session_id = %session.id, "refresh token reuse: session revoked");
@@ -544,8 +549,36 @@ impl Auth {
         session_id: Uuid,
         refresh_token: String,
     ) -> AuthResult<TokenPair> {
-        let permissions = self.inner.roles.permissions_for(&user.roles);
         let orgs = self.org_claims(user.id).await?;
+        self.sign_pair(user, session_id, refresh_token, orgs)
+    }
+
+    /// The account and organisation claims a refresh signs: read from the
+    /// store, or kept from an earlier refresh if no change to the account
+    /// or its memberships has been recorded since those reads started (see
+    /// [`AuthConfig::account_cache_ttl`](crate::AuthConfig::account_cache_ttl)).
+    async fn subject(&self, user_id: Uuid) -> AuthResult<Arc<Subject>> {
+        let subjects = &self.inner.subjects;
+        if let Some(subject) = subjects.get(user_id, &*self.inner.revocations) {
+            return Ok(subject);
+        }
+        let read_at = std::time::Instant::now();
+        let subject = Arc::new(Subject {
+            user: self.user(user_id).await?,
+            orgs: self.org_claims(user_id).await?,
+        });
+        subjects.put(user_id, read_at, &subject);
+        Ok(subject)
+    }
+
+    fn sign_pair(
+        &self,
+        user: &User,
+        session_id: Uuid,
+        refresh_token: String,
+        orgs: BTreeMap<String, String>,
+    ) -> AuthResult<TokenPair> {
+        let permissions = self.inner.roles.permissions_for(&user.roles);
         let (access_token, _) = self.inner.tokens.issue_with_orgs(
             user.id,
             session_id,

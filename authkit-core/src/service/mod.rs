@@ -112,7 +112,10 @@ struct Inner {
     background: background::Background,
     oauth: oauth::OAuthRegistry,
     org_roles: RoleMap,
-    accounts: account_cache::AccountCache,
+    /// `/me` views.
+    accounts: account_cache::AccountCache<account_cache::View>,
+    /// What refreshed access tokens are built from.
+    subjects: account_cache::AccountCache<account_cache::Subject>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -284,19 +287,14 @@ impl AuthBuilder {
             .revocations
             .unwrap_or_else(|| Arc::new(MemoryRevocations::new()));
         let accounts = account_cache::AccountCache::new(self.config.account_cache_ttl);
+        let subjects = account_cache::AccountCache::new(self.config.account_cache_ttl);
         let mut store = self.store;
         if accounts.enabled() {
             let remember = self.config.account_cache_ttl;
-            store.users = Arc::new(account_cache::Watched::new(
-                store.users,
-                revocations.clone(),
-                remember,
-            ));
-            store.mfa = Arc::new(account_cache::Watched::new(
-                store.mfa,
-                revocations.clone(),
-                remember,
-            ));
+            store.users = account_cache::watched(store.users, &revocations, remember);
+            store.mfa = account_cache::watched(store.mfa, &revocations, remember);
+            store.orgs = account_cache::watched(store.orgs, &revocations, remember);
+            store.user_admin = account_cache::watched(store.user_admin, &revocations, remember);
         }
         Ok(Auth {
             inner: Arc::new(Inner {
@@ -318,6 +316,7 @@ impl AuthBuilder {
                 oauth,
                 org_roles: self.org_roles,
                 accounts,
+                subjects,
             }),
         })
     }
