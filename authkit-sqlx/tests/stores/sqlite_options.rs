@@ -1,31 +1,44 @@
 //! How `SqliteStore::connect` opens a database file.
 
 use authkit_sqlx::SqliteStore;
+use sqlx::SqliteConnection;
 
 use crate::databases;
+
+/// A store on a fresh database file (removed with the guard).
+async fn file_store() -> (SqliteStore, databases::TempDatabase) {
+    let (path, file) = databases::sqlite_path();
+    let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    (store, file)
+}
+
+/// `connection` is in WAL mode with `synchronous = NORMAL`.
+async fn assert_wal_with_normal_sync(connection: &mut SqliteConnection) {
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+    assert_eq!(sync, 1, "NORMAL");
+}
 
 /// A file is opened in WAL mode with `synchronous = NORMAL` on every
 /// pooled connection (the documented durability trade-off).
 #[tokio::test]
 async fn a_file_uses_wal_with_normal_sync() {
-    let (path, _file) = databases::sqlite_path();
-    let url = format!("sqlite://{}", path.display());
-    let store = SqliteStore::connect(&url).await.unwrap();
+    let (store, _file) = file_store().await;
     let mut connections = Vec::new();
     for _ in 0..3 {
         connections.push(store.pool().acquire().await.unwrap());
     }
     for connection in &mut connections {
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&mut **connection)
-            .await
-            .unwrap();
-        assert_eq!(mode, "wal");
-        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut **connection)
-            .await
-            .unwrap();
-        assert_eq!(sync, 1, "NORMAL");
+        assert_wal_with_normal_sync(connection).await;
     }
 }
 
@@ -34,22 +47,11 @@ async fn a_file_uses_wal_with_normal_sync() {
 /// larger pool of their own.
 #[tokio::test]
 async fn a_file_writes_through_one_connection() {
-    let (path, _file) = databases::sqlite_path();
-    let url = format!("sqlite://{}", path.display());
-    let store = SqliteStore::connect(&url).await.unwrap();
+    let (store, _file) = file_store().await;
     assert_eq!(store.writer().options().get_max_connections(), 1);
     assert!(store.pool().options().get_max_connections() > 1);
     let mut writer = store.writer().acquire().await.unwrap();
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&mut *writer)
-        .await
-        .unwrap();
-    assert_eq!(mode, "wal");
-    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-        .fetch_one(&mut *writer)
-        .await
-        .unwrap();
-    assert_eq!(sync, 1, "NORMAL");
+    assert_wal_with_normal_sync(&mut writer).await;
 }
 
 /// Reads are not held up by a write in progress: with the writer inside
@@ -60,9 +62,7 @@ async fn reads_run_beside_an_open_write() {
     use authkit_core::store::Store;
     use authkit_core::user::User;
 
-    let (path, _file) = databases::sqlite_path();
-    let url = format!("sqlite://{}", path.display());
-    let backend = SqliteStore::connect(&url).await.unwrap();
+    let (backend, _file) = file_store().await;
     backend.migrate().await.unwrap();
     let writer = backend.writer().clone();
     let store = Store::new(backend);
