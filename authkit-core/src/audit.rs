@@ -367,6 +367,12 @@ pub enum AuthEvent {
         /// Its global roles.
         roles: Vec<String>,
     },
+    /// An account was brought over from another system with its existing
+    /// password hash ([`Auth::import_user`](crate::Auth::import_user)).
+    UserImported {
+        /// The new account.
+        user_id: Uuid,
+    },
 }
 
 impl AuthEvent {
@@ -422,6 +428,7 @@ impl AuthEvent {
             Self::PasswordChangeForced { .. } => "password_change_forced",
             Self::SessionsRevokedByAdmin { .. } => "sessions_revoked_by_admin",
             Self::AdminCreated { .. } => "admin_created",
+            Self::UserImported { .. } => "user_imported",
         }
     }
 
@@ -492,7 +499,8 @@ impl AuthEvent {
             | Self::RolesAssigned { user_id, .. }
             | Self::PasswordChangeForced { user_id, .. }
             | Self::SessionsRevokedByAdmin { user_id, .. }
-            | Self::AdminCreated { user_id, .. } => Some(*user_id),
+            | Self::AdminCreated { user_id, .. }
+            | Self::UserImported { user_id } => Some(*user_id),
             // Events about an organisation rather than an account: the
             // actor is the account concerned.
             Self::OrgCreated { actor_id, .. }

@@ -10,8 +10,9 @@ use chrono::Duration;
 use zeroize::Zeroizing;
 
 use crate::mfa::{MfaMethod, TotpAlgorithm, TotpParams};
-use crate::password::{HashParams, PasswordPolicy};
+use crate::password::{HashParams, HashQueue, PasswordPolicy};
 use crate::rate_limit::{Quota, RateAction, RateLimits};
+use crate::sms::CallingCode;
 use crate::store::LockoutPolicy;
 use crate::token::Algorithm;
 
@@ -145,6 +146,21 @@ pub struct AuthConfig {
     /// Hashes running at once (default: CPU count).
     /// `AUTHKIT_HASH_CONCURRENCY`.
     pub hash_concurrency: usize,
+    /// Bounds of the wait for a hash thread: callers beyond
+    /// `max_waiting` (`AUTHKIT_HASH_QUEUE`, default 64, at most 100,000),
+    /// or still waiting after `max_wait` (`AUTHKIT_HASH_MAX_WAIT`, default
+    /// 5s, at most 60s), are answered 503 `server_busy` with `Retry-After`
+    /// at once, without hashing.
+    pub hash_queue: HashQueue,
+    /// Country calling codes texts may be sent to (`None`: every country).
+    /// Phone verification to another country is refused (422
+    /// `phone_country_not_allowed` on `phone`) and SMS is not offered as a
+    /// second factor for such a number. Allowing every country is the
+    /// default and a risk: SMS pumping fraud texts premium-rate numbers in
+    /// far-away ranges; list the countries your users live in.
+    /// `AUTHKIT_SMS_ALLOWED_COUNTRIES` (comma-separated, e.g. `1,44,+49`;
+    /// `all` for every country).
+    pub sms_allowed_countries: Option<Vec<CallingCode>>,
     /// Longest time `/me`, and a refresh's account and membership reads,
     /// are answered from the in-process cache (default 30 s, at most 1 h,
     /// 0 turns the cache off). Every change made through authkit drops the
@@ -219,6 +235,8 @@ impl Default for AuthConfig {
             password_policy: PasswordPolicy::default(),
             hash_params: HashParams::default(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+            hash_queue: HashQueue::default(),
+            sms_allowed_countries: None,
             account_cache_ttl: Duration::seconds(30),
         }
     }
@@ -371,6 +389,31 @@ impl AuthConfig {
         env.number("AUTHKIT_ARGON2_ITERATIONS", &mut c.hash_params.iterations)?;
         env.number("AUTHKIT_ARGON2_PARALLELISM", &mut c.hash_params.parallelism)?;
         env.number("AUTHKIT_HASH_CONCURRENCY", &mut c.hash_concurrency)?;
+        env.number("AUTHKIT_HASH_QUEUE", &mut c.hash_queue.max_waiting)?;
+        let mut max_wait = Duration::from_std(c.hash_queue.max_wait).unwrap_or(Duration::MAX);
+        env.duration("AUTHKIT_HASH_MAX_WAIT", &mut max_wait)?;
+        c.hash_queue.max_wait = max_wait
+            .to_std()
+            .map_err(|_| ConfigError::new("AUTHKIT_HASH_MAX_WAIT", "must not be negative"))?;
+        if let Some(raw) = env.get("AUTHKIT_SMS_ALLOWED_COUNTRIES") {
+            c.sms_allowed_countries = if raw.trim().eq_ignore_ascii_case("all") {
+                None
+            } else {
+                let codes = list(raw)
+                    .map(str::parse::<CallingCode>)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|err| {
+                        ConfigError::new(
+                            "AUTHKIT_SMS_ALLOWED_COUNTRIES",
+                            format!(
+                                "{err}; expected `all` or a comma-separated list of \
+                                 country calling codes such as 1,44,49"
+                            ),
+                        )
+                    })?;
+                Some(codes)
+            };
+        }
         env.duration("AUTHKIT_ACCOUNT_CACHE_TTL", &mut c.account_cache_ttl)?;
         for action in RateAction::ALL {
             let var = format!("AUTHKIT_RATE_{}", action.as_str().to_ascii_uppercase());
@@ -555,6 +598,28 @@ impl AuthConfig {
             Duration::hours(1),
             "1h",
         )?;
+        if self.hash_queue.max_waiting > 100_000 {
+            return Err(ConfigError::new(
+                "AUTHKIT_HASH_QUEUE",
+                "must be at most 100000",
+            ));
+        }
+        if self.hash_queue.max_wait > std::time::Duration::from_secs(60) {
+            return Err(ConfigError::new(
+                "AUTHKIT_HASH_MAX_WAIT",
+                "must be at most 60s",
+            ));
+        }
+        if self
+            .sms_allowed_countries
+            .as_ref()
+            .is_some_and(Vec::is_empty)
+        {
+            return Err(ConfigError::new(
+                "AUTHKIT_SMS_ALLOWED_COUNTRIES",
+                "must name at least one calling code (or `all`)",
+            ));
+        }
         if self.hash_concurrency == 0 {
             return Err(ConfigError::new(
                 "AUTHKIT_HASH_CONCURRENCY",
@@ -812,6 +877,10 @@ impl AuthConfigBuilder {
         hash_params: HashParams;
         /// Hashes running at once.
         hash_concurrency: usize;
+        /// Bounds of the wait for a hash thread.
+        hash_queue: HashQueue;
+        /// Country calling codes texts may go to (`None`: all).
+        sms_allowed_countries: Option<Vec<CallingCode>>;
         /// Longest time `/me` and refreshes answer from the account cache
         /// (0 = off).
         account_cache_ttl: Duration;

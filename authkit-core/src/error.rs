@@ -144,6 +144,14 @@ pub enum AuthError {
     /// Unlinking would leave the account with no way to sign in.
     #[error("last sign-in method")]
     LastSignInMethod,
+    /// The server sheds load: too many requests already wait for the same
+    /// scarce resource (the password-hash threads), so this one is refused
+    /// at once, without doing the work; retry after the given delay.
+    #[error("server busy")]
+    ServerBusy {
+        /// How long the caller should wait before the next attempt.
+        retry_after: Duration,
+    },
     /// The store (database) could not be reached or timed out.
     #[error("store unavailable")]
     StoreUnavailable(String),
@@ -185,6 +193,7 @@ impl AuthError {
             Self::AccountExistsUnverified => "account_exists_unverified",
             Self::IdentityTaken => "identity_taken",
             Self::LastSignInMethod => "last_sign_in_method",
+            Self::ServerBusy { .. } => "server_busy",
             Self::StoreUnavailable(_) => "store_unavailable",
             Self::Internal(_) => "internal",
         }
@@ -215,7 +224,7 @@ impl AuthError {
             Self::OAuthProviderError(_) => 502,
             Self::NotFound | Self::FeatureDisabled => 404,
             Self::RateLimited { .. } => 429,
-            Self::StoreUnavailable(_) => 503,
+            Self::ServerBusy { .. } | Self::StoreUnavailable(_) => 503,
             Self::Internal(_) => 500,
         }
     }
@@ -252,6 +261,7 @@ impl AuthError {
             Self::AccountExistsUnverified => "Account exists",
             Self::IdentityTaken => "Identity already linked",
             Self::LastSignInMethod => "Last sign-in method",
+            Self::ServerBusy { .. } => "Server busy",
             Self::StoreUnavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal error",
         }
@@ -342,6 +352,13 @@ mod tests {
             ),
             (AuthError::IdentityTaken, "identity_taken", 409),
             (AuthError::LastSignInMethod, "last_sign_in_method", 409),
+            (
+                AuthError::ServerBusy {
+                    retry_after: Duration::from_secs(1),
+                },
+                "server_busy",
+                503,
+            ),
             (
                 AuthError::StoreUnavailable("down".into()),
                 "store_unavailable",

@@ -38,11 +38,20 @@ pub enum RateAction {
     CodePerAccount,
     /// Email lookups per client IP.
     LookupPerIp,
+    /// Texts (phone verification and SMS login codes) per account.
+    SmsPerAccount,
+    /// Texts per client IP.
+    SmsPerIp,
+    /// Texts per destination number.
+    SmsPerNumber,
+    /// Texts of the whole deployment (one key): the SMS budget that caps
+    /// what a pumping attack can cost.
+    SmsGlobal,
 }
 
 impl RateAction {
     /// Every action, for iterating over configuration.
-    pub const ALL: [RateAction; 8] = [
+    pub const ALL: [RateAction; 12] = [
         Self::LoginPerIp,
         Self::LoginPerEmail,
         Self::RegisterPerIp,
@@ -51,6 +60,10 @@ impl RateAction {
         Self::CodePerChallenge,
         Self::CodePerAccount,
         Self::LookupPerIp,
+        Self::SmsPerAccount,
+        Self::SmsPerIp,
+        Self::SmsPerNumber,
+        Self::SmsGlobal,
     ];
 
     /// A stable snake_case name, for configuration keys, logs and errors.
@@ -64,6 +77,10 @@ impl RateAction {
             Self::CodePerChallenge => "code_per_challenge",
             Self::CodePerAccount => "code_per_account",
             Self::LookupPerIp => "lookup_per_ip",
+            Self::SmsPerAccount => "sms_per_account",
+            Self::SmsPerIp => "sms_per_ip",
+            Self::SmsPerNumber => "sms_per_number",
+            Self::SmsGlobal => "sms_global",
         }
     }
 
@@ -137,6 +154,10 @@ impl Quota {
 /// | code checks per challenge | 5 per 10 minutes |
 /// | code checks per account | 20 per hour |
 /// | email lookup per IP | 10 per hour |
+/// | texts per account | 5 per hour |
+/// | texts per IP | 10 per hour |
+/// | texts per destination number | 5 per hour |
+/// | texts in all (global SMS budget) | 1000 per hour |
 #[derive(Clone, PartialEq, Eq)]
 pub struct RateLimits {
     quotas: [Option<Quota>; RateAction::ALL.len()],
@@ -190,7 +211,9 @@ impl Default for RateLimits {
             RateAction::ResetPerEmail | RateAction::ResendPerEmail => Quota::new(5, HOUR),
             RateAction::CodePerChallenge => Quota::new(5, 10 * MINUTE),
             RateAction::CodePerAccount => Quota::new(20, HOUR),
-            RateAction::LookupPerIp => Quota::new(10, HOUR),
+            RateAction::LookupPerIp | RateAction::SmsPerIp => Quota::new(10, HOUR),
+            RateAction::SmsPerAccount | RateAction::SmsPerNumber => Quota::new(5, HOUR),
+            RateAction::SmsGlobal => Quota::new(1000, HOUR),
         };
         Self {
             quotas: RateAction::ALL.map(|action| Some(quota(action))),
@@ -395,6 +418,10 @@ mod tests {
             (RateAction::CodePerChallenge, 5, 10 * minute),
             (RateAction::CodePerAccount, 20, hour),
             (RateAction::LookupPerIp, 10, hour),
+            (RateAction::SmsPerAccount, 5, hour),
+            (RateAction::SmsPerIp, 10, hour),
+            (RateAction::SmsPerNumber, 5, hour),
+            (RateAction::SmsGlobal, 1000, hour),
         ];
         assert_eq!(expected.len(), RateAction::ALL.len());
         for (action, burst, period) in expected {

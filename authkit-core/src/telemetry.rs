@@ -19,6 +19,8 @@
 //! | `authkit_rate_limited_total` | counter | `action` | requests refused by the rate limiter, per [`RateAction`](crate::rate_limit::RateAction) |
 //! | `authkit_sessions_revoked_total` | counter | | sessions added to the revocation list (logout, revocation, password change…) |
 //! | `authkit_password_hash_queue_depth` | gauge | | hashes waiting for a slot of the hashing pool |
+//! | `authkit_password_hash_shed_total` | counter | `reason` (`queue_full`, `deadline`) | hashes refused with `server_busy` instead of queued |
+//! | `authkit_background_dropped_total` | counter | `task` (`password_reset`, …) | background work (reset and verification mail, notices) dropped because too much was already running |
 //! | `authkit_password_hash_duration_seconds` | histogram | `op` (`hash`, `verify`) | time on the pool per hash |
 //! | `authkit_store_call_duration_seconds` | histogram | `operation`, `outcome` (`ok`, `error`) | every store call, by trait method (`sessions.rotate_refresh`, …) |
 //! | `authkit_mail_queue_depth` | gauge | | messages waiting in a [`MailQueue`](crate::mail::MailQueue) |
@@ -50,6 +52,10 @@ pub const RATE_LIMITED: &str = "authkit_rate_limited_total";
 pub const SESSIONS_REVOKED: &str = "authkit_sessions_revoked_total";
 /// Hashes waiting for a slot.
 pub const HASH_QUEUE_DEPTH: &str = "authkit_password_hash_queue_depth";
+/// Hashes refused with `server_busy`, by reason.
+pub const HASH_SHED: &str = "authkit_password_hash_shed_total";
+/// Background work dropped because the bound was reached, by task.
+pub const BACKGROUND_DROPPED: &str = "authkit_background_dropped_total";
 /// Time per hash on the pool.
 pub const HASH_DURATION: &str = "authkit_password_hash_duration_seconds";
 /// Store call durations by operation.
@@ -119,6 +125,16 @@ pub(crate) fn store_call<T>(operation: &'static str, started: Instant, result: &
 /// Records one hash (`op` = `hash` or `verify`) that ran from `started`.
 pub(crate) fn hash_duration(op: &'static str, started: Instant) {
     histogram!(HASH_DURATION, "op" => op).record(started.elapsed().as_secs_f64());
+}
+
+/// Counts a hash refused with `server_busy` (`queue_full` or `deadline`).
+pub(crate) fn hash_shed(reason: &'static str) {
+    counter!(HASH_SHED, "reason" => reason).increment(1);
+}
+
+/// Counts background work dropped at the bound.
+pub(crate) fn background_dropped(task: &'static str) {
+    counter!(BACKGROUND_DROPPED, "task" => task).increment(1);
 }
 
 /// A unit of a queue-depth gauge, given back when dropped (so a cancelled

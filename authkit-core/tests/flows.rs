@@ -976,6 +976,78 @@ async fn legacy_django_hashes_upgrade_on_login() {
 }
 
 #[tokio::test]
+async fn imported_django_hashes_need_the_pbkdf2_floor() {
+    use authkit_core::ImportedUser;
+    let h = harness().await;
+    // PBKDF2-HMAC-SHA256 of PASSWORD, salt "importsalt123", at the floor
+    // (10,000 iterations) and one below.
+    let at_floor = "pbkdf2_sha256$10000$importsalt123$ZMVFbcEY0QPNrjmIn8pcw2gC5S+WZa1gSgepoqr7nRI=";
+    let below = "pbkdf2_sha256$9999$importsalt123$KrZ9IEVzp04YJH0HsjeabwaDTyRzWri2H9zb2E8dB7c=";
+
+    let err = h
+        .auth
+        .import_user(ImportedUser::new("weak@example.com", below))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "validation_failed");
+    let field = &err.field_errors()[0];
+    assert_eq!(
+        (field.field.as_str(), field.code.as_str()),
+        ("password_hash", "password_hash_too_weak")
+    );
+    assert!(field.message.contains("9999"), "{}", field.message);
+    let email = authkit_core::email::Email::parse("weak@example.com").unwrap();
+    assert!(h.store.users.user_by_email(&email).await.unwrap().is_none());
+
+    for garbage in [
+        "",
+        "md5$x$y",
+        "pbkdf2_sha256$10000$salt$short",
+        "bcrypt$$2b$12$x",
+    ] {
+        let err = h
+            .auth
+            .import_user(ImportedUser::new("junk@example.com", garbage))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.field_errors()[0].code,
+            "password_hash_invalid",
+            "{garbage:?}"
+        );
+    }
+
+    let mut input = ImportedUser::new("Old.Timer@Example.com", at_floor);
+    input.email_verified = true;
+    let user = h.auth.import_user(input.clone()).await.unwrap();
+    assert_eq!(user.email.as_str(), "old.timer@example.com");
+    assert!(user.email_verified_at.is_some());
+    assert!(matches!(
+        h.auth.import_user(input).await,
+        Err(AuthError::EmailTaken)
+    ));
+    login(&h, "old.timer@example.com", PASSWORD).await.unwrap();
+    let stored = h.store.users.user_by_email(&user.email).await.unwrap();
+    assert!(
+        stored
+            .unwrap()
+            .password_hash
+            .unwrap()
+            .starts_with("$argon2id$")
+    );
+    let events = h
+        .store
+        .audit
+        .audit_records(&AuditQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(events.iter().any(|r| r.event == "user_imported"));
+}
+
+#[tokio::test]
 async fn audit_log_never_holds_secrets() {
     let h = harness().await;
     let pair = verified_user(&h, "wes@example.com").await;

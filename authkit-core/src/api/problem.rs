@@ -89,7 +89,7 @@ impl Failure {
 
 /// Renders an [`AuthError`] exactly as the HTTP API does: problem+json with
 /// the stable `code`, `errors[]` for validation failures, `Retry-After` on
-/// 429, `WWW-Authenticate` on token failures. Internal details are logged,
+/// 429 and on 503 `server_busy`, `WWW-Authenticate` on token failures. Internal details are logged,
 /// never sent. Adapters use it for errors raised in host-app handlers.
 pub fn error_response(err: &AuthError) -> Response<Bytes> {
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -120,7 +120,7 @@ pub fn error_response(err: &AuthError) -> Response<Bytes> {
     let mut response = raw(status, PROBLEM_JSON, body.to_string().into());
     let headers = response.headers_mut();
     match err {
-        AuthError::RateLimited { retry_after } => {
+        AuthError::RateLimited { retry_after } | AuthError::ServerBusy { retry_after } => {
             let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
             headers.insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
@@ -168,6 +168,7 @@ fn sentence(err: &AuthError) -> String {
         AuthError::Forbidden => "You lack the permission this needs.",
         AuthError::NotFound => "Nothing here.",
         AuthError::RateLimited { .. } => "Too many requests; retry later.",
+        AuthError::ServerBusy { .. } => "The server is busy; retry shortly.",
         AuthError::RegistrationClosed => "Self-service registration is closed.",
         AuthError::OAuthStateInvalid => {
             "The sign-in link is invalid, expired, already used or from another browser; start again."
@@ -287,6 +288,16 @@ mod tests {
             assert_eq!(r.status(), 429);
             assert_eq!(r.headers()[RETRY_AFTER], header);
         }
+    }
+
+    #[test]
+    fn server_busy_is_503_with_retry_after() {
+        let r = error_response(&AuthError::ServerBusy {
+            retry_after: Duration::from_millis(200),
+        });
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()[RETRY_AFTER], "1");
+        assert_eq!(body(&r)["code"], "server_busy");
     }
 
     #[test]

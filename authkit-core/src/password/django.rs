@@ -13,8 +13,16 @@ use super::hasher::Malformed;
 
 /// Most PBKDF2 iterations accepted (Django 5.2 writes 1,000,000).
 const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+/// Fewest PBKDF2 iterations an imported hash may have. Django has written
+/// at least 10,000 since 1.4 (2012); anything below is too cheap to guess
+/// against should the table leak, so it is refused at import.
+pub(super) const MIN_IMPORTED_PBKDF2_ITERATIONS: u32 = 10_000;
+/// bcrypt reads only this many bytes of a password.
+const BCRYPT_MAX_PASSWORD_BYTES: usize = 72;
 /// Highest bcrypt cost accepted (Django writes 12; each step doubles the work).
 const MAX_BCRYPT_COST: u32 = 16;
+/// Lowest cost bcrypt defines.
+const MIN_BCRYPT_COST: u32 = 4;
 /// Output length of Django's `pbkdf2_sha256` hasher, in bytes.
 const PBKDF2_OUTPUT_LEN: usize = 32;
 
@@ -33,7 +41,7 @@ pub(super) fn verify(password: &str, stored: &str) -> Result<bool, Malformed> {
     let (algorithm, rest) = stored.split_once('$').ok_or(unknown)?;
     match algorithm {
         "pbkdf2_sha256" => verify_pbkdf2_sha256(password, rest),
-        "bcrypt" => verify_bcrypt(password.as_bytes(), rest),
+        "bcrypt" => verify_plain_bcrypt(password.as_bytes(), rest),
         // bcrypt of the lowercase hex SHA-256, which lifts bcrypt's 72-byte limit.
         "bcrypt_sha256" => {
             let digest = Zeroizing::new(hex::encode(Sha256::digest(password.as_bytes())));
@@ -43,28 +51,84 @@ pub(super) fn verify(password: &str, stored: &str) -> Result<bool, Malformed> {
     }
 }
 
+/// Why a hash offered for import is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ImportRefusal {
+    /// Not a format this crate verifies, or a corrupt one.
+    Malformed(Malformed),
+    /// PBKDF2 with fewer than [`MIN_IMPORTED_PBKDF2_ITERATIONS`] iterations.
+    TooFewIterations(u32),
+}
+
+/// Checks that a Django `pbkdf2_sha256`, `bcrypt` or `bcrypt_sha256` hash
+/// can be imported: it parses as [`verify`] would parse it, and a PBKDF2
+/// hash has at least [`MIN_IMPORTED_PBKDF2_ITERATIONS`] iterations.
+pub(super) fn check_importable(stored: &str) -> Result<(), ImportRefusal> {
+    let unknown = ImportRefusal::Malformed(Malformed("unknown password hash format"));
+    let (algorithm, rest) = stored.split_once('$').ok_or(unknown)?;
+    match algorithm {
+        "pbkdf2_sha256" => {
+            let pbkdf2 = Pbkdf2::parse(rest).map_err(ImportRefusal::Malformed)?;
+            if pbkdf2.iterations < MIN_IMPORTED_PBKDF2_ITERATIONS {
+                return Err(ImportRefusal::TooFewIterations(pbkdf2.iterations));
+            }
+            Ok(())
+        }
+        "bcrypt" | "bcrypt_sha256" => {
+            bcrypt_cost(rest).map_err(ImportRefusal::Malformed)?;
+            rest.parse::<bcrypt::HashParts>()
+                .map(drop)
+                .map_err(|_| ImportRefusal::Malformed(Malformed("invalid bcrypt hash")))
+        }
+        _ => Err(unknown),
+    }
+}
+
+/// The fields of a `pbkdf2_sha256` hash after its algorithm name.
+struct Pbkdf2<'a> {
+    iterations: u32,
+    salt: &'a str,
+    expected: Vec<u8>,
+}
+
+impl<'a> Pbkdf2<'a> {
+    /// `<iterations>$<salt>$<base64 PBKDF2-HMAC-SHA256 output>`.
+    fn parse(rest: &'a str) -> Result<Self, Malformed> {
+        let mut fields = rest.split('$');
+        let (Some(iterations), Some(salt), Some(encoded), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err(Malformed("pbkdf2_sha256 hash without three fields"));
+        };
+        let iterations = iterations
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PBKDF2_ITERATIONS).contains(n))
+            .ok_or(Malformed("pbkdf2_sha256 iteration count out of range"))?;
+        if salt.is_empty() {
+            return Err(Malformed("pbkdf2_sha256 hash without salt"));
+        }
+        let expected = STANDARD
+            .decode(encoded)
+            .map_err(|_| Malformed("pbkdf2_sha256 output is not base64"))?;
+        if expected.len() != PBKDF2_OUTPUT_LEN {
+            return Err(Malformed("pbkdf2_sha256 output has the wrong length"));
+        }
+        Ok(Self {
+            iterations,
+            salt,
+            expected,
+        })
+    }
+}
+
 /// `<iterations>$<salt>$<base64 PBKDF2-HMAC-SHA256 output>`.
 fn verify_pbkdf2_sha256(password: &str, rest: &str) -> Result<bool, Malformed> {
-    let mut fields = rest.split('$');
-    let (Some(iterations), Some(salt), Some(encoded), None) =
-        (fields.next(), fields.next(), fields.next(), fields.next())
-    else {
-        return Err(Malformed("pbkdf2_sha256 hash without three fields"));
-    };
-    let iterations = iterations
-        .parse::<u32>()
-        .ok()
-        .filter(|n| (1..=MAX_PBKDF2_ITERATIONS).contains(n))
-        .ok_or(Malformed("pbkdf2_sha256 iteration count out of range"))?;
-    if salt.is_empty() {
-        return Err(Malformed("pbkdf2_sha256 hash without salt"));
-    }
-    let expected = STANDARD
-        .decode(encoded)
-        .map_err(|_| Malformed("pbkdf2_sha256 output is not base64"))?;
-    if expected.len() != PBKDF2_OUTPUT_LEN {
-        return Err(Malformed("pbkdf2_sha256 output has the wrong length"));
-    }
+    let Pbkdf2 {
+        iterations,
+        salt,
+        expected,
+    } = Pbkdf2::parse(rest)?;
     let mut computed = Zeroizing::new([0u8; PBKDF2_OUTPUT_LEN]);
     pbkdf2::pbkdf2_hmac::<Sha256>(
         password.as_bytes(),
@@ -75,23 +139,48 @@ fn verify_pbkdf2_sha256(password: &str, rest: &str) -> Result<bool, Malformed> {
     Ok(computed.ct_eq(&expected[..]).into())
 }
 
-/// A modular-crypt bcrypt string (`$2b$12$...`), compared in constant time
-/// by the `bcrypt` crate. bcrypt only reads the first 72 bytes.
-fn verify_bcrypt(password: &[u8], hash: &str) -> Result<bool, Malformed> {
+/// Django's plain `bcrypt` hasher: bcrypt of the password itself, which
+/// bcrypt silently cuts at 72 bytes. A longer password is refused rather
+/// than checked by its first 72 bytes (which would let anything sharing
+/// them in); the hash still runs, so the refusal takes as long as a check.
+fn verify_plain_bcrypt(password: &[u8], hash: &str) -> Result<bool, Malformed> {
+    let Some(head) = password
+        .get(..BCRYPT_MAX_PASSWORD_BYTES)
+        .filter(|_| password.len() > BCRYPT_MAX_PASSWORD_BYTES)
+    else {
+        return verify_bcrypt(password, hash);
+    };
+    verify_bcrypt(head, hash)?;
+    tracing::info!(
+        "password longer than 72 bytes refused against a plain bcrypt hash; \
+         the account needs a password reset"
+    );
+    Ok(false)
+}
+
+/// The cost of a modular-crypt bcrypt string, refused above the ceiling.
+fn bcrypt_cost(hash: &str) -> Result<u32, Malformed> {
     let cost = hash
         .split('$')
         .nth(2)
         .and_then(|cost| cost.parse::<u32>().ok())
         .ok_or(Malformed("bcrypt hash without a cost"))?;
-    if cost > MAX_BCRYPT_COST {
-        return Err(Malformed("bcrypt cost above the accepted ceiling"));
+    if !(MIN_BCRYPT_COST..=MAX_BCRYPT_COST).contains(&cost) {
+        return Err(Malformed("bcrypt cost out of the accepted range"));
     }
+    Ok(cost)
+}
+
+/// A modular-crypt bcrypt string (`$2b$12$...`), compared in constant time
+/// by the `bcrypt` crate.
+fn verify_bcrypt(password: &[u8], hash: &str) -> Result<bool, Malformed> {
+    bcrypt_cost(hash)?;
     bcrypt::verify(password, hash).map_err(|_| Malformed("invalid bcrypt hash"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{HashParams, PasswordHasher, Verification};
+    use super::super::{HashParams, HashQueue, PasswordHasher, Verification};
 
     /// Made with `django.contrib.auth.hashers.make_password` (Django 5.2.19,
     /// argon2-cffi 25.1, bcrypt 5.0) for each hasher and each password of
@@ -150,7 +239,7 @@ mod tests {
             iterations: 1,
             parallelism: 1,
         };
-        PasswordHasher::new(params, 2).unwrap()
+        PasswordHasher::with_queue(params, 2, HashQueue::PATIENT).unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,5 +295,90 @@ mod tests {
         let swapped = plain.replacen("bcrypt$", "bcrypt_sha256$", 1);
         let v = hasher.verify(PASSWORDS[0], Some(&swapped)).await.unwrap();
         assert_eq!(v, Verification::INVALID);
+    }
+
+    #[test]
+    fn every_fixture_can_be_imported() {
+        let hasher = hasher();
+        for (_, stored) in FIXTURES {
+            hasher.check_imported(stored).unwrap();
+        }
+        let own = "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$\
+                   ZjYxYWY4NGI4ZDBiNGI3ZjE4ZWE5ZmRlYzc2YmJkOWM";
+        hasher.check_imported(own).unwrap();
+    }
+
+    #[test]
+    fn pbkdf2_below_the_floor_is_refused_at_import() {
+        let hasher = hasher();
+        let tail = "salt$q5q3+b7bOmrwBN4LTZ10QESW+c2H6rqW5ox1K+3ZQqI=";
+        for iterations in [1, 1000, 9_999] {
+            let err = hasher
+                .check_imported(&format!("pbkdf2_sha256${iterations}${tail}"))
+                .unwrap_err();
+            let field = &err.field_errors()[0];
+            assert_eq!(field.field, "password_hash");
+            assert_eq!(field.code, "password_hash_too_weak", "{iterations}");
+        }
+        for iterations in [10_000, 1_000_000] {
+            hasher
+                .check_imported(&format!("pbkdf2_sha256${iterations}${tail}"))
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn malformed_hashes_are_refused_at_import() {
+        let hasher = hasher();
+        let cases = [
+            "",
+            "garbage",
+            "md5$salt$abc",
+            "pbkdf2_sha256$abc$salt$q5q3+b7bOmrwBN4LTZ10QESW+c2H6rqW5ox1K+3ZQqI=",
+            "pbkdf2_sha256$10000001$salt$q5q3+b7bOmrwBN4LTZ10QESW+c2H6rqW5ox1K+3ZQqI=",
+            "pbkdf2_sha256$10000$$q5q3+b7bOmrwBN4LTZ10QESW+c2H6rqW5ox1K+3ZQqI=",
+            "pbkdf2_sha256$10000$salt$c2hvcnQ=",
+            "bcrypt$",
+            "bcrypt$$2b$12$short",
+            "bcrypt$$2b$03$qAp2ewjYuQKeWmteLsbY7.deHCriXOa/xxZTf/f5BaNtrDprKp3qK",
+            "bcrypt$$2b$99$qAp2ewjYuQKeWmteLsbY7.deHCriXOa/xxZTf/f5BaNtrDprKp3qK",
+            "bcrypt$$9z$12$qAp2ewjYuQKeWmteLsbY7.deHCriXOa/xxZTf/f5BaNtrDprKp3qK",
+            "bcrypt_sha256$$2b$12$",
+            "argon2$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdHNhbHQ$aGFzaA",
+            "$argon2id$v=19$m=1024,t=1,p=1",
+            "argon2",
+        ];
+        for stored in cases {
+            let err = hasher.check_imported(stored).unwrap_err();
+            assert_eq!(err.code(), "validation_failed", "{stored:?}");
+            assert_eq!(
+                err.field_errors()[0].code,
+                "password_hash_invalid",
+                "{stored:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn plain_bcrypt_refuses_passwords_longer_than_72_bytes() {
+        let hasher = hasher();
+        let head = "x".repeat(72);
+        let stored = format!("bcrypt${}", bcrypt::hash(&head, 4).unwrap());
+        let exact = hasher.verify(&head, Some(&stored)).await.unwrap();
+        assert!(exact.valid, "72 bytes still verify");
+        // bcrypt itself ignores everything after byte 72: these would all
+        // match if the password were cut.
+        for tail in ["y", "anything else at all", "🔑"] {
+            let longer = format!("{head}{tail}");
+            let v = hasher.verify(&longer, Some(&stored)).await.unwrap();
+            assert_eq!(v, Verification::INVALID, "{tail:?}");
+        }
+        // bcrypt_sha256 hashes the SHA-256 first, so long passwords work.
+        let long = "y".repeat(100);
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(long.as_bytes()));
+        let stored = format!("bcrypt_sha256${}", bcrypt::hash(&digest, 4).unwrap());
+        assert!(hasher.verify(&long, Some(&stored)).await.unwrap().valid);
+        let other = format!("{long}z");
+        assert!(!hasher.verify(&other, Some(&stored)).await.unwrap().valid);
     }
 }

@@ -10,8 +10,9 @@ use subtle::ConstantTimeEq;
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
+use super::django::{ImportRefusal, MIN_IMPORTED_PBKDF2_ITERATIONS};
 use super::pool::HashPool;
-use super::{HashParams, Verification, django};
+use super::{HashParams, HashQueue, Verification, django};
 use crate::error::{AuthError, AuthResult};
 use crate::telemetry;
 
@@ -51,7 +52,9 @@ pub(super) fn normalize(password: &str) -> Zeroizing<String> {
 /// Hashes run on `max_concurrent` dedicated threads (pass the CPU count) at
 /// a background scheduling priority; further calls wait for a free thread,
 /// so a login flood neither starves the async runtime nor, since the kernel
-/// runs request threads first, the requests that do no hashing. Cheap to
+/// runs request threads first, the requests that do no hashing. The wait is
+/// bounded ([`HashQueue`]): beyond it calls fail at once with
+/// `ServerBusy`, hashing nothing. Cheap to
 /// clone: clones share the threads, which stop when the last clone drops.
 #[derive(Clone)]
 pub struct PasswordHasher {
@@ -66,6 +69,14 @@ struct Inner {
     /// argon2id hash with the configured parameters, verified against when
     /// the account does not exist so that costs the same.
     dummy: String,
+}
+
+/// Every hash thread, taken by [`PasswordHasher::hold_threads`] until
+/// dropped (feature `testing`).
+#[cfg(feature = "testing")]
+#[derive(Debug)]
+pub struct HeldThreads {
+    _slots: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl fmt::Debug for PasswordHasher {
@@ -84,6 +95,19 @@ impl PasswordHasher {
     /// `Internal` when `max_concurrent` is 0 or argon2 rejects `params`;
     /// parameters below the OWASP floor are accepted with a warning.
     pub fn new(params: HashParams, max_concurrent: usize) -> AuthResult<Self> {
+        Self::with_queue(params, max_concurrent, HashQueue::default())
+    }
+
+    /// Like [`new`](Self::new), with callers beyond `queue` refused with
+    /// `ServerBusy` instead of waiting for a thread.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_queue(
+        params: HashParams,
+        max_concurrent: usize,
+        queue: HashQueue,
+    ) -> AuthResult<Self> {
         if max_concurrent == 0 {
             return Err(AuthError::internal(
                 "password hasher: max_concurrent must be at least 1",
@@ -114,7 +138,7 @@ impl PasswordHasher {
             inner: Arc::new(Inner {
                 params,
                 argon2,
-                pool: HashPool::start(max_concurrent)?,
+                pool: HashPool::start(max_concurrent, queue)?,
                 max_concurrent,
                 dummy,
             }),
@@ -173,6 +197,63 @@ impl PasswordHasher {
         .await
     }
 
+    /// Takes every hash thread until the returned guard is dropped, so
+    /// that hashes meanwhile wait in line and are shed past its bounds as
+    /// if the threads were busy. For tests of load shedding (feature
+    /// `testing`); never call it in production code.
+    ///
+    /// # Errors
+    /// `Internal` if the pool is closed.
+    #[cfg(feature = "testing")]
+    pub async fn hold_threads(&self) -> AuthResult<HeldThreads> {
+        let _slots = self.inner.pool.hold_all().await?;
+        Ok(HeldThreads { _slots })
+    }
+
+    /// Checks a hash brought over from another system (a Django user table)
+    /// before it is stored: it must be a format [`verify`](Self::verify)
+    /// accepts, with sane parameters, and an imported `pbkdf2_sha256` hash
+    /// needs at least 10,000 iterations (Django's own minimum since 1.4).
+    /// Costs no hashing.
+    ///
+    /// # Errors
+    /// `Validation` on the field `password_hash`: `password_hash_invalid`
+    /// for an unknown or corrupt format, `password_hash_too_weak` for
+    /// PBKDF2 below the floor.
+    pub fn check_imported(&self, stored: &str) -> AuthResult<()> {
+        let invalid = |reason: &str| {
+            AuthError::invalid_field(
+                "password_hash",
+                "password_hash_invalid",
+                format!("The password hash cannot be imported: {reason}."),
+            )
+        };
+        let phc = if stored.starts_with('$') {
+            Some(stored)
+        } else {
+            django::argon2_phc(stored)
+        };
+        if let Some(phc) = phc {
+            return self
+                .inner
+                .argon2_params(phc)
+                .map(drop)
+                .map_err(|Malformed(reason)| invalid(reason));
+        }
+        django::check_importable(stored).map_err(|refusal| match refusal {
+            ImportRefusal::Malformed(Malformed(reason)) => invalid(reason),
+            ImportRefusal::TooFewIterations(iterations) => AuthError::invalid_field(
+                "password_hash",
+                "password_hash_too_weak",
+                format!(
+                    "The PBKDF2 hash has {iterations} iterations; at least \
+                     {MIN_IMPORTED_PBKDF2_ITERATIONS} are needed. Ask this user to reset \
+                     their password instead."
+                ),
+            ),
+        })
+    }
+
     /// Runs `job` on the hash threads once one is free; the run counts in
     /// the `op` hash-duration histogram.
     async fn run<T: Send + 'static>(
@@ -223,6 +304,27 @@ impl Inner {
     /// matched and whether the hash is argon2id v19 with the configured
     /// parameters.
     fn verify_argon2(&self, password: &[u8], phc: &str) -> Result<(bool, bool), Malformed> {
+        let (hash, algorithm, version, params) = self.argon2_params(phc)?;
+        let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+            return Err(Malformed("PHC string without salt or hash"));
+        };
+        let current = algorithm == Algorithm::Argon2id
+            && version == Version::V0x13
+            && &params == self.argon2.params();
+        let mut computed = Zeroizing::new(vec![0u8; expected.len()]);
+        Argon2::new(algorithm, version, params)
+            .hash_password_into(password, salt.as_ref(), &mut computed)
+            .map_err(|_| Malformed("argon2 rejected the stored salt or parameters"))?;
+        let valid = bool::from(computed.ct_eq(expected.as_bytes()));
+        Ok((valid, current))
+    }
+
+    /// Parses an argon2 PHC string and checks its parameters against the
+    /// ceilings.
+    fn argon2_params(
+        &self,
+        phc: &str,
+    ) -> Result<(PasswordHash, Algorithm, Version, Params), Malformed> {
         let hash = PasswordHash::new(phc).map_err(|_| Malformed("not a PHC string"))?;
         let algorithm = Algorithm::new(hash.algorithm.as_str())
             .map_err(|_| Malformed("not an argon2 algorithm"))?;
@@ -240,18 +342,10 @@ impl Inner {
         {
             return Err(Malformed("argon2 parameters above the accepted ceiling"));
         }
-        let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        if hash.salt.is_none() || hash.hash.is_none() {
             return Err(Malformed("PHC string without salt or hash"));
-        };
-        let current = algorithm == Algorithm::Argon2id
-            && version == Version::V0x13
-            && &params == self.argon2.params();
-        let mut computed = Zeroizing::new(vec![0u8; expected.len()]);
-        Argon2::new(algorithm, version, params)
-            .hash_password_into(password, salt.as_ref(), &mut computed)
-            .map_err(|_| Malformed("argon2 rejected the stored salt or parameters"))?;
-        let valid = bool::from(computed.ct_eq(expected.as_bytes()));
-        Ok((valid, current))
+        }
+        Ok((hash, algorithm, version, params))
     }
 }
 
@@ -271,7 +365,7 @@ mod tests {
     }
 
     fn hasher() -> PasswordHasher {
-        PasswordHasher::new(cheap(), 4).unwrap()
+        PasswordHasher::with_queue(cheap(), 4, HashQueue::PATIENT).unwrap()
     }
 
     fn valid(v: Verification) -> bool {
@@ -398,12 +492,13 @@ mod tests {
     async fn changed_params_ask_for_a_rehash() {
         let old = hasher();
         let stored = old.hash("migrate me please").await.unwrap();
-        let stronger = PasswordHasher::new(
+        let stronger = PasswordHasher::with_queue(
             HashParams {
                 memory_kib: 2048,
                 ..cheap()
             },
             2,
+            HashQueue::PATIENT,
         )
         .unwrap();
         let v = stronger
@@ -547,7 +642,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn at_most_max_concurrent_jobs_run_at_once() {
         for limit in [1, 3] {
-            let hasher = PasswordHasher::new(cheap(), limit).unwrap();
+            let hasher = PasswordHasher::with_queue(cheap(), limit, HashQueue::PATIENT).unwrap();
             assert_eq!(hasher.max_concurrent(), limit);
             let running = Arc::new(AtomicUsize::new(0));
             let peak = Arc::new(AtomicUsize::new(0));
@@ -582,7 +677,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_hashes_all_complete_with_one_slot() {
-        let hasher = PasswordHasher::new(cheap(), 1).unwrap();
+        let hasher = PasswordHasher::with_queue(cheap(), 1, HashQueue::PATIENT).unwrap();
         let tasks: Vec<_> = (0..8)
             .map(|i| {
                 let hasher = hasher.clone();

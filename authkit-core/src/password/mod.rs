@@ -23,8 +23,43 @@ mod policy;
 mod pool;
 mod similarity;
 
+#[cfg(feature = "testing")]
+pub use hasher::HeldThreads;
 pub use hasher::PasswordHasher;
 pub use policy::PasswordPolicy;
+
+/// How long the wait for a hash thread may get before callers are shed
+/// with `ServerBusy` (503 `server_busy`, `Retry-After`) instead of queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashQueue {
+    /// Callers that may wait for a busy thread at once; the next one is
+    /// refused at once. 0: nobody waits.
+    pub max_waiting: usize,
+    /// Longest wait for a thread; a caller still waiting then is refused.
+    pub max_wait: std::time::Duration,
+}
+
+#[cfg(test)]
+impl HashQueue {
+    /// Waits long and many: for tests whose jobs are slow on a loaded
+    /// machine and are not about shedding.
+    pub(crate) const PATIENT: Self = Self {
+        max_waiting: 10_000,
+        max_wait: std::time::Duration::from_secs(3600),
+    };
+}
+
+impl Default for HashQueue {
+    /// 64 waiting callers (under a second of argon2id work on two cores
+    /// with the OWASP parameters), none for longer than 5 s (a bound for
+    /// when hashing itself slows down, e.g. on a starved machine).
+    fn default() -> Self {
+        Self {
+            max_waiting: 64,
+            max_wait: std::time::Duration::from_secs(5),
+        }
+    }
+}
 
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,12 @@
 //! account's work here, in a task of its own: the response goes out before
 //! any store write or mail, so a slow store or mail server cannot tell a
 //! known address from an unknown one by the time it takes to answer.
+//!
+//! The work is bounded: at most [`MAX_RUNNING`] tasks at once. Past that a
+//! flood of reset requests does not pile up tasks (and memory) without
+//! end: the new work is dropped, logged and counted in
+//! `authkit_background_dropped_total`, and the request is answered as
+//! usual (the answer never depended on the work).
 
 use std::future::Future;
 
@@ -12,19 +18,41 @@ use tokio::sync::watch;
 
 use super::Auth;
 use crate::error::AuthResult;
+use crate::telemetry;
+
+/// Most background tasks running at once.
+pub(super) const MAX_RUNNING: usize = 1024;
 
 /// Tracks the running background tasks, so that hosts (at shutdown) and
 /// tests can wait for them.
 #[derive(Debug)]
 pub(super) struct Background {
     running: watch::Sender<usize>,
+    limit: usize,
 }
 
 impl Background {
     pub(super) fn new() -> Self {
+        Self::with_limit(MAX_RUNNING)
+    }
+
+    fn with_limit(limit: usize) -> Self {
         Self {
             running: watch::Sender::new(0),
+            limit,
         }
+    }
+
+    /// Counts one more task as running, unless `limit` already run.
+    fn admit(&self) -> Option<Running> {
+        let admitted = self.running.send_if_modified(|n| {
+            let room = *n < self.limit;
+            if room {
+                *n += 1;
+            }
+            room
+        });
+        admitted.then(|| Running(self.running.clone()))
     }
 }
 
@@ -41,7 +69,8 @@ impl Drop for Running {
 impl Auth {
     /// Runs `work` in the background. Its failure is logged as `what` and
     /// never reaches the caller, whose answer is already decided. Outside a
-    /// tokio runtime it runs to completion before returning instead.
+    /// tokio runtime it runs to completion before returning instead. When
+    /// [`MAX_RUNNING`] tasks already run, `work` is dropped and counted.
     pub(super) async fn in_background<F>(&self, what: &'static str, work: F)
     where
         F: Future<Output = AuthResult<()>> + Send + 'static,
@@ -55,9 +84,11 @@ impl Auth {
             logged.await;
             return;
         };
-        let running = &self.inner.background.running;
-        running.send_modify(|n| *n += 1);
-        let guard = Running(running.clone());
+        let Some(guard) = self.inner.background.admit() else {
+            telemetry::background_dropped(what);
+            tracing::warn!("{what} dropped: too much background work is running");
+            return;
+        };
         runtime.spawn(async move {
             let _running = guard;
             logged.await;
@@ -72,5 +103,24 @@ impl Auth {
         let mut running = self.inner.background.running.subscribe();
         // The sender lives in `self`, so the channel cannot close here.
         let _ = running.wait_for(|n| *n == 0).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_past_the_limit_is_refused_until_a_task_ends() {
+        let background = Background::with_limit(2);
+        let first = background.admit().unwrap();
+        let second = background.admit().unwrap();
+        assert!(background.admit().is_none(), "the third is refused");
+        assert_eq!(*background.running.borrow(), 2);
+        drop(first);
+        let third = background.admit().unwrap();
+        assert!(background.admit().is_none());
+        drop((second, third));
+        assert_eq!(*background.running.borrow(), 0);
     }
 }

@@ -303,12 +303,14 @@ impl Auth {
     /// Sends a 6-digit code for the login attempt of `mfa_token`, by email
     /// (to the account's address) or SMS (to its verified phone). Each new
     /// code replaces the previous one of the attempt; the account's failure
-    /// budget is not reset.
+    /// budget is not reset. A text also spends from the SMS budgets (per
+    /// account, client IP, number and in all).
     ///
     /// # Errors
     /// `FeatureDisabled`; `Validation` (`mfa_method_unavailable`) for a
     /// method that is not offered, not `email`/`sms`, or not usable by the
-    /// account; `TokenInvalid`; `AccountLocked`; `RateLimited`.
+    /// account (SMS to a country not allowed included); `TokenInvalid`;
+    /// `AccountLocked`; `RateLimited`.
     pub async fn mfa_challenge(
         &self,
         mfa_token: &str,
@@ -331,6 +333,9 @@ impl Auth {
         }
         self.throttle(RateAction::ResendPerEmail, &format!("mfa-code:{}", user.id))
             .await?;
+        if let (MfaMethod::Sms, Some(phone)) = (method, &user.phone) {
+            self.spend_sms_budget(user.id, phone, meta).await?;
+        }
         let config = &self.inner.config;
         let now = self.now();
         let subject = attempt.token.id.to_string();
@@ -588,7 +593,7 @@ impl Auth {
 
     /// The offered methods this account can use now: TOTP when confirmed,
     /// backup codes while some are left, email when the address is
-    /// verified, SMS when the phone is.
+    /// verified, SMS when the phone is and texts may go to its country.
     async fn methods_for(&self, user: &User) -> AuthResult<Vec<MfaMethod>> {
         let status = self.inner.store.mfa.mfa_status(user.id).await?;
         Ok(self.methods_given(user, status))
@@ -604,7 +609,13 @@ impl Auth {
                 MfaMethod::Totp => totp,
                 MfaMethod::BackupCode => totp && backup,
                 MfaMethod::Email => totp && user.email_verified(),
-                MfaMethod::Sms => totp && user.phone_verified(),
+                MfaMethod::Sms => {
+                    totp && user.phone_verified()
+                        && user
+                            .phone
+                            .as_ref()
+                            .is_some_and(|phone| self.sms_country_allowed(phone))
+                }
             })
             .collect()
     }

@@ -5,6 +5,7 @@ mod account;
 mod account_cache;
 mod admin;
 mod background;
+mod import;
 mod keys;
 mod login;
 mod mfa;
@@ -14,6 +15,7 @@ mod orgs;
 mod password;
 mod phone;
 mod register;
+mod sms_budget;
 
 use std::sync::Arc;
 
@@ -24,6 +26,7 @@ use uuid::Uuid;
 
 pub use account::{DataExport, Introspection, Me, MfaSummary, ProfileUpdate};
 pub use admin::{AdminUser, AdminUserDetail, AuditFilter, MAX_PER_PAGE, NewAdmin, Page};
+pub use import::ImportedUser;
 pub use login::{Credentials, LoginOutcome, TokenPair};
 pub use mfa::{MfaChallenge, MfaEnrollment, TotpDisable, TotpEnrolled, TotpSetup};
 pub use oauth::{IdentityList, OAuthCallback, OAuthOutcome, OAuthResult, OAuthStart};
@@ -252,7 +255,11 @@ impl AuthBuilder {
             ));
         }
 
-        let hasher = PasswordHasher::new(self.config.hash_params, self.config.hash_concurrency)?;
+        let hasher = PasswordHasher::with_queue(
+            self.config.hash_params,
+            self.config.hash_concurrency,
+            self.config.hash_queue,
+        )?;
         let now = self.clock.now();
         let key_set = keys::load_or_create(&self.store, &self.config, now).await?;
         let tokens = AccessTokens::new(
@@ -346,6 +353,11 @@ impl Auth {
     /// The configuration in force.
     pub fn config(&self) -> &AuthConfig {
         &self.inner.config
+    }
+
+    /// The password hasher (its thread pool is shared by every flow).
+    pub fn password_hasher(&self) -> &PasswordHasher {
+        &self.inner.hasher
     }
 
     /// The stores.

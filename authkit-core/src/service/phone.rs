@@ -23,11 +23,15 @@ struct PendingPhone {
 
 impl Auth {
     /// Sets `phone` as the caller's number (unverified if it changed) and
-    /// texts it a 6-digit code. Sends are throttled per account like
-    /// verification resends.
+    /// texts it a 6-digit code. The number's country must be allowed
+    /// (`AUTHKIT_SMS_ALLOWED_COUNTRIES`), and each send spends from the SMS
+    /// budgets per account, client IP, destination number and in all;
+    /// a refused send changes nothing.
     ///
     /// # Errors
-    /// `Validation` for a malformed number; `RateLimited`.
+    /// `Validation` for a malformed number (`phone_invalid`) or one of a
+    /// country texts may not go to (`phone_country_not_allowed`);
+    /// `RateLimited` once a budget is spent.
     pub async fn start_phone_verification(
         &self,
         principal: &Principal,
@@ -35,9 +39,9 @@ impl Auth {
         meta: &RequestMeta,
     ) -> AuthResult<()> {
         let phone = Phone::parse(phone)?;
+        self.require_sms_country(&phone)?;
         let mut user = self.user(principal.user_id).await?;
-        self.throttle(RateAction::ResendPerEmail, &format!("phone:{}", user.id))
-            .await?;
+        self.spend_sms_budget(user.id, &phone, meta).await?;
         let config = &self.inner.config;
         let now = self.now();
         if user.phone.as_ref() != Some(&phone) {

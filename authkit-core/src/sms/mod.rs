@@ -6,17 +6,22 @@
 //! - [`SmsQueue`] wraps any sender so that sending never waits for the
 //!   provider.
 //! - `TwilioSms` (feature `twilio`) sends through Twilio's HTTP API.
+//! - [`CallingCode`] finds a number's country calling code, for the
+//!   allow-list of countries texts may go to
+//!   ([`AuthConfig::sms_allowed_countries`](crate::AuthConfig::sms_allowed_countries)).
 
 use async_trait::async_trait;
 
 use crate::error::AuthResult;
 
+mod calling_code;
 mod console;
 mod memory;
 mod queue;
 #[cfg(feature = "twilio")]
 mod twilio;
 
+pub use calling_code::{CallingCode, UnknownCallingCode};
 pub use console::ConsoleSms;
 pub use memory::MemorySms;
 pub use queue::SmsQueue;

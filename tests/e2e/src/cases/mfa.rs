@@ -20,7 +20,7 @@ async fn mfa_server(factory: &Factory) -> Harness {
     Harness::start(factory, mfa_options()).await
 }
 
-fn mfa_options() -> Options {
+pub(super) fn mfa_options() -> Options {
     Options {
         auth: AuthConfig {
             enable_mfa: true,
@@ -42,13 +42,13 @@ fn other_code(code: &str) -> String {
         .collect()
 }
 
-fn access(pair: &Value) -> &str {
+pub(super) fn access(pair: &Value) -> &str {
     pair["access_token"].as_str().unwrap()
 }
 
 /// Sets up and enables TOTP for the signed-in `pair`: the secret and the
 /// backup codes.
-async fn enable_totp(h: &Harness, pair: &Value) -> (String, Vec<String>) {
+pub(super) async fn enable_totp(h: &Harness, pair: &Value) -> (String, Vec<String>) {
     let token = access(pair);
     let r = h.call(Method::POST, "/mfa/totp/setup", token, None).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -74,7 +74,7 @@ async fn enable_totp(h: &Harness, pair: &Value) -> (String, Vec<String>) {
 
 /// Logs in an MFA account: the challenge's `mfa_token`, after checking the
 /// answer's shape (no tokens, no cookies).
-async fn challenged(h: &Harness, email: &str) -> (String, Vec<Value>) {
+pub(super) async fn challenged(h: &Harness, email: &str) -> (String, Vec<Value>) {
     let r = h
         .post("/token", json!({"email": email, "password": PASSWORD}))
         .await;
@@ -103,7 +103,7 @@ fn assert_signed_in(r: &Reply) -> Value {
     pair
 }
 
-fn field_error(r: &Reply, field: &str) -> String {
+pub(super) fn field_error(r: &Reply, field: &str) -> String {
     r.assert_problem(422, "validation_failed");
     let body = r.json();
     let errors = body["errors"].as_array().unwrap();

@@ -4,11 +4,13 @@
 mod account;
 mod admin;
 mod input;
+mod load_shedding;
 mod mfa;
 mod oauth;
 mod orgs;
 mod registration;
 mod sms;
+mod sms_budgets;
 mod tokens;
 mod web;
 
@@ -21,6 +23,7 @@ pub use admin::{
     admin_routes_need_global_permissions,
 };
 pub use input::{bad_input_never_breaks_a_route, unknown_routes_and_methods};
+pub use load_shedding::busy_hash_threads_shed_logins_with_503;
 pub use mfa::{
     mfa_codes_by_email_and_sms, mfa_disabled_is_a_disabled_feature,
     mfa_enrollment_demanded_by_a_role, mfa_verify_refuses_bad_input_and_races,
@@ -42,6 +45,11 @@ pub use registration::{
     registration_confirmed_by_code, registration_verified_by_link, verification_by_code_and_resend,
 };
 pub use sms::sms_travels_through_twilio;
+pub use sms_budgets::{
+    sms_budget_per_account, sms_budget_per_ip, sms_budget_per_number,
+    sms_countries_are_allow_listed, sms_global_budget_holds_under_concurrency,
+    sms_login_codes_spend_the_budgets,
+};
 pub use tokens::{
     expired_access_tokens, forged_and_foreign_tokens_are_rejected, login_failures_and_lockout,
     refresh_rotation_and_reuse, sixteen_concurrent_refreshes_give_one_success,
