@@ -19,19 +19,23 @@
 //!   is created and dropped);
 //! - `--seconds N` per measurement (10), `--connections N` (64),
 //!   `--login-connections N` for the hashing routes (16), `--runs N` (1),
-//!   `--scenarios floor,me,refresh,login,register,flood,memory`.
+//!   `--scenarios floor,me,refresh,login,register,flood,memory,login-flood`.
 //!
 //! Scenarios: the framework floor (authkit: the example's bare
 //! `GET /api/ping`; peer: DRF's `/hello/drf/`), `me`, `refresh` (each
 //! connection follows its own rotation chain), `login` and `register`
 //! (one argon2id hash each, both sides at m=19 MiB t=2 p=1), `flood`
 //! (`me` while a login flood runs beside it) and `memory` (`me` at 1,000
-//! connections, authkit only). Each row prints requests/s, p50, p99, peak
+//! connections, authkit only). `login-flood` (authkit only, its own table)
+//! floods the server with random-email logins from 500 connections and
+//! reports `/me` p99 and a legitimate login's latency against an idle
+//! phase of the same run (see `login_flood.rs`). Each row prints requests/s, p50, p99, peak
 //! RSS of the server's processes, and the ratios to the peer and to the
 //! server's own floor; the end checks the targets of `benches/README.md`.
 
 #![allow(clippy::print_stdout)]
 
+mod login_flood;
 mod rss;
 mod targets;
 mod wrk;
@@ -46,8 +50,15 @@ use wrk::{Load, Measured};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Every scenario, in the order they run.
-const SCENARIOS: [&str; 7] = [
-    "floor", "me", "refresh", "login", "register", "flood", "memory",
+const SCENARIOS: [&str; 8] = [
+    "floor",
+    "me",
+    "refresh",
+    "login",
+    "register",
+    "flood",
+    "memory",
+    "login-flood",
 ];
 
 struct Options {
@@ -83,6 +94,7 @@ async fn main() -> Result<(), BoxError> {
 
     let bound = argon2_bound().await?;
     let mut rows = Vec::new();
+    let mut floods = Vec::new();
     for &engine in &options.engines {
         let mut running = Vec::new();
         for target in &options.targets {
@@ -101,7 +113,29 @@ async fn main() -> Result<(), BoxError> {
                     order.reverse();
                 }
                 for server in order {
-                    if scenario == "memory" && server.target.is_peer() {
+                    let authkit_only = matches!(scenario.as_str(), "memory" | "login-flood");
+                    if authkit_only && server.target.is_peer() {
+                        continue;
+                    }
+                    if scenario == "login-flood" {
+                        let figures = login_flood::run(&options, &scripts, &client, server)
+                            .await
+                            .map_err(|e| format!("{scenario} on {}: {e}", server.target.name))?;
+                        println!(
+                            "  {:<8} {:<11} {:<10} /me p99 {:.2} -> {:.2} ms, login p50 {:.1} -> {:.1} ms",
+                            engine.name(),
+                            scenario,
+                            server.target.name,
+                            figures.me_idle.p99_ms,
+                            figures.me_flood.p99_ms,
+                            figures.login_idle.quantile(0.5),
+                            figures.login_flood.quantile(0.5),
+                        );
+                        floods.push((
+                            engine.name().to_owned(),
+                            server.target.name.clone(),
+                            figures,
+                        ));
                         continue;
                     }
                     let row = measure(&options, &scripts, &client, server, scenario)
@@ -128,6 +162,7 @@ async fn main() -> Result<(), BoxError> {
     }
     let _ = std::fs::remove_dir_all(&work);
     report(&options, &median_rows(&rows), bound);
+    login_flood::report(&floods);
     Ok(())
 }
 
