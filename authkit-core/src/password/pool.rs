@@ -87,6 +87,7 @@ impl HashPool {
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> AuthResult<T> {
+        let waiting = telemetry::Queued::enter(telemetry::HASH_QUEUE_DEPTH);
         let slot = match Arc::clone(&self.slots).try_acquire_owned() {
             Ok(slot) => slot,
             Err(TryAcquireError::NoPermits) => self.wait_for_slot().await?,
@@ -94,6 +95,7 @@ impl HashPool {
                 return Err(AuthError::internal("the hash slots are closed"));
             }
         };
+        drop(waiting);
         let (done, result) = oneshot::channel();
         self.jobs
             .send(Box::new(move || {
@@ -116,7 +118,6 @@ impl HashPool {
     /// `max_wait`.
     async fn wait_for_slot(&self) -> AuthResult<OwnedSemaphorePermit> {
         let _place = self.take_place()?;
-        let _depth = telemetry::Queued::enter(telemetry::HASH_QUEUE_DEPTH);
         let acquire = Arc::clone(&self.slots).acquire_owned();
         match tokio::time::timeout(self.queue.max_wait, acquire).await {
             Ok(slot) => slot.map_err(AuthError::internal),
