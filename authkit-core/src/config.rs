@@ -742,6 +742,16 @@ pub fn parse_duration(raw: &str) -> Option<Duration> {
 }
 
 /// Typed access to the collected variables.
+/// The boolean value of variable `var`: `true`/`false`, `1`/`0`,
+/// `yes`/`no`, `on`/`off`, any case.
+pub(crate) fn flag(var: &str, raw: &str) -> Result<bool, ConfigError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::new(var, "expected true or false")),
+    }
+}
+
 struct Env<'a>(&'a HashMap<String, String>);
 
 impl Env<'_> {
@@ -760,11 +770,7 @@ impl Env<'_> {
 
     fn flag(&self, var: &str, out: &mut bool) -> Result<(), ConfigError> {
         if let Some(v) = self.get(var) {
-            *out = match v.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" => false,
-                _ => return Err(ConfigError::new(var, "expected true or false")),
-            };
+            *out = flag(var, v)?;
         }
         Ok(())
     }

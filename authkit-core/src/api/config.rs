@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::client_ip::TrustedProxies;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, flag};
 
 /// Default request body limit: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -65,6 +65,7 @@ impl fmt::Display for SameSite {
 /// | `AUTHKIT_BODY_LIMIT` | `65536` | [`body_limit`](Self::body_limit) (bytes) |
 /// | `AUTHKIT_COOKIE_MODE` | `false` | [`cookie_mode`](Self::cookie_mode) |
 /// | `AUTHKIT_COOKIE_SAMESITE` | `lax` | [`same_site`](Self::same_site) (`lax`, `strict`, `none`) |
+/// | `AUTHKIT_COOKIE_ACCESS_TOKEN_IN_BODY` | `false` | [`cookie_access_token_in_body`](Self::cookie_access_token_in_body) |
 /// | `AUTHKIT_CSRF_ORIGINS` | empty | [`csrf_allowed_origins`](Self::csrf_allowed_origins), comma-separated |
 /// | `AUTHKIT_TRUSTED_PROXIES` | empty | [`trusted_proxies`](Self::trusted_proxies), comma-separated IPs / CIDRs |
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +76,16 @@ pub struct ApiConfig {
     pub mount_path: String,
     /// Largest accepted request body, in bytes (413 above).
     pub body_limit: usize,
-    /// Also set and accept the tokens as cookies.
+    /// Set and accept the tokens as cookies (see
+    /// [`cookies`](super::cookies)): token bodies then leave out
+    /// `refresh_token`, and `access_token` unless
+    /// [`cookie_access_token_in_body`](Self::cookie_access_token_in_body).
     pub cookie_mode: bool,
+    /// In cookie mode, still answer `access_token` in the JSON bodies of
+    /// login, refresh and MFA verification (for a front end that also calls
+    /// other services with a bearer token). Off by default: scripts then see
+    /// no token at all. The refresh token never appears in cookie mode.
+    pub cookie_access_token_in_body: bool,
     /// `SameSite` of the cookies.
     pub same_site: SameSite,
     /// Origins (`https://app.example.com`) allowed to make state-changing
@@ -92,6 +101,7 @@ impl Default for ApiConfig {
             mount_path: "/auth".to_owned(),
             body_limit: DEFAULT_BODY_LIMIT,
             cookie_mode: false,
+            cookie_access_token_in_body: false,
             same_site: SameSite::Lax,
             csrf_allowed_origins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
@@ -135,11 +145,10 @@ impl ApiConfig {
                 .map_err(|_| error("AUTHKIT_BODY_LIMIT", "expected a number of bytes"))?;
         }
         if let Some(v) = get("AUTHKIT_COOKIE_MODE") {
-            c.cookie_mode = match v.to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" => false,
-                _ => return Err(error("AUTHKIT_COOKIE_MODE", "expected true or false")),
-            };
+            c.cookie_mode = flag("AUTHKIT_COOKIE_MODE", v)?;
+        }
+        if let Some(v) = get("AUTHKIT_COOKIE_ACCESS_TOKEN_IN_BODY") {
+            c.cookie_access_token_in_body = flag("AUTHKIT_COOKIE_ACCESS_TOKEN_IN_BODY", v)?;
         }
         if let Some(v) = get("AUTHKIT_COOKIE_SAMESITE") {
             c.same_site = v
@@ -239,6 +248,7 @@ mod tests {
         assert_eq!(c.mount_path, "/auth");
         assert_eq!(c.body_limit, 65_536);
         assert!(!c.cookie_mode);
+        assert!(!c.cookie_access_token_in_body);
         assert_eq!(c.same_site, SameSite::Lax);
         assert_eq!(
             ApiConfig::from_vars(Vec::<(String, String)>::new()).unwrap(),
@@ -253,6 +263,7 @@ mod tests {
             ("AUTHKIT_BODY_LIMIT", "1024"),
             ("AUTHKIT_COOKIE_MODE", "true"),
             ("AUTHKIT_COOKIE_SAMESITE", "Strict"),
+            ("AUTHKIT_COOKIE_ACCESS_TOKEN_IN_BODY", "yes"),
             (
                 "AUTHKIT_CSRF_ORIGINS",
                 "https://app.example.com, http://localhost:5173",
@@ -264,6 +275,7 @@ mod tests {
         assert_eq!(c.mount_path, "/api/auth");
         assert_eq!(c.body_limit, 1024);
         assert!(c.cookie_mode);
+        assert!(c.cookie_access_token_in_body);
         assert_eq!(c.same_site, SameSite::Strict);
         assert_eq!(
             c.csrf_allowed_origins,
@@ -281,6 +293,10 @@ mod tests {
             (&[("AUTHKIT_BODY_LIMIT", "0")], "AUTHKIT_BODY_LIMIT"),
             (&[("AUTHKIT_BODY_LIMIT", "999999999")], "AUTHKIT_BODY_LIMIT"),
             (&[("AUTHKIT_COOKIE_MODE", "maybe")], "AUTHKIT_COOKIE_MODE"),
+            (
+                &[("AUTHKIT_COOKIE_ACCESS_TOKEN_IN_BODY", "sometimes")],
+                "AUTHKIT_COOKIE_ACCESS_TOKEN_IN_BODY",
+            ),
             (
                 &[("AUTHKIT_COOKIE_SAMESITE", "loose")],
                 "AUTHKIT_COOKIE_SAMESITE",

@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::Api;
-use super::cookies::{self, REFRESH_COOKIE};
+use super::cookies::{self, REFRESH_COOKIE, TokenBody};
 use super::input::{self, JsonBody};
 use super::problem::{Failure, json as render, no_content, raw};
 use super::query::Query;
@@ -260,15 +260,15 @@ impl Api {
                 let (token, code) = (f.string("mfa_token"), f.string("code"));
                 f.finish()?;
                 let enrolled = auth.enrollment_totp_enable(&token, &code, meta).await?;
-                // The token pair of a login, plus the backup codes.
+                // The token body of a login, plus the backup codes.
                 #[derive(Serialize)]
                 struct Enrolled<'a> {
                     #[serde(flatten)]
-                    tokens: &'a TokenPair,
+                    tokens: TokenBody<'a>,
                     backup_codes: &'a [String],
                 }
                 let answer = Enrolled {
-                    tokens: &enrolled.tokens,
+                    tokens: TokenBody::new(&enrolled.tokens, self.config()),
                     backup_codes: &enrolled.backup_codes,
                 };
                 Ok(self.with_cookies(render(StatusCode::OK, &answer), &enrolled.tokens))
@@ -304,7 +304,9 @@ impl Api {
     }
 
     /// `POST /token/refresh`: the token from the body, or in cookie mode
-    /// from the refresh cookie (then CSRF-checked).
+    /// from the refresh cookie (then CSRF-checked; a repeated cookie is
+    /// 401 `token_invalid`, see [`cookies`]). The only route that reads
+    /// the refresh cookie.
     async fn refresh(&self, request: &Request<Bytes>, meta: &RequestMeta) -> Answer {
         let config = self.config();
         let body = input::optional_json(request, config.body_limit)?;
@@ -321,6 +323,7 @@ impl Api {
             Some(token) => token,
             None if config.cookie_mode => {
                 let token = cookies::read(request.headers(), REFRESH_COOKIE)
+                    .map_err(|_| AuthError::TokenInvalid)?
                     .ok_or(Failure::Malformed("A refresh token is required."))?;
                 self.check_csrf(request)?;
                 token.to_owned()
@@ -378,9 +381,11 @@ impl Api {
         }
     }
 
-    /// 200 with the pair, and the cookies in cookie mode.
+    /// 200 with the pair; in cookie mode the cookies, and a body without
+    /// the tokens (see [`TokenBody`]).
     fn tokens(&self, pair: &TokenPair) -> Response<Bytes> {
-        self.with_cookies(render(StatusCode::OK, pair), pair)
+        let body = TokenBody::new(pair, self.config());
+        self.with_cookies(render(StatusCode::OK, &body), pair)
     }
 
     /// `response`, with the cookies of `pair` in cookie mode.

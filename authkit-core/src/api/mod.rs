@@ -244,7 +244,8 @@ impl Api {
     /// the CSRF check.
     ///
     /// # Errors
-    /// `TokenInvalid`, `TokenExpired`; `Forbidden` for a failed CSRF check.
+    /// `TokenInvalid` (also for an access cookie sent twice, see
+    /// [`cookies`]), `TokenExpired`; `Forbidden` for a failed CSRF check.
     pub fn authenticate(
         &self,
         method: &Method,
@@ -266,7 +267,9 @@ impl Api {
         if !config.cookie_mode {
             return Ok(None);
         }
-        let Some(token) = cookies::read(headers, cookies::ACCESS_COOKIE) else {
+        let Some(token) =
+            cookies::read(headers, cookies::ACCESS_COOKIE).map_err(|_| AuthError::TokenInvalid)?
+        else {
             return Ok(None);
         };
         if cookies::is_state_changing(method)

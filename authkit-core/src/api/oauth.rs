@@ -91,7 +91,11 @@ impl Api {
             state: query.remove("state"),
             iss: query.remove("iss"),
             error: query.remove("error"),
-            browser_binding: cookies::read(request.headers(), OAUTH_COOKIE).map(str::to_owned),
+            // A repeated binding cookie binds nothing: the state check fails.
+            browser_binding: cookies::read(request.headers(), OAUTH_COOKIE)
+                .ok()
+                .flatten()
+                .map(str::to_owned),
         };
         let outcome = self.auth().oauth_callback(provider, callback, meta).await?;
         let cookie_mode = self.config().cookie_mode;

@@ -67,6 +67,7 @@ macro_rules! e2e_tests {
             bad_input_never_breaks_a_route,
             unknown_routes_and_methods,
             cookie_mode_with_csrf,
+            cookie_mode_refuses_planted_cookies,
             client_ip_and_trusted_proxies,
             throttling_answers_429_with_retry_after,
             jwks_and_openapi,

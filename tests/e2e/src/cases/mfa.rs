@@ -514,7 +514,8 @@ pub async fn mfa_enrollment_demanded_by_a_role(factory: &Factory) {
     assert_signed_in(&verify(&h, &mfa_token, "totp", &h.totp_code(&secret)).await);
 }
 
-/// In cookie mode the second step sets the cookies, like a login.
+/// In cookie mode the second step sets the cookies, like a login, and its
+/// body carries no token.
 pub async fn mfa_verify_sets_cookies_in_cookie_mode(factory: &Factory) {
     let mut options = mfa_options();
     options.api = ApiConfig {
@@ -524,12 +525,32 @@ pub async fn mfa_verify_sets_cookies_in_cookie_mode(factory: &Factory) {
     };
     let h = Harness::start(factory, options).await;
     let email = "xia@example.com";
-    let pair = h.signed_in(email).await;
-    let (secret, _) = enable_totp(&h, &pair).await;
+    h.verified_user(email).await;
+    let login = h
+        .post("/token", json!({"email": email, "password": PASSWORD}))
+        .await;
+    assert_eq!(login.status, 200);
+    assert!(login.json().get("access_token").is_none());
+    // The access token travels in its cookie only; take it from there.
+    let access = login
+        .set_cookies()
+        .iter()
+        .find_map(|c| c.strip_prefix("__Host-authkit_access="))
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned();
+    let (secret, _) = enable_totp(&h, &json!({ "access_token": access })).await;
     let (mfa_token, _) = challenged(&h, email).await;
     next_step(&h);
     let r = verify(&h, &mfa_token, "totp", &h.totp_code(&secret)).await;
-    assert_signed_in(&r);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let body = r.json();
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(body["session_id"].is_string());
+    assert!(
+        body.get("refresh_token").is_none() && body.get("access_token").is_none(),
+        "{body}"
+    );
     let cookies = r.set_cookies();
     assert!(
         cookies
@@ -537,7 +558,7 @@ pub async fn mfa_verify_sets_cookies_in_cookie_mode(factory: &Factory) {
             .any(|c| c.starts_with("__Host-authkit_access="))
             && cookies
                 .iter()
-                .any(|c| c.starts_with("__Secure-authkit_refresh=")),
+                .any(|c| c.starts_with("__Host-authkit_refresh=")),
         "{cookies:?}"
     );
 }

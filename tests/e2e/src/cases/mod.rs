@@ -55,6 +55,6 @@ pub use tokens::{
     refresh_rotation_and_reuse, sixteen_concurrent_refreshes_give_one_success,
 };
 pub use web::{
-    client_ip_and_trusted_proxies, cookie_mode_with_csrf, jwks_and_openapi,
-    throttling_answers_429_with_retry_after,
+    client_ip_and_trusted_proxies, cookie_mode_refuses_planted_cookies, cookie_mode_with_csrf,
+    jwks_and_openapi, throttling_answers_429_with_retry_after,
 };

@@ -619,7 +619,7 @@ pub async fn oauth_redirects_are_allow_listed(factory: &Factory) {
     assert!(
         cookies
             .iter()
-            .any(|c| c.starts_with("__Secure-authkit_refresh="))
+            .any(|c| c.starts_with("__Host-authkit_refresh="))
     );
 
     // A path lands on the public URL.

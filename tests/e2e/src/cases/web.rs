@@ -24,19 +24,33 @@ fn cookie_value(reply: &Reply, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} cookie in {:?}", reply.set_cookies()))
 }
 
-/// Login sets `__Host-`/`__Secure-` cookies; cookie-authenticated writes
-/// need an allowed Origin or Referer; logout clears the cookies.
-pub async fn cookie_mode_with_csrf(factory: &Factory) {
-    let api = ApiConfig {
+fn cookie_api() -> ApiConfig {
+    ApiConfig {
         cookie_mode: true,
         same_site: SameSite::Strict,
         csrf_allowed_origins: vec![APP.into()],
         ..ApiConfig::default()
-    };
+    }
+}
+
+/// The body of a token answer in cookie mode: no token, only what a page
+/// needs to schedule its refresh.
+fn assert_tokenless_body(reply: &Reply) {
+    let body = reply.json();
+    let mut keys: Vec<_> = body.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    assert_eq!(keys, ["expires_in", "session_id", "token_type"], "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+}
+
+/// Login sets two `__Host-` cookies and answers no token in its body;
+/// cookie-authenticated writes need an allowed Origin or Referer; logout
+/// clears the cookies.
+pub async fn cookie_mode_with_csrf(factory: &Factory) {
     let h = Harness::start(
         factory,
         Options {
-            api,
+            api: cookie_api(),
             ..Options::default()
         },
     )
@@ -49,29 +63,24 @@ pub async fn cookie_mode_with_csrf(factory: &Factory) {
         )
         .await;
     assert_eq!(login.status, 200);
-    let pair = login.json();
+    assert_tokenless_body(&login);
     let cookies = login.set_cookies();
     assert_eq!(cookies.len(), 2, "{cookies:?}");
-    let access_line = cookies
-        .iter()
-        .find(|c| c.starts_with("__Host-authkit_access="))
-        .unwrap();
-    let refresh_line = cookies
-        .iter()
-        .find(|c| c.starts_with("__Secure-authkit_refresh="))
-        .unwrap();
-    for attribute in ["; Secure", "; HttpOnly", "; SameSite=Strict", "; Max-Age="] {
-        assert!(
-            access_line.contains(attribute) && refresh_line.contains(attribute),
-            "{attribute}"
-        );
+    for name in ["__Host-authkit_access=", "__Host-authkit_refresh="] {
+        let line = cookies.iter().find(|c| c.starts_with(name)).unwrap();
+        for attribute in [
+            "; Path=/;",
+            "; Secure",
+            "; HttpOnly",
+            "; SameSite=Strict",
+            "; Max-Age=",
+        ] {
+            assert!(line.contains(attribute), "{line} lacks {attribute}");
+        }
+        assert!(!line.to_ascii_lowercase().contains("domain="), "{line}");
     }
-    assert!(access_line.contains("; Path=/;"));
-    assert!(refresh_line.contains("; Path=/auth/token/refresh;"));
     let access = cookie_value(&login, "__Host-authkit_access");
-    let refresh = cookie_value(&login, "__Secure-authkit_refresh");
-    assert_eq!(access, pair["access_token"].as_str().unwrap());
-    assert_eq!(refresh, pair["refresh_token"].as_str().unwrap());
+    let refresh = cookie_value(&login, "__Host-authkit_refresh");
     let access_cookie = format!("__Host-authkit_access={access}");
 
     // Reads need no origin; writes do.
@@ -132,8 +141,9 @@ pub async fn cookie_mode_with_csrf(factory: &Factory) {
         .await;
     assert_eq!(r.status, 200);
 
-    // Refresh from the cookie: CSRF-checked, sets new cookies.
-    let refresh_cookie = format!("__Secure-authkit_refresh={refresh}");
+    // Refresh from the cookie: CSRF-checked, sets new cookies, answers no
+    // token in its body.
+    let refresh_cookie = format!("__Host-authkit_refresh={refresh}");
     h.send(
         Method::POST,
         "/token/refresh",
@@ -151,8 +161,9 @@ pub async fn cookie_mode_with_csrf(factory: &Factory) {
         )
         .await;
     assert_eq!(r.status, 200);
+    assert_tokenless_body(&r);
     let new_access = cookie_value(&r, "__Host-authkit_access");
-    assert_ne!(cookie_value(&r, "__Secure-authkit_refresh"), refresh);
+    assert_ne!(cookie_value(&r, "__Host-authkit_refresh"), refresh);
     h.send(Method::POST, "/token/refresh", &[], "")
         .await
         .assert_problem(400, "malformed_request");
@@ -174,11 +185,146 @@ pub async fn cookie_mode_with_csrf(factory: &Factory) {
     let cleared = r.set_cookies();
     assert_eq!(cleared.len(), 2);
     assert!(
-        cleared
-            .iter()
-            .all(|c| c.contains("=; ") && c.contains("Max-Age=0")),
+        cleared.iter().all(|c| c.starts_with("__Host-")
+            && c.contains("=; Path=/; ")
+            && c.contains("Max-Age=0")),
         "{cleared:?}"
     );
+}
+
+/// Cookie tossing: cookies a sibling subdomain can plant (names without
+/// the `__Host-` prefix, or a second cookie of our name) are never taken
+/// for ours; the refresh cookie works on the refresh route only; bearer
+/// mode still answers the whole pair and reads no cookie.
+pub async fn cookie_mode_refuses_planted_cookies(factory: &Factory) {
+    let api = ApiConfig {
+        cookie_access_token_in_body: true,
+        ..cookie_api()
+    };
+    let h = Harness::start(
+        factory,
+        Options {
+            api,
+            ..Options::default()
+        },
+    )
+    .await;
+    h.verified_user("toss@example.com").await;
+    let login = h
+        .post(
+            "/token",
+            json!({"email": "toss@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(login.status, 200);
+    let body = login.json();
+    let access = cookie_value(&login, "__Host-authkit_access");
+    let refresh = cookie_value(&login, "__Host-authkit_refresh");
+    assert_eq!(
+        body["access_token"],
+        access.as_str(),
+        "configured: access in body"
+    );
+    assert!(body.get("refresh_token").is_none(), "{body}");
+
+    let refresh_with = |cookie: String| {
+        let h = &h;
+        async move {
+            h.send(
+                Method::POST,
+                "/token/refresh",
+                &[("cookie", &cookie), ("origin", APP)],
+                "",
+            )
+            .await
+        }
+    };
+    // Names a sibling can set are not read, even holding the real token.
+    for planted in [
+        format!("authkit_refresh={refresh}"),
+        format!("__Secure-authkit_refresh={refresh}"),
+        format!("__host-authkit_refresh={refresh}"),
+        format!("__HOST-authkit_refresh={refresh}"),
+    ] {
+        refresh_with(planted)
+            .await
+            .assert_problem(400, "malformed_request");
+    }
+    // A second cookie of our name, before or after ours: refused, and
+    // nothing is rotated.
+    for twice in [
+        format!("__Host-authkit_refresh=planted; __Host-authkit_refresh={refresh}"),
+        format!("__Host-authkit_refresh={refresh}; __Host-authkit_refresh=planted"),
+        format!("__Host-authkit_refresh={refresh}; __Host-authkit_refresh={refresh}"),
+    ] {
+        refresh_with(twice)
+            .await
+            .assert_problem(401, "token_invalid");
+    }
+    let r = refresh_with(format!("__Host-authkit_refresh={refresh}")).await;
+    assert_eq!(r.status, 200, "the real cookie still works");
+    let refresh = cookie_value(&r, "__Host-authkit_refresh");
+    let access = cookie_value(&r, "__Host-authkit_access");
+
+    // The access cookie twice: refused.
+    let twice = format!("__Host-authkit_access={access}; __Host-authkit_access=planted");
+    h.send(Method::GET, "/me", &[("cookie", &twice)], "")
+        .await
+        .assert_problem(401, "token_invalid");
+    let r = h
+        .send(
+            Method::GET,
+            "/me",
+            &[("cookie", &format!("__Host-authkit_access={access}"))],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200);
+
+    // The refresh cookie authenticates nothing but a refresh.
+    let only_refresh = format!("__Host-authkit_refresh={refresh}");
+    for (method, path) in [
+        (Method::GET, "/me"),
+        (Method::GET, "/sessions"),
+        (Method::POST, "/logout-all"),
+        (Method::POST, "/logout"),
+    ] {
+        h.send(
+            method,
+            path,
+            &[("cookie", &only_refresh), ("origin", APP)],
+            "",
+        )
+        .await
+        .assert_problem(401, "token_invalid");
+    }
+
+    // Bearer mode: the whole pair in the body, no cookie set or read.
+    let bearer = Harness::default(factory).await;
+    bearer.verified_user("toss@example.com").await;
+    let login = bearer
+        .post(
+            "/token",
+            json!({"email": "toss@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(login.status, 200);
+    assert!(login.set_cookies().is_empty());
+    let pair = login.json();
+    assert!(pair["access_token"].is_string() && pair["refresh_token"].is_string());
+    let cookie = format!(
+        "__Host-authkit_refresh={}",
+        pair["refresh_token"].as_str().unwrap()
+    );
+    bearer
+        .send(
+            Method::POST,
+            "/token/refresh",
+            &[("cookie", &cookie), ("origin", APP)],
+            "",
+        )
+        .await
+        .assert_problem(400, "malformed_request");
 }
 
 async fn session_of(h: &Harness, headers: &[(&str, &str)]) -> Value {
