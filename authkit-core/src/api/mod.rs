@@ -305,4 +305,6 @@ impl Api {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -183,4 +183,64 @@ mod tests {
         assert!(RedirectPolicy::new("trusted.com", &[]).is_err());
         assert!(RedirectPolicy::new("https://trusted.com", &["javascript:x".to_owned()]).is_err());
     }
+
+    /// Property test ("fuzzing") of `redirect_to`: any value is refused
+    /// with `redirect_not_allowed` or resolves to a URL on the public
+    /// URL's origin or an allowed one, without credentials.
+    #[test]
+    fn any_redirect_to_lands_on_an_allowed_origin_or_is_refused() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+
+        let p = policy();
+        let allowed = ["https://trusted.com", "https://app.trusted.com"];
+        let value = prop_oneof![
+            ".{0,60}",
+            (
+                prop::sample::select(vec![
+                    "/",
+                    "//",
+                    "/\\",
+                    "https://",
+                    "http://",
+                    "HTTPS://",
+                    "https:",
+                    "javascript:",
+                    "https://trusted.com",
+                    "https://app.trusted.com",
+                    "https://trusted.com.",
+                    "https://trusted.com@",
+                    "/%2f",
+                    "/..",
+                    "https://app.trusted.com:443",
+                    "https://app.trusted.com:8443",
+                ]),
+                "[!-~]{0,40}",
+            )
+                .prop_map(|(a, b)| format!("{a}{b}")),
+        ];
+        let mut runner = TestRunner::new(Config {
+            cases: 10_000,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(&value, |raw| {
+                match p.check(&raw) {
+                    Ok(target) => {
+                        let url = Url::parse(&target).unwrap();
+                        let origin = url.origin().ascii_serialization();
+                        prop_assert!(allowed.contains(&origin.as_str()), "{raw} -> {target}");
+                        prop_assert!(url.username().is_empty() && url.password().is_none());
+                    }
+                    Err(AuthError::Validation(errors)) => {
+                        prop_assert_eq!(errors.len(), 1);
+                        prop_assert_eq!(errors[0].code.as_str(), "redirect_not_allowed");
+                    }
+                    Err(other) => prop_assert!(false, "{raw}: {other:?}"),
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
 }

@@ -381,4 +381,95 @@ mod tests {
         let other = format!("{long}z");
         assert!(!hasher.verify(&other, Some(&stored)).await.unwrap().valid);
     }
+
+    /// Property test ("fuzzing") of the Django hash parser: any stored
+    /// string verifies, fails or is refused as malformed (at login and at
+    /// import), never panics;
+    /// well-formed PBKDF2 hashes round-trip and match only their password.
+    #[test]
+    fn any_stored_string_verifies_or_is_refused() {
+        use base64::{Engine as _, engine::general_purpose::STANDARD};
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+
+        use super::{MAX_BCRYPT_COST, PBKDF2_OUTPUT_LEN, argon2_phc, check_importable, verify};
+
+        let stored = prop_oneof![
+            // Anything, and anything behind each known prefix.
+            ".{0,80}",
+            (
+                prop::sample::select(vec![
+                    "pbkdf2_sha256$",
+                    "bcrypt$",
+                    "bcrypt_sha256$",
+                    "argon2$",
+                    "argon2",
+                    "$",
+                ]),
+                "[ -~]{0,80}",
+            )
+                .prop_map(|(prefix, rest)| format!("{prefix}{rest}")),
+            // PBKDF2 shapes with few iterations (the ceiling is 10M).
+            (
+                prop_oneof![0u32..1000, Just(0), Just(u32::MAX)],
+                "[ -#%-~]{0,20}",
+                prop::collection::vec(any::<u8>(), 0..40),
+            )
+                .prop_map(|(n, salt, out)| format!(
+                    "pbkdf2_sha256${n}${salt}${}",
+                    STANDARD.encode(out)
+                )),
+            // bcrypt shapes with cheap or refused costs.
+            (
+                prop::sample::select(vec!["bcrypt$", "bcrypt_sha256$"]),
+                prop::sample::select(vec!["2a", "2b", "2y", "2x", "3"]),
+                prop_oneof![4u32..6, Just(MAX_BCRYPT_COST + 1), Just(99)],
+                "[./A-Za-z0-9]{50,56}",
+            )
+                .prop_map(|(prefix, variant, cost, rest)| format!(
+                    "{prefix}${variant}${cost:02}${rest}"
+                )),
+        ];
+        let mut runner = TestRunner::new(Config {
+            cases: 10_000,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(&(".{0,20}", stored), |(password, stored)| {
+                let _ = argon2_phc(&stored);
+                let _ = check_importable(&stored);
+                if let Ok(true) = verify(&password, &stored) {
+                    // Only a hash made from this password may match.
+                    prop_assert!(!stored.starts_with("pbkdf2_sha256$"), "{stored}");
+                }
+                Ok(())
+            })
+            .unwrap();
+
+        // Well-formed PBKDF2 hashes round-trip.
+        let mut runner = TestRunner::new(Config {
+            cases: 1_000,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(
+                &(".{0,30}", ".{0,30}", "[A-Za-z0-9]{1,22}", 1u32..50),
+                |(password, other, salt, n)| {
+                    let mut out = [0u8; PBKDF2_OUTPUT_LEN];
+                    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+                        password.as_bytes(),
+                        salt.as_bytes(),
+                        n,
+                        &mut out,
+                    );
+                    let stored = format!("pbkdf2_sha256${n}${salt}${}", STANDARD.encode(out));
+                    prop_assert_eq!(verify(&password, &stored), Ok(true));
+                    prop_assert_eq!(verify(&other, &stored), Ok(other == password));
+                    Ok(())
+                },
+            )
+            .unwrap();
+    }
 }

@@ -522,4 +522,76 @@ mod tests {
         assert_eq!("ssl".parse::<SmtpTls>(), Err(()));
         assert_eq!("".parse::<SmtpTls>(), Err(()));
     }
+
+    /// Property test ("fuzzing") of `AUTHKIT_SMTP_URL` and
+    /// `AUTHKIT_MAIL_FROM`: any values parse or fail naming their variable,
+    /// never panic, and an error never repeats the password.
+    #[test]
+    fn any_smtp_url_parses_or_names_its_variable() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+
+        let url = prop_oneof![
+            ".{0,60}",
+            (
+                prop::sample::select(vec!["smtp://", "smtps://", "SMTP://", "http://", ""]),
+                prop::option::of("[!-~]{0,12}"),
+                "[!-~]{0,24}",
+                prop::option::of(prop_oneof![
+                    (0u32..70_000).prop_map(|p| p.to_string()),
+                    "[ -~]{0,6}"
+                ]),
+                prop::option::of(prop_oneof![
+                    Just("tls=none".to_owned()),
+                    Just("tls=starttls".to_owned()),
+                    Just("tls=tls".to_owned()),
+                    "[ -~]{0,20}",
+                ]),
+            )
+                .prop_map(|(scheme, user, host, port, query)| {
+                    let mut url = scheme.to_owned();
+                    if let Some(user) = user {
+                        url.push_str(&format!("{user}:SeCrEt-pw-0f9d@"));
+                    }
+                    url.push_str(&host);
+                    if let Some(port) = port {
+                        url.push_str(&format!(":{port}"));
+                    }
+                    if let Some(query) = query {
+                        url.push_str(&format!("?{query}"));
+                    }
+                    url
+                }),
+        ];
+        let from = prop_oneof![
+            Just(FROM.to_owned()),
+            ".{0,40}",
+            "[a-z]{1,8}@[a-z]{1,8}\\.test",
+        ];
+        let mut runner = TestRunner::new(Config {
+            cases: 10_000,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(&(url, from), |(url, from)| {
+                match SmtpConfig::parse(&url, &from) {
+                    Ok(config) => {
+                        prop_assert!(!config.host().is_empty());
+                        prop_assert!(config.port() != 0);
+                        let debug = format!("{config:?}");
+                        prop_assert!(!debug.contains("SeCrEt-pw-0f9d"), "{}", debug);
+                    }
+                    Err(err) => {
+                        prop_assert!(
+                            err.variable == SMTP_URL || err.variable == MAIL_FROM,
+                            "{err}"
+                        );
+                        prop_assert!(!err.to_string().contains("SeCrEt-pw-0f9d"), "{err}");
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
 }

@@ -694,3 +694,144 @@ fn the_cache_stays_bounded() {
         assert!(tokens.cached_tokens() <= VERIFIED_CACHE_CAPACITY);
     }
 }
+
+/// Property test ("fuzzing") of the JWT header and claims reader: any
+/// string, and any header and claims genuinely signed, never panic; a
+/// token is accepted only when signed by the key its `kid` names with that
+/// key's algorithm and carrying valid claims, and every refusal is
+/// `token_invalid` or `token_expired`.
+#[test]
+fn any_token_is_refused_unless_genuine_and_valid() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let genuine = key(Algorithm::HS256);
+    let stranger = key(Algorithm::HS256);
+    let tokens = codec(KeySet::new(genuine.clone()));
+    let kid = genuine.kid().to_owned();
+
+    let junk = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        ".{0,16}".prop_map(Value::from),
+        "[0-9]{1,12}".prop_map(Value::from),
+        prop::collection::vec(".{0,8}".prop_map(Value::from), 0..3).prop_map(Value::Array),
+    ];
+    // A header member: the right value, a wrong spelling, absent, or junk.
+    let member = |good: Value, wrong: Vec<&'static str>| {
+        prop_oneof![
+            8 => Just(Some(good)),
+            1 => prop::sample::select(wrong).prop_map(|w| Some(json!(w))),
+            1 => Just(None),
+            1 => junk.clone().prop_map(Some),
+        ]
+    };
+    let header = (
+        member(
+            json!("HS256"),
+            vec!["none", "None", "noNE", "hs256", "EdDSA", "RS256"],
+        ),
+        member(
+            json!("at+jwt"),
+            vec!["AT+JWT", "application/at+jwt", "JWT", "jwt"],
+        ),
+        member(
+            json!(kid),
+            vec!["../../etc/passwd", "' OR 1=1 --", "", "other"],
+        ),
+        prop::collection::btree_map(
+            prop::sample::select(vec!["jku", "x5u", "jwk", "x5c", "crit", "cty", "zip", "x"]),
+            junk.clone(),
+            0..2,
+        ),
+    )
+        .prop_map(|(alg, typ, kid, extra)| {
+            let mut h = serde_json::Map::new();
+            for (name, value) in [("alg", alg), ("typ", typ), ("kid", kid)] {
+                if let Some(value) = value {
+                    h.insert(name.to_owned(), value);
+                }
+            }
+            for (name, value) in extra {
+                h.insert(name.to_owned(), value);
+            }
+            Value::Object(h)
+        });
+    // Each claim: kept (0), dropped (1) or replaced by junk (2).
+    let change = prop_oneof![
+        12 => Just((0u8, Value::Null)),
+        1 => Just((1u8, Value::Null)),
+        2 => junk.clone().prop_map(|v| (2u8, v)),
+    ];
+    let base = claims_at(t0());
+    let claims = prop::collection::vec(change, 10).prop_map(move |changes| {
+        let mut claims = base.clone();
+        let names: Vec<String> = claims.as_object().unwrap().keys().cloned().collect();
+        let object = claims.as_object_mut().unwrap();
+        for (name, (what, junk)) in names.iter().zip(changes) {
+            match what {
+                0 => {}
+                1 => {
+                    object.remove(name);
+                }
+                _ => {
+                    object.insert(name.clone(), junk);
+                }
+            }
+        }
+        claims
+    });
+    // Who signs: the key the kid names, another key, or nobody.
+    let signer = prop::sample::select(vec![0u8, 0, 0, 1, 2]);
+    let raw = prop_oneof![
+        ".{0,120}",
+        "[A-Za-z0-9_-]{0,40}\\.[A-Za-z0-9_-]{0,60}\\.[A-Za-z0-9_-]{0,50}",
+        "[A-Za-z0-9_.=+/-]{0,200}",
+    ];
+
+    let mut runner = TestRunner::new(Config {
+        cases: 10_000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(
+            &(header, claims, signer, prop::option::of(raw)),
+            |(header, claims, signer, raw)| {
+                let token = match (raw, signer) {
+                    (Some(raw), _) => raw,
+                    (None, 0) => forge(&genuine, &header, &claims),
+                    (None, 1) => forge(&stranger, &header, &claims),
+                    (None, _) => format!("{}.{}.", b64_json(&header), b64_json(&claims)),
+                };
+                match tokens.verify(&token, t0()) {
+                    Ok(accepted) => {
+                        prop_assert_eq!(signer, 0, "{}", token);
+                        prop_assert_eq!(&header["alg"], "HS256");
+                        prop_assert_eq!(&header["kid"], kid.as_str());
+                        let typ = header["typ"].as_str().unwrap().to_ascii_lowercase();
+                        prop_assert!(typ == "at+jwt" || typ == "application/at+jwt");
+                        prop_assert!(
+                            ["jku", "x5u", "jwk", "x5c", "crit"]
+                                .iter()
+                                .all(|m| header.get(m).is_none())
+                        );
+                        prop_assert_eq!(accepted.iss.as_str(), ISSUER);
+                        prop_assert_eq!(accepted.aud.as_str(), AUDIENCE);
+                        prop_assert!(accepted.exp > t0().timestamp() - 30);
+                    }
+                    Err(AuthError::TokenInvalid | AuthError::TokenExpired) => {}
+                    Err(other) => prop_assert!(false, "{other:?} for {token}"),
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+
+    // Untouched header and claims, genuinely signed, pass: the generator
+    // reaches the accepting path.
+    let token = forge(&genuine, &header_for(&genuine), &claims_at(t0()));
+    assert!(tokens.verify(&token, t0()).is_ok());
+}
