@@ -1074,9 +1074,21 @@ mod tests {
             ("AUTHKIT_RATE_LOGIN_PER_IP", "100/1m"),
             ("AUTHKIT_RATE_LOGIN_PER_EMAIL", "off"),
             ("AUTHKIT_RATE_RESET_PER_EMAIL", "3/h"),
+            ("AUTHKIT_RATE_REAUTH_PER_USER", "4/1m"),
+            ("AUTHKIT_RATE_REAUTH_PER_IP", "off"),
+            ("AUTHKIT_RATE_REGISTER_CODE_PER_EMAIL", "8/h"),
         ])
         .unwrap();
         let limits = &c.rate_limits;
+        assert_eq!(
+            limits.get(RateAction::ReauthPerUser),
+            Some(Quota::new(4, std::time::Duration::from_secs(60)))
+        );
+        assert_eq!(limits.get(RateAction::ReauthPerIp), None);
+        assert_eq!(
+            limits.get(RateAction::RegisterCodePerEmail),
+            Some(Quota::new(8, std::time::Duration::from_secs(3600)))
+        );
         assert_eq!(
             limits.get(RateAction::LoginPerIp),
             Some(Quota::new(100, std::time::Duration::from_secs(60)))

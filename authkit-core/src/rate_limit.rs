@@ -47,11 +47,20 @@ pub enum RateAction {
     /// Texts of the whole deployment (one key): the SMS budget that caps
     /// what a pumping attack can cost.
     SmsGlobal,
+    /// Password re-checks of a signed-in account (password change,
+    /// deactivation, turning TOTP off, unlinking an identity), per account.
+    ReauthPerUser,
+    /// Password re-checks of signed-in accounts, per client IP.
+    ReauthPerIp,
+    /// Registration codes per email: every `/register/start` and every
+    /// `/register/confirm` check of one address spends one, across
+    /// challenges, so a new code never refills it.
+    RegisterCodePerEmail,
 }
 
 impl RateAction {
     /// Every action, for iterating over configuration.
-    pub const ALL: [RateAction; 12] = [
+    pub const ALL: [RateAction; 15] = [
         Self::LoginPerIp,
         Self::LoginPerEmail,
         Self::RegisterPerIp,
@@ -64,6 +73,9 @@ impl RateAction {
         Self::SmsPerIp,
         Self::SmsPerNumber,
         Self::SmsGlobal,
+        Self::ReauthPerUser,
+        Self::ReauthPerIp,
+        Self::RegisterCodePerEmail,
     ];
 
     /// A stable snake_case name, for configuration keys, logs and errors.
@@ -81,6 +93,9 @@ impl RateAction {
             Self::SmsPerIp => "sms_per_ip",
             Self::SmsPerNumber => "sms_per_number",
             Self::SmsGlobal => "sms_global",
+            Self::ReauthPerUser => "reauth_per_user",
+            Self::ReauthPerIp => "reauth_per_ip",
+            Self::RegisterCodePerEmail => "register_code_per_email",
         }
     }
 
@@ -158,6 +173,14 @@ impl Quota {
 /// | texts per IP | 10 per hour |
 /// | texts per destination number | 5 per hour |
 /// | texts in all (global SMS budget) | 1000 per hour |
+/// | password re-check per account | 10 per minute |
+/// | password re-check per IP | 30 per minute |
+/// | registration codes per email | 10 per 150 minutes |
+///
+/// Password re-checks (a signed-in caller proving the password again)
+/// get the login's budgets: they are logins by another door. The
+/// registration-code budget is the default lockout's: 10 tries, then one
+/// more every 15 minutes (the lockout duration).
 #[derive(Clone, PartialEq, Eq)]
 pub struct RateLimits {
     quotas: [Option<Quota>; RateAction::ALL.len()],
@@ -206,14 +229,17 @@ impl Default for RateLimits {
         const MINUTE: Duration = Duration::from_secs(60);
         const HOUR: Duration = Duration::from_secs(60 * 60);
         let quota = |action| match action {
-            RateAction::LoginPerIp => Quota::new(30, MINUTE),
-            RateAction::LoginPerEmail | RateAction::RegisterPerIp => Quota::new(10, MINUTE),
+            RateAction::LoginPerIp | RateAction::ReauthPerIp => Quota::new(30, MINUTE),
+            RateAction::LoginPerEmail | RateAction::RegisterPerIp | RateAction::ReauthPerUser => {
+                Quota::new(10, MINUTE)
+            }
             RateAction::ResetPerEmail | RateAction::ResendPerEmail => Quota::new(5, HOUR),
             RateAction::CodePerChallenge => Quota::new(5, 10 * MINUTE),
             RateAction::CodePerAccount => Quota::new(20, HOUR),
             RateAction::LookupPerIp | RateAction::SmsPerIp => Quota::new(10, HOUR),
             RateAction::SmsPerAccount | RateAction::SmsPerNumber => Quota::new(5, HOUR),
             RateAction::SmsGlobal => Quota::new(1000, HOUR),
+            RateAction::RegisterCodePerEmail => Quota::new(10, 150 * MINUTE),
         };
         Self {
             quotas: RateAction::ALL.map(|action| Some(quota(action))),
@@ -422,6 +448,9 @@ mod tests {
             (RateAction::SmsPerIp, 10, hour),
             (RateAction::SmsPerNumber, 5, hour),
             (RateAction::SmsGlobal, 1000, hour),
+            (RateAction::ReauthPerUser, 10, minute),
+            (RateAction::ReauthPerIp, 30, minute),
+            (RateAction::RegisterCodePerEmail, 10, 150 * minute),
         ];
         assert_eq!(expected.len(), RateAction::ALL.len());
         for (action, burst, period) in expected {

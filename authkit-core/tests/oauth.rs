@@ -130,11 +130,12 @@ async fn a_custom_provider_signs_in_and_links() {
     assert_eq!(list.identities.len(), 2);
     assert!(!list.has_password);
     let meta = RequestMeta::default();
-    auth.unlink_identity(&principal, "other", &meta)
+    // A social-only account has no password to confirm.
+    auth.unlink_identity(&principal, "other", None, &meta)
         .await
         .unwrap();
     assert!(matches!(
-        auth.unlink_identity(&principal, "acme", &meta).await,
+        auth.unlink_identity(&principal, "acme", None, &meta).await,
         Err(AuthError::LastSignInMethod)
     ));
     assert!(matches!(

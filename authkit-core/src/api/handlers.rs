@@ -345,7 +345,10 @@ impl Api {
     /// `POST /password/change`: with a bearer token (or access cookie),
     /// `{current_password, new_password}` → 204. Without one, an account
     /// whose password must change sends `{email, current_password,
-    /// new_password}` and is signed in (200 token pair).
+    /// new_password}` and is signed in (200 token pair), or, with MFA, gets
+    /// the MFA challenge that applies the change (see
+    /// [`Auth::login_with_new_password`]); any other account gets 401
+    /// `invalid_credentials`, as for a wrong password.
     async fn change_password(&self, request: &Request<Bytes>, meta: &RequestMeta) -> Answer {
         let principal = self.authenticate(request.method(), request.headers())?;
         let body = self.body(request)?;

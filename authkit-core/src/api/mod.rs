@@ -48,7 +48,17 @@
 //! - `POST /password/change` without a token, with `{email,
 //!   current_password, new_password}`, is how an account whose login
 //!   answered `password_change_required` sets its new password; it answers
-//!   200 with a token pair.
+//!   200 with a token pair. For every other account it answers 401
+//!   `invalid_credentials`, like a wrong password, and changes nothing. An
+//!   account with MFA gets the MFA challenge (`{mfa_required: true,
+//!   mfa_token, methods}`) instead, and the new password is set only by a
+//!   successful `POST /mfa/verify` with that token.
+//! - Password re-checks (`POST /password/change` with a token, `POST
+//!   /me/deactivate`, `POST /mfa/totp/disable {password}`, `DELETE
+//!   /me/identities {provider, password}`) are throttled per account and
+//!   per IP (429 `rate_limited`), count failures toward the login lockout,
+//!   and answer 403 `account_locked` to the right password of a locked
+//!   account (401 `invalid_credentials` to a wrong one).
 //! - The client address recorded on sessions and audit records is the
 //!   socket peer, or, when the peer is in
 //!   [`trusted_proxies`](ApiConfig::trusted_proxies), the right-most

@@ -156,16 +156,21 @@ impl Api {
         Ok(private(response))
     }
 
-    /// `DELETE /me/identities {provider}`.
+    /// `DELETE /me/identities {provider, password}` (`password` only for
+    /// an account that has one).
     pub(super) async fn unlink_identity(
         &self,
         request: &Request<Bytes>,
         meta: &RequestMeta,
     ) -> Answer {
         let principal = self.principal(request)?;
-        let provider = self.one_field(request, "provider")?;
+        let body = self.body(request)?;
+        let mut f = body.fields();
+        let provider = f.string("provider");
+        let password = f.optional("password");
+        f.finish()?;
         self.auth()
-            .unlink_identity(&principal, &provider, meta)
+            .unlink_identity(&principal, &provider, password.as_deref(), meta)
             .await?;
         Ok(no_content())
     }

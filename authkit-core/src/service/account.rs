@@ -263,10 +263,12 @@ impl Auth {
     }
 
     /// Deactivates the caller's account after checking the password, and
-    /// revokes every session.
+    /// revokes every session. The check is a re-authentication (throttled
+    /// per account and per IP, failures count towards the lockout, a
+    /// locked account is refused).
     ///
     /// # Errors
-    /// `InvalidCredentials`.
+    /// `RateLimited`, `InvalidCredentials`, `AccountLocked`.
     pub async fn deactivate(
         &self,
         principal: &Principal,
@@ -274,14 +276,7 @@ impl Auth {
         meta: &RequestMeta,
     ) -> AuthResult<()> {
         let mut user = self.user(principal.user_id).await?;
-        let verification = self
-            .inner
-            .hasher
-            .verify(password, user.password_hash.as_deref())
-            .await?;
-        if !verification.valid {
-            return Err(AuthError::InvalidCredentials);
-        }
+        self.recheck_password(&user, password, meta).await?;
         user.is_active = false;
         user.updated_at = self.now();
         self.inner.store.users.update_user(&user).await?;

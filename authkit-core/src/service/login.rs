@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::account_cache::Subject;
+use super::password::PendingPassword;
 use super::{Auth, MAX_OPAQUE_TOKEN, MfaChallenge, MfaEnrollment};
 use crate::audit::{AuthEvent, RequestMeta};
 use crate::email::Email;
@@ -70,6 +71,13 @@ impl std::fmt::Debug for TokenPair {
     }
 }
 
+/// A password that verified for an account allowed to sign in, before
+/// the login is let through.
+struct CheckedLogin {
+    user: User,
+    needs_rehash: bool,
+}
+
 /// What a successful password check leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -119,37 +127,62 @@ impl Auth {
         credentials: Credentials,
         meta: &RequestMeta,
     ) -> AuthResult<LoginOutcome> {
-        let user = self.check_password_login(&credentials, meta).await?;
-        if self.password_expired(&user) {
+        let checked = self.check_password_login(&credentials, meta).await?;
+        if self.password_expired(&checked.user) {
             return Err(AuthError::PasswordChangeRequired);
         }
-        if let Some(challenge) = self.mfa_gate(&user, meta).await? {
+        let user = self.accept_login(checked, &credentials.password).await?;
+        if let Some(challenge) = self.mfa_gate(&user, None, meta).await? {
             return Ok(challenge);
         }
         let pair = self.open_session(&user, meta).await?;
         Ok(LoginOutcome::Tokens(pair))
     }
 
-    /// Login for an account whose password must change first
-    /// (`PasswordChangeRequired`): checks the current credentials, sets the
-    /// new password, revokes every other session and signs in.
+    /// Login for an account whose password must change first (its login
+    /// answered `PasswordChangeRequired`: `must_change_password` is set or
+    /// the password is older than
+    /// [`force_password_rotation`](crate::AuthConfig::force_password_rotation),
+    /// as stored, whatever the client says).
+    ///
+    /// Checks the current credentials exactly like a login. For any other
+    /// account it answers `InvalidCredentials`, like a wrong password, and
+    /// changes nothing. Then the new password is checked against the
+    /// policy, and:
+    /// - without a second factor, it is set, every session is revoked, and
+    ///   a new session is opened;
+    /// - for an account with MFA (or whose role demands it), nothing
+    ///   changes yet: the answer is the MFA challenge (or enrolment
+    ///   demand), whose `mfa_token` carries the new password's argon2id
+    ///   hash (never the password). The change is applied, and the
+    ///   sessions revoked, only when [`mfa_verify`](Self::mfa_verify) (or
+    ///   [`enrollment_totp_enable`](Self::enrollment_totp_enable)) succeeds
+    ///   with that token; an abandoned challenge changes nothing.
     ///
     /// # Errors
-    /// As [`login`](Self::login), plus `PasswordTooWeak`.
+    /// As [`login`](Self::login) (but never `PasswordChangeRequired`),
+    /// plus `PasswordTooWeak`.
     pub async fn login_with_new_password(
         &self,
         credentials: Credentials,
         new_password: &str,
         meta: &RequestMeta,
     ) -> AuthResult<LoginOutcome> {
-        let user = self.check_password_login(&credentials, meta).await?;
-        let user = self.set_password(user, new_password, None, meta).await?;
-        self.emit(AuthEvent::PasswordChanged { user_id: user.id }, meta)
-            .await?;
-        self.notify(&user, |t, app| t.password_changed(app)).await;
-        if let Some(challenge) = self.mfa_gate(&user, meta).await? {
+        let checked = self.check_password_login(&credentials, meta).await?;
+        if !self.password_expired(&checked.user) {
+            // Only a forced change may go through here: to anyone else
+            // this is a wrong password, and nothing is cleared or rehashed.
+            self.audit_login_failure(Some(checked.user.id), "password_change_not_required", meta)
+                .await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        let new_hash = self.new_password_hash(&checked.user, new_password).await?;
+        let user = self.accept_login(checked, &credentials.password).await?;
+        let pending = PendingPassword::replacing(&user, new_hash);
+        if let Some(challenge) = self.mfa_gate(&user, Some(&pending), meta).await? {
             return Ok(challenge);
         }
+        let user = self.apply_password(user, pending.hash, None, meta).await?;
         let pair = self.open_session(&user, meta).await?;
         Ok(LoginOutcome::Tokens(pair))
     }
@@ -391,12 +424,14 @@ impl Auth {
     }
 
     /// Throttles, finds the account, verifies the password (one hash even
-    /// for unknown accounts), counts failures, and checks the account state.
+    /// for unknown accounts), counts failures, and checks the account
+    /// state. Changes nothing on success: [`accept_login`](Self::accept_login)
+    /// does, once the caller has decided to let the login through.
     async fn check_password_login(
         &self,
         credentials: &Credentials,
         meta: &RequestMeta,
-    ) -> AuthResult<User> {
+    ) -> AuthResult<CheckedLogin> {
         let email = Email::parse(&credentials.email).ok();
         if let Some(ip) = &meta.ip {
             self.throttle(RateAction::LoginPerIp, ip).await?;
@@ -432,25 +467,7 @@ impl Auth {
             });
         }
         if !verification.valid {
-            let state = self
-                .inner
-                .store
-                .users
-                .record_login_failure(user.id, now, self.inner.config.lockout)
-                .await?;
-            // The account was not locked before this attempt, so any lock
-            // now in force is new.
-            if let Some(until) = state.locked_until.filter(|until| *until > now) {
-                self.emit(
-                    AuthEvent::AccountLocked {
-                        user_id: user.id,
-                        until,
-                    },
-                    meta,
-                )
-                .await?;
-            }
-            self.audit_login_failure(Some(user.id), "invalid_credentials", meta)
+            self.count_password_failure(&user, "invalid_credentials", meta)
                 .await?;
             return Err(AuthError::InvalidCredentials);
         }
@@ -464,19 +481,64 @@ impl Auth {
                 .await?;
             return Err(AuthError::EmailNotVerified);
         }
+        Ok(CheckedLogin {
+            user,
+            needs_rehash: verification.needs_rehash,
+        })
+    }
+
+    /// Lets a checked login through: clears the failure count and upgrades
+    /// the stored hash when it is legacy or uses other parameters.
+    async fn accept_login(&self, checked: CheckedLogin, password: &str) -> AuthResult<User> {
+        let CheckedLogin {
+            mut user,
+            needs_rehash,
+        } = checked;
         if user.failed_login_count > 0 || user.locked_until.is_some() {
             self.inner.store.users.clear_login_failures(user.id).await?;
         }
-        let mut user = user;
-        if verification.needs_rehash {
-            user.password_hash = Some(self.inner.hasher.hash(&credentials.password).await?);
-            user.updated_at = now;
+        if needs_rehash {
+            user.password_hash = Some(self.inner.hasher.hash(password).await?);
+            user.updated_at = self.now();
             self.inner.store.users.update_user(&user).await?;
         }
         Ok(user)
     }
 
-    async fn audit_login_failure(
+    /// Counts a wrong password of `user` towards the lockout, audits it
+    /// with `reason`, and audits the lock when this failure sets one. Every
+    /// route that checks a password counts its failures here.
+    pub(super) async fn count_password_failure(
+        &self,
+        user: &User,
+        reason: &str,
+        meta: &RequestMeta,
+    ) -> AuthResult<()> {
+        let now = self.now();
+        let state = self
+            .inner
+            .store
+            .users
+            .record_login_failure(user.id, now, self.inner.config.lockout)
+            .await?;
+        let already_locked = user.is_locked(now);
+        if let Some(until) = state
+            .locked_until
+            .filter(|until| *until > now && !already_locked)
+        {
+            self.emit(
+                AuthEvent::AccountLocked {
+                    user_id: user.id,
+                    until,
+                },
+                meta,
+            )
+            .await?;
+        }
+        self.audit_login_failure(Some(user.id), reason, meta).await
+    }
+
+    pub(super) async fn audit_login_failure(
         &self,
         user_id: Option<Uuid>,
         reason: &str,

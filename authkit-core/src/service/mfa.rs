@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::login::LoginOutcome;
+use super::password::PendingPassword;
 use super::{Auth, MAX_OPAQUE_TOKEN, TokenPair, payload};
 use crate::audit::{AuthEvent, RequestMeta};
 use crate::error::{AuthError, AuthResult};
@@ -161,6 +162,9 @@ struct MfaAttempt {
     user_agent: Option<String>,
     /// The token only allows enrolment (a role demands MFA).
     enroll: bool,
+    /// A forced password change that the second factor applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    new_password: Option<PendingPassword>,
 }
 
 /// A live `mfa_token`, its account and its attempt.
@@ -169,6 +173,7 @@ struct LiveAttempt {
     hash: TokenHash,
     user: User,
     enroll: bool,
+    new_password: Option<PendingPassword>,
 }
 
 impl Auth {
@@ -206,12 +211,14 @@ impl Auth {
     }
 
     /// Turns TOTP off for the caller (and deletes the backup codes), after
-    /// the password or a valid TOTP or backup code.
+    /// the password or a valid TOTP or backup code. The password check is
+    /// a re-authentication (throttled per account and per IP, failures
+    /// count towards the lockout, a locked account is refused).
     ///
     /// # Errors
-    /// `FeatureDisabled`; `NotFound` without an enrolment;
-    /// `InvalidCredentials` (counts towards lockout); `MfaInvalidCode`
-    /// (counts towards the MFA failure budget).
+    /// `FeatureDisabled`; `NotFound` without an enrolment; `RateLimited`;
+    /// `InvalidCredentials` (counts towards lockout); `AccountLocked`;
+    /// `MfaInvalidCode` (counts towards the MFA failure budget).
     pub async fn totp_disable(
         &self,
         principal: &Principal,
@@ -230,19 +237,7 @@ impl Auth {
         if record.is_confirmed() {
             match proof {
                 TotpDisable::Password { password } => {
-                    let verification = self
-                        .inner
-                        .hasher
-                        .verify(&password, user.password_hash.as_deref())
-                        .await?;
-                    if !verification.valid {
-                        self.inner
-                            .store
-                            .users
-                            .record_login_failure(user.id, self.now(), self.inner.config.lockout)
-                            .await?;
-                        return Err(AuthError::InvalidCredentials);
-                    }
+                    self.recheck_password(&user, &password, meta).await?;
                 }
                 TotpDisable::Code { code } => {
                     let method = if normalize_backup_code(&code).is_some() {
@@ -395,6 +390,12 @@ impl Auth {
     /// reset by a new login or code); spending it locks the account like
     /// a password lockout. The `mfa_token` is spent by the success only.
     ///
+    /// A token answered by a forced password change
+    /// ([`login_with_new_password`](Self::login_with_new_password)) carries
+    /// the new password's hash: the success sets it and revokes every
+    /// session before opening the new one. If the password changed in
+    /// between (a reset), the token is `TokenInvalid` and nothing changes.
+    ///
     /// # Errors
     /// `FeatureDisabled`; `Validation` (`mfa_method_unavailable`);
     /// `TokenInvalid` (unknown, expired, used or superseded token);
@@ -430,14 +431,13 @@ impl Auth {
         }
         self.throttle(RateAction::CodePerChallenge, &attempt.token.id.to_string())
             .await?;
-        let user = &attempt.user;
         if !self
-            .check_factor(user, method, code, Some(attempt.token.id))
+            .check_factor(&attempt.user, method, code, Some(attempt.token.id))
             .await?
         {
-            return Err(self.mfa_failure(user, method, meta).await);
+            return Err(self.mfa_failure(&attempt.user, method, meta).await);
         }
-        self.finish_attempt(&attempt).await?;
+        let user = &self.finish_attempt(attempt, meta).await?;
         if method == MfaMethod::BackupCode {
             let remaining = self.inner.store.mfa.backup_codes_remaining(user.id).await?;
             self.emit(
@@ -497,8 +497,8 @@ impl Auth {
             return Err(AuthError::TokenInvalid);
         }
         let backup_codes = self.confirm_totp(&attempt.user, code, meta).await?;
-        self.finish_attempt(&attempt).await?;
-        let tokens = self.open_session(&attempt.user, meta).await?;
+        let user = self.finish_attempt(attempt, meta).await?;
+        let tokens = self.open_session(&user, meta).await?;
         Ok(TotpEnrolled {
             backup_codes,
             tokens,
@@ -506,10 +506,12 @@ impl Auth {
     }
 
     /// After a valid password: the MFA challenge (or enrolment demand) this
-    /// account gets instead of tokens, if any.
+    /// account gets instead of tokens, if any. `new_password` is a forced
+    /// change its `mfa_token` carries, applied only by the second factor.
     pub(super) async fn mfa_gate(
         &self,
         user: &User,
+        new_password: Option<&PendingPassword>,
         meta: &RequestMeta,
     ) -> AuthResult<Option<LoginOutcome>> {
         let config = &self.inner.config;
@@ -519,7 +521,7 @@ impl Auth {
         let status = self.inner.store.mfa.mfa_status(user.id).await?;
         if status.totp_confirmed {
             let methods = self.methods_given(user, status);
-            let mfa_token = self.issue_attempt(user, false, meta).await?;
+            let mfa_token = self.issue_attempt(user, false, new_password, meta).await?;
             self.emit(
                 AuthEvent::MfaChallenged {
                     user_id: user.id,
@@ -538,7 +540,7 @@ impl Auth {
             .iter()
             .any(|role| config.mfa_required_roles.contains(role))
         {
-            let mfa_token = self.issue_attempt(user, true, meta).await?;
+            let mfa_token = self.issue_attempt(user, true, new_password, meta).await?;
             self.emit(
                 AuthEvent::MfaChallenged {
                     user_id: user.id,
@@ -844,6 +846,7 @@ impl Auth {
         &self,
         user: &User,
         enroll: bool,
+        new_password: Option<&PendingPassword>,
         meta: &RequestMeta,
     ) -> AuthResult<String> {
         let now = self.now();
@@ -860,6 +863,7 @@ impl Auth {
                     ip: meta.ip.clone(),
                     user_agent: meta.user_agent.clone(),
                     enroll,
+                    new_password: new_password.cloned(),
                 })?,
                 created_at: now,
                 expires_at: now + self.inner.config.mfa_token_ttl,
@@ -899,17 +903,29 @@ impl Auth {
                 until: user.locked_until,
             });
         }
+        if attempt
+            .new_password
+            .as_ref()
+            .is_some_and(|change| !change.is_current_for(&user))
+        {
+            // The password changed since (a reset): the pending change is
+            // stale and the attempt with it.
+            return Err(AuthError::TokenInvalid);
+        }
         Ok(LiveAttempt {
             token,
             hash,
             user,
             enroll: attempt.enroll,
+            new_password: attempt.new_password,
         })
     }
 
-    /// Spends the attempt's `mfa_token` (once: a concurrent success wins)
-    /// and resets the failure budget.
-    async fn finish_attempt(&self, attempt: &LiveAttempt) -> AuthResult<()> {
+    /// Spends the attempt's `mfa_token` (once: a concurrent success wins),
+    /// resets the failure budget, and applies the forced password change
+    /// the attempt carries, if any (revoking every session). Answers the
+    /// account as it now is.
+    async fn finish_attempt(&self, attempt: LiveAttempt, meta: &RequestMeta) -> AuthResult<User> {
         self.inner
             .store
             .tokens
@@ -921,7 +937,14 @@ impl Auth {
             .store
             .mfa
             .clear_mfa_failures(attempt.user.id)
-            .await
+            .await?;
+        match attempt.new_password {
+            Some(change) => {
+                self.apply_password(attempt.user, change.hash, None, meta)
+                    .await
+            }
+            None => Ok(attempt.user),
+        }
     }
 }
 

@@ -14,6 +14,7 @@ mod oauth;
 mod orgs;
 mod password;
 mod phone;
+mod reauth;
 mod register;
 mod sms_budget;
 

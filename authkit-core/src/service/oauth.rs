@@ -397,15 +397,34 @@ impl Auth {
     /// account's last way to sign in (no password and no other identity);
     /// a social-only account sets a password through the reset flow first.
     ///
+    /// An account with a password proves it first (`password`): a
+    /// re-authentication, throttled per account and per IP, whose failures
+    /// count towards the lockout and which refuses a locked account. An
+    /// account without one (social only) has nothing to prove and may
+    /// leave `password` out.
+    ///
     /// # Errors
-    /// `NotFound` (no such identity), `LastSignInMethod`.
+    /// `Validation` (`password` `required`), `RateLimited`,
+    /// `InvalidCredentials`, `AccountLocked`, `NotFound` (no such
+    /// identity), `LastSignInMethod`.
     pub async fn unlink_identity(
         &self,
         principal: &Principal,
         provider: &str,
+        password: Option<&str>,
         meta: &RequestMeta,
     ) -> AuthResult<()> {
         let user = self.user(principal.user_id).await?;
+        if user.password_hash.is_some() {
+            let password = password.ok_or_else(|| {
+                AuthError::invalid_field(
+                    "password",
+                    "required",
+                    "Confirm with the account's password.",
+                )
+            })?;
+            self.recheck_password(&user, password, meta).await?;
+        }
         let keep_one = user.password_hash.is_none();
         match self
             .inner
@@ -465,7 +484,7 @@ impl Auth {
             meta,
         )
         .await?;
-        if let Some(challenge) = self.mfa_gate(&user, meta).await? {
+        if let Some(challenge) = self.mfa_gate(&user, None, meta).await? {
             return Ok(challenge);
         }
         Ok(LoginOutcome::Tokens(self.open_session(&user, meta).await?))

@@ -1,5 +1,6 @@
 //! Password change and reset.
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Auth, MAX_OPAQUE_TOKEN};
@@ -12,12 +13,59 @@ use crate::rate_limit::RateAction;
 use crate::secret::{self, TokenHash};
 use crate::user::User;
 
+/// A new password waiting for the second factor of a forced change
+/// ([`Auth::login_with_new_password`]): its argon2id hash, never the
+/// password, carried in the `mfa_token`'s stored state until
+/// `/mfa/verify` applies it.
+#[derive(Clone, Serialize, Deserialize)]
+pub(super) struct PendingPassword {
+    /// PHC string of the new password.
+    pub(super) hash: String,
+    /// SHA-256 (hex) of the account's stored hash when the change was
+    /// asked: any change made since (a reset, say; every hash has its own
+    /// salt) makes this one stale.
+    replaces: String,
+}
+
+impl PendingPassword {
+    /// A change of `user`'s current password to the one hashed as `hash`.
+    pub(super) fn replacing(user: &User, hash: String) -> Self {
+        Self {
+            hash,
+            replaces: stored_fingerprint(user),
+        }
+    }
+
+    /// Whether `user`'s password is still the one this change replaces.
+    pub(super) fn is_current_for(&self, user: &User) -> bool {
+        secret::ct_eq(
+            self.replaces.as_bytes(),
+            stored_fingerprint(user).as_bytes(),
+        )
+    }
+}
+
+/// SHA-256 (hex) of `user`'s stored password hash (empty input without one).
+fn stored_fingerprint(user: &User) -> String {
+    TokenHash::of_token(user.password_hash.as_deref().unwrap_or_default()).to_hex()
+}
+
+impl std::fmt::Debug for PendingPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingPassword(<redacted>)")
+    }
+}
+
 impl Auth {
     /// Changes the caller's password after checking the current one, and
-    /// revokes every other session.
+    /// revokes every other session. The check is a re-authentication:
+    /// throttled per account ([`RateAction::ReauthPerUser`]) and per IP
+    /// ([`RateAction::ReauthPerIp`]), failures count towards the lockout,
+    /// and a locked account is refused even with the right password.
     ///
     /// # Errors
-    /// `InvalidCredentials` (counts towards lockout), `PasswordTooWeak`.
+    /// `RateLimited`; `InvalidCredentials` (counts towards lockout);
+    /// `AccountLocked`; `PasswordTooWeak`.
     pub async fn change_password(
         &self,
         principal: &Principal,
@@ -26,25 +74,10 @@ impl Auth {
         meta: &RequestMeta,
     ) -> AuthResult<()> {
         let user = self.user(principal.user_id).await?;
-        let verification = self
-            .inner
-            .hasher
-            .verify(current_password, user.password_hash.as_deref())
+        self.recheck_password(&user, current_password, meta).await?;
+        let hash = self.new_password_hash(&user, new_password).await?;
+        self.apply_password(user, hash, Some(principal.session_id), meta)
             .await?;
-        if !verification.valid {
-            self.inner
-                .store
-                .users
-                .record_login_failure(user.id, self.now(), self.inner.config.lockout)
-                .await?;
-            return Err(AuthError::InvalidCredentials);
-        }
-        let user = self
-            .set_password(user, new_password, Some(principal.session_id), meta)
-            .await?;
-        self.emit(AuthEvent::PasswordChanged { user_id: user.id }, meta)
-            .await?;
-        self.notify(&user, |t, app| t.password_changed(app)).await;
         Ok(())
     }
 
@@ -145,13 +178,13 @@ impl Auth {
             .user(user_id)
             .await
             .map_err(|_| AuthError::TokenInvalid)?;
-        self.check_policy(&user, new_password)?;
+        let new_hash = self.new_password_hash(&user, new_password).await?;
         tokens
             .consume_token(Purpose::ResetPassword, &hash, self.now())
             .await?
             .filter(|consumed| consumed.subject == found.subject)
             .ok_or(AuthError::TokenInvalid)?;
-        let mut user = self.set_password(user, new_password, None, meta).await?;
+        let mut user = self.store_password(user, new_hash, None, meta).await?;
         self.inner.store.users.clear_login_failures(user.id).await?;
         if user.email_verified_at.is_none() {
             user.email_verified_at = Some(self.now());
@@ -180,18 +213,44 @@ impl Auth {
             .validate(password, &context)
     }
 
-    /// Validates, hashes and stores a new password, clears
-    /// `must_change_password`, and revokes every session but `keep`.
-    pub(super) async fn set_password(
+    /// Checks `new_password` against the policy for `user` and hashes it.
+    pub(super) async fn new_password_hash(
         &self,
-        mut user: User,
+        user: &User,
         new_password: &str,
+    ) -> AuthResult<String> {
+        self.check_policy(user, new_password)?;
+        self.inner.hasher.hash(new_password).await
+    }
+
+    /// Stores the password hashed as `hash` (every check has passed),
+    /// revokes every session but `keep`, and records and announces the
+    /// change.
+    pub(super) async fn apply_password(
+        &self,
+        user: User,
+        hash: String,
         keep: Option<Uuid>,
         meta: &RequestMeta,
     ) -> AuthResult<User> {
-        self.check_policy(&user, new_password)?;
+        let user = self.store_password(user, hash, keep, meta).await?;
+        self.emit(AuthEvent::PasswordChanged { user_id: user.id }, meta)
+            .await?;
+        self.notify(&user, |t, app| t.password_changed(app)).await;
+        Ok(user)
+    }
+
+    /// Stores the password hashed as `hash`, clears
+    /// `must_change_password`, and revokes every session but `keep`.
+    async fn store_password(
+        &self,
+        mut user: User,
+        hash: String,
+        keep: Option<Uuid>,
+        meta: &RequestMeta,
+    ) -> AuthResult<User> {
         let now = self.now();
-        user.password_hash = Some(self.inner.hasher.hash(new_password).await?);
+        user.password_hash = Some(hash);
         user.password_changed_at = Some(now);
         user.must_change_password = false;
         user.updated_at = now;

@@ -90,7 +90,7 @@ impl Auth {
         input: Registration,
         meta: &RequestMeta,
     ) -> AuthResult<Registered> {
-        let valid = self.validate_registration(&input, meta).await?;
+        let valid = self.validate_registration(&input, None, meta).await?;
         let mut user = User::new(valid.email, self.now());
         user.password_hash = Some(valid.password_hash);
         user.password_changed_at = Some(user.created_at);
@@ -113,6 +113,14 @@ impl Auth {
     /// account is created only by [`confirm_registration`](Self::confirm_registration),
     /// already verified. Whether the email is taken is not revealed here.
     ///
+    /// Every start and every confirmation check for one address spends
+    /// one unit of that address's budget
+    /// ([`RateAction::RegisterCodePerEmail`]), shared by all its
+    /// challenges: a new challenge (a new code) does not refill it, so
+    /// parallel challenges cannot multiply the guesses at the code. Once
+    /// it is spent, both routes answer `RateLimited` for the address,
+    /// whether or not an account has it.
+    ///
     /// # Errors
     /// `RegistrationClosed`, `RateLimited`, `Validation`, `PasswordTooWeak`.
     pub async fn start_registration(
@@ -120,7 +128,9 @@ impl Auth {
         input: Registration,
         meta: &RequestMeta,
     ) -> AuthResult<RegistrationChallenge> {
-        let valid = self.validate_registration(&input, meta).await?;
+        let valid = self
+            .validate_registration(&input, Some(RateAction::RegisterCodePerEmail), meta)
+            .await?;
         let config = &self.inner.config;
         let now = self.now();
         let challenge = Uuid::now_v7();
@@ -166,7 +176,9 @@ impl Auth {
     }
 
     /// Confirms a registration with its emailed code; creates the account
-    /// with a verified email.
+    /// with a verified email. Each check is throttled per challenge and
+    /// spends one unit of the address's budget shared by all its
+    /// challenges (see [`start_registration`](Self::start_registration)).
     ///
     /// # Errors
     /// `TokenInvalid` for a forged, unknown, expired or exhausted challenge;
@@ -180,6 +192,17 @@ impl Auth {
         let challenge = self.verify_challenge(challenge_id)?;
         let subject = challenge.to_string();
         self.throttle(RateAction::CodePerChallenge, &subject)
+            .await?;
+        let live = self
+            .inner
+            .store
+            .tokens
+            .peek_token(Purpose::RegisterOtp, &subject, self.now())
+            .await?
+            .ok_or(AuthError::TokenInvalid)?;
+        let pending: PendingRegistration =
+            serde_json::from_value(live.payload).map_err(AuthError::internal)?;
+        self.throttle(RateAction::RegisterCodePerEmail, &pending.email)
             .await?;
         let hash = self.code_hash(Purpose::RegisterOtp, &subject, code);
         let token = match self
@@ -302,9 +325,13 @@ impl Auth {
         Ok(())
     }
 
+    /// Checks a registration input and hashes its password. `per_email`,
+    /// when given, throttles the (well-formed, normalized) address before
+    /// the password is hashed.
     async fn validate_registration(
         &self,
         input: &Registration,
+        per_email: Option<RateAction>,
         meta: &RequestMeta,
     ) -> AuthResult<ValidRegistration> {
         if !self.inner.config.allow_auto_registration {
@@ -336,6 +363,9 @@ impl Auth {
         else {
             return Err(AuthError::Validation(errors));
         };
+        if let Some(action) = per_email {
+            self.throttle(action, email.as_str()).await?;
+        }
         let display_name = display_name.flatten();
         let mut context = vec![email.as_str()];
         if let Some((local, _)) = email.as_str().split_once('@') {

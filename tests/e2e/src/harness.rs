@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use authkit_core::api::ApiConfig;
 use authkit_core::clock::{Clock, ManualClock};
+use authkit_core::email::Email;
 use authkit_core::mail::MemoryMailer;
 use authkit_core::mfa::{TotpParams, TotpSecret};
 use authkit_core::oauth::OAuthConfig;
@@ -273,6 +274,16 @@ impl Harness {
     pub async fn signed_in(&self, email: &str) -> Value {
         self.verified_user(email).await;
         self.login(email, PASSWORD).await
+    }
+
+    /// Marks the account of `email` as having to change its password (as
+    /// an administrator's forced change does), through the store.
+    pub async fn force_password_change(&self, email: &str) {
+        let users = &self.auth.store().users;
+        let email = Email::parse(email).unwrap();
+        let mut user = users.user_by_email(&email).await.unwrap().unwrap();
+        user.must_change_password = true;
+        users.update_user(&user).await.unwrap();
     }
 
     /// The `?token=` of the newest mail to `to`.

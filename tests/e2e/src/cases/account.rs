@@ -1,11 +1,13 @@
 //! Password reset and change, profile, sessions, deactivation,
 //! introspection and lookup.
 
+use authkit_core::AuthConfig;
 use authkit_core::email::{Email, Phone};
+use authkit_core::store::LockoutPolicy;
 use http::Method;
 use serde_json::json;
 
-use crate::{Factory, Harness, PASSWORD};
+use crate::{Factory, Harness, Options, PASSWORD};
 
 const NEW_PASSWORD: &str = "a brand new passphrase 🔐";
 
@@ -126,18 +128,11 @@ pub async fn password_change_with_a_token(factory: &Factory) {
 }
 
 /// An account that must change its password cannot log in, but can set a
-/// new one without a token and is signed in.
+/// new one without a token and is signed in; its older sessions end.
 pub async fn forced_password_change_without_a_token(factory: &Factory) {
     let h = Harness::default(factory).await;
-    h.verified_user("lee@example.com").await;
-    let users = &h.auth.store().users;
-    let mut user = users
-        .user_by_email(&Email::parse("lee@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    user.must_change_password = true;
-    users.update_user(&user).await.unwrap();
+    let before = h.signed_in("lee@example.com").await;
+    h.force_password_change("lee@example.com").await;
 
     h.post(
         "/token",
@@ -158,6 +153,88 @@ pub async fn forced_password_change_without_a_token(factory: &Factory) {
     let access = r.json()["access_token"].as_str().unwrap().to_owned();
     assert_eq!(h.get("/me", &access).await.status, 200);
     h.login("lee@example.com", NEW_PASSWORD).await;
+    h.post(
+        "/token/refresh",
+        json!({"refresh_token": before["refresh_token"]}),
+    )
+    .await
+    .assert_problem(401, "token_invalid");
+    // Done once: the account is an ordinary one again.
+    h.post("/password/change", json!({"email": "lee@example.com", "current_password": NEW_PASSWORD, "new_password": PASSWORD}))
+        .await
+        .assert_problem(401, "invalid_credentials");
+}
+
+/// Without a token, `/password/change` is only for a forced change: the
+/// right password of any other account answers exactly like a wrong one
+/// and changes nothing (no new password, no revoked session, no cleared
+/// failure count, no policy verdict).
+pub async fn tokenless_password_change_is_only_for_a_forced_change(factory: &Factory) {
+    let auth = AuthConfig::builder()
+        .lockout(LockoutPolicy {
+            max_failures: 3,
+            window: chrono::Duration::minutes(15),
+            lock_for: chrono::Duration::minutes(15),
+        })
+        .build()
+        .unwrap();
+    let h = Harness::start(
+        factory,
+        Options {
+            auth,
+            ..Options::default()
+        },
+    )
+    .await;
+    let pair = h.signed_in("ray@example.com").await;
+    let change = |current: &'static str, new: &'static str| {
+        h.post(
+            "/password/change",
+            json!({"email": "ray@example.com", "current_password": current, "new_password": new}),
+        )
+    };
+    // One failure on the count.
+    let wrong = change("not the password", NEW_PASSWORD).await;
+    wrong.assert_problem(401, "invalid_credentials");
+    let right = change(PASSWORD, NEW_PASSWORD).await;
+    right.assert_problem(401, "invalid_credentials");
+    assert_eq!(right.body, wrong.body, "a right password looks wrong");
+    let weak = change(PASSWORD, "password").await;
+    weak.assert_problem(401, "invalid_credentials");
+    assert_eq!(weak.body, wrong.body, "no policy verdict either");
+    let unknown = h
+        .post("/password/change", json!({"email": "nobody@example.com", "current_password": PASSWORD, "new_password": NEW_PASSWORD}))
+        .await;
+    assert_eq!(unknown.body, wrong.body);
+
+    // Nothing changed: the session lives, the old password signs in and
+    // the new one does not.
+    let r = h
+        .post(
+            "/token/refresh",
+            json!({"refresh_token": pair["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    h.post(
+        "/token",
+        json!({"email": "ray@example.com", "password": NEW_PASSWORD}),
+    )
+    .await
+    .assert_problem(401, "invalid_credentials");
+    // The right passwords above did not clear the failures: with the
+    // wrong change and the wrong login, a third failure locks.
+    change("wrong once more", NEW_PASSWORD)
+        .await
+        .assert_problem(401, "invalid_credentials");
+    h.post(
+        "/token",
+        json!({"email": "ray@example.com", "password": PASSWORD}),
+    )
+    .await
+    .assert_problem(403, "account_locked");
+    h.clock.advance(chrono::Duration::minutes(16));
+    h.login("ray@example.com", PASSWORD).await;
 }
 
 /// GET/PATCH /me, export, and the paginated audit log.

@@ -36,7 +36,7 @@ fn next_step(h: &Harness) {
 }
 
 /// A well-formed code that is surely not `code` (each digit moved by one).
-fn other_code(code: &str) -> String {
+pub(super) fn other_code(code: &str) -> String {
     code.chars()
         .map(|c| char::from_digit((c.to_digit(10).unwrap() + 1) % 10, 10).unwrap())
         .collect()
@@ -75,8 +75,13 @@ pub(super) async fn enable_totp(h: &Harness, pair: &Value) -> (String, Vec<Strin
 /// Logs in an MFA account: the challenge's `mfa_token`, after checking the
 /// answer's shape (no tokens, no cookies).
 pub(super) async fn challenged(h: &Harness, email: &str) -> (String, Vec<Value>) {
+    challenged_with(h, email, PASSWORD).await
+}
+
+/// [`challenged`] with another password.
+async fn challenged_with(h: &Harness, email: &str, password: &str) -> (String, Vec<Value>) {
     let r = h
-        .post("/token", json!({"email": email, "password": PASSWORD}))
+        .post("/token", json!({"email": email, "password": password}))
         .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert!(r.set_cookies().is_empty());
@@ -238,6 +243,119 @@ pub async fn totp_login_with_replay_and_backup_codes(factory: &Factory) {
     let (_, _) = enable_totp(&h, &pair).await;
     let r = disable(json!({"password": PASSWORD})).await;
     assert_eq!(r.status, 204);
+}
+
+/// A forced password change of an MFA account: the tokenless
+/// `/password/change` answers the MFA challenge and changes nothing; only a
+/// successful `/mfa/verify` with that token sets the new password (and
+/// revokes the sessions), exactly once. A reset in between makes the
+/// pending change stale.
+pub async fn forced_password_change_waits_for_the_second_factor(factory: &Factory) {
+    const NEW: &str = "a brand new passphrase 🔐";
+    let h = Arc::new(mfa_server(factory).await);
+    let email = "fay@example.com";
+    let pair = h.signed_in(email).await;
+    let (secret, _) = enable_totp(&h, &pair).await;
+    h.force_password_change(email).await;
+    let change = |new: &'static str| {
+        h.post(
+            "/password/change",
+            json!({"email": email, "current_password": PASSWORD, "new_password": new}),
+        )
+    };
+    change("password")
+        .await
+        .assert_problem(422, "password_too_weak");
+    let r = change(NEW).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.set_cookies().is_empty());
+    let body = r.json();
+    assert_eq!(body["mfa_required"], true);
+    assert!(body.get("access_token").is_none());
+    let mfa_token = body["mfa_token"].as_str().unwrap().to_owned();
+
+    // Nothing has changed yet: the session lives, the old password still
+    // must change, the new one is unknown.
+    let pair = assert_signed_in(
+        &h.post(
+            "/token/refresh",
+            json!({"refresh_token": pair["refresh_token"]}),
+        )
+        .await,
+    );
+    h.post("/token", json!({"email": email, "password": PASSWORD}))
+        .await
+        .assert_problem(403, "password_change_required");
+    h.post("/token", json!({"email": email, "password": NEW}))
+        .await
+        .assert_problem(401, "invalid_credentials");
+    // A wrong second factor changes nothing either.
+    next_step(&h);
+    let code = h.totp_code(&secret);
+    verify(&h, &mfa_token, "totp", &other_code(&code))
+        .await
+        .assert_problem(401, "mfa_invalid_code");
+    h.post("/token", json!({"email": email, "password": NEW}))
+        .await
+        .assert_problem(401, "invalid_credentials");
+
+    // The right one, sent many times at once, applies the change once.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (h, mfa_token, code) = (h.clone(), mfa_token.clone(), code.clone());
+            tokio::spawn(async move { verify(&h, &mfa_token, "totp", &code).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    let signed_in: Vec<&Reply> = answers.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(signed_in.len(), 1, "{answers:?}");
+    for r in answers.iter().filter(|r| r.status != 200) {
+        assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let fresh = assert_signed_in(signed_in[0]);
+    assert_eq!(h.get("/me", access(&fresh)).await.status, 200);
+    h.post(
+        "/token/refresh",
+        json!({"refresh_token": pair["refresh_token"]}),
+    )
+    .await
+    .assert_problem(401, "token_invalid");
+    h.post("/token", json!({"email": email, "password": PASSWORD}))
+        .await
+        .assert_problem(401, "invalid_credentials");
+    let (_, _) = challenged_with(&h, email, NEW).await;
+    verify(&h, &mfa_token, "totp", &code)
+        .await
+        .assert_problem(401, "token_invalid");
+
+    // A forced change left pending while the password is reset: the
+    // pending change is stale and the reset stands.
+    h.force_password_change(email).await;
+    let r = h
+        .post(
+            "/password/change",
+            json!({"email": email, "current_password": NEW, "new_password": "yet another passphrase"}),
+        )
+        .await;
+    let mfa_token = r.json()["mfa_token"].as_str().unwrap().to_owned();
+    h.post("/password/reset", json!({"email": email})).await;
+    h.auth.background_idle().await;
+    let reset = h.link_token(email);
+    let r = h
+        .post(
+            "/password/reset/confirm",
+            json!({"token": reset, "new_password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    next_step(&h);
+    verify(&h, &mfa_token, "totp", &h.totp_code(&secret))
+        .await
+        .assert_problem(401, "token_invalid");
+    let (_, _) = challenged_with(&h, email, PASSWORD).await;
 }
 
 /// Bad `/mfa/verify` and `/mfa/challenge` input: unknown methods are 422,

@@ -8,6 +8,7 @@ mod load_shedding;
 mod mfa;
 mod oauth;
 mod orgs;
+mod reauth;
 mod registration;
 mod sms;
 mod sms_budgets;
@@ -17,6 +18,7 @@ mod web;
 pub use account::{
     deactivation, forced_password_change_without_a_token, introspection_and_lookup,
     me_profile_export_and_audit, password_change_with_a_token, password_reset, sessions_and_logout,
+    tokenless_password_change_is_only_for_a_forced_change,
 };
 pub use admin::{
     admin_lock_kills_sessions_immediately, admin_manages_accounts,
@@ -25,10 +27,10 @@ pub use admin::{
 pub use input::{bad_input_never_breaks_a_route, unknown_routes_and_methods};
 pub use load_shedding::busy_hash_threads_shed_logins_with_503;
 pub use mfa::{
-    mfa_codes_by_email_and_sms, mfa_disabled_is_a_disabled_feature,
-    mfa_enrollment_demanded_by_a_role, mfa_verify_refuses_bad_input_and_races,
-    mfa_verify_sets_cookies_in_cookie_mode, phone_verification_by_sms,
-    totp_login_with_replay_and_backup_codes,
+    forced_password_change_waits_for_the_second_factor, mfa_codes_by_email_and_sms,
+    mfa_disabled_is_a_disabled_feature, mfa_enrollment_demanded_by_a_role,
+    mfa_verify_refuses_bad_input_and_races, mfa_verify_sets_cookies_in_cookie_mode,
+    phone_verification_by_sms, totp_login_with_replay_and_backup_codes,
 };
 pub use oauth::{
     oauth_generic_oidc_provider, oauth_github_uses_the_primary_verified_email,
@@ -41,8 +43,13 @@ pub use orgs::{
     cross_org_access_and_scopes_never_bleed, invites_are_bound_to_the_invited_email,
     organisations_members_and_invites,
 };
+pub use reauth::{
+    password_rechecks_are_throttled_per_account_and_ip, password_rechecks_count_toward_the_lockout,
+    unlinking_an_identity_needs_the_password,
+};
 pub use registration::{
-    registration_confirmed_by_code, registration_verified_by_link, verification_by_code_and_resend,
+    registration_codes_share_one_budget_per_email, registration_confirmed_by_code,
+    registration_verified_by_link, verification_by_code_and_resend,
 };
 pub use sms::sms_travels_through_twilio;
 pub use sms_budgets::{

@@ -777,7 +777,8 @@ pub async fn oauth_identities_are_linked_and_unlinked(factory: &Factory) {
         .await
         .assert_problem(401, "token_invalid");
 
-    // Unlink: the owner has a password, so the only identity may go.
+    // Unlink: the owner has a password (which it confirms), so the only
+    // identity may go.
     let unlink = |token: String, provider: &'static str| {
         let h = &h;
         async move {
@@ -785,7 +786,7 @@ pub async fn oauth_identities_are_linked_and_unlinked(factory: &Factory) {
                 Method::DELETE,
                 "/me/identities",
                 &token,
-                Some(json!({ "provider": provider })),
+                Some(json!({ "provider": provider, "password": PASSWORD })),
             )
             .await
         }
@@ -876,7 +877,7 @@ pub async fn oauth_on_every_sql_store(factory: &Factory) {
                 Method::DELETE,
                 "/me/identities",
                 token,
-                Some(json!({"provider": "corp"})),
+                Some(json!({"provider": "corp", "password": PASSWORD})),
             )
             .await;
         assert_eq!(r.status, 204, "{backend}");

@@ -1,8 +1,14 @@
 //! Registration and email verification.
 
+use std::sync::Arc;
+
+use authkit_core::AuthConfig;
+use authkit_core::email::Email;
+use authkit_core::rate_limit::{GovernorLimiter, RateAction, RateLimits};
 use serde_json::json;
 
-use crate::{Factory, Harness, PASSWORD};
+use super::mfa::other_code;
+use crate::{Factory, Harness, Options, PASSWORD, Reply};
 
 /// Register → 201, duplicate → 409, weak → 422, unverified login → 403,
 /// link → 200 once, then login works.
@@ -200,4 +206,132 @@ pub async fn registration_confirmed_by_code(factory: &Factory) {
     )
     .await
     .assert_problem(422, "password_too_weak");
+}
+
+/// Registration codes for one address share one budget across every
+/// challenge (each start and each check spends one, a new code refills
+/// nothing); once it is spent, both routes answer 429 with `Retry-After`
+/// for that address, even with the right code, and for an address with
+/// or without an account alike. Parallel guesses spend it exactly.
+pub async fn registration_codes_share_one_budget_per_email(factory: &Factory) {
+    let budget = RateLimits::default()
+        .get(RateAction::RegisterCodePerEmail)
+        .unwrap();
+    assert_eq!(budget.burst, 10);
+    let mut limits = RateLimits::disabled();
+    limits
+        .set(RateAction::RegisterCodePerEmail, budget)
+        .unwrap();
+    let options = Options {
+        limiter: Arc::new(GovernorLimiter::new(limits)),
+        auth: AuthConfig {
+            // The most a code allows: none below dies of its attempts, so
+            // only the address's budget stops the guesses.
+            code_max_attempts: 10,
+            ..AuthConfig::default()
+        },
+        ..Options::default()
+    };
+    let h = Arc::new(Harness::start(factory, options).await);
+    let start = |email: &'static str| {
+        h.post(
+            "/register/start",
+            json!({"email": email, "password": PASSWORD}),
+        )
+    };
+    let confirm = |challenge: &str, code: &str| {
+        h.post(
+            "/register/confirm",
+            json!({"challenge_id": challenge, "code": code}),
+        )
+    };
+    let challenge_of = |r: &Reply| {
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["challenge_id"].as_str().unwrap().to_owned()
+    };
+    let victim = "victim@example.com";
+
+    // Challenge A and three wrong codes; challenge B (a new code) and
+    // four more; challenge C: ten spent.
+    let a = challenge_of(&start(victim).await);
+    let code_a = h.mail_code(victim);
+    for _ in 0..3 {
+        confirm(&a, &other_code(&code_a))
+            .await
+            .assert_problem(401, "mfa_invalid_code");
+    }
+    let b = challenge_of(&start(victim).await);
+    let code_b = h.mail_code(victim);
+    for _ in 0..4 {
+        confirm(&b, &other_code(&code_b))
+            .await
+            .assert_problem(401, "mfa_invalid_code");
+    }
+    let c = challenge_of(&start(victim).await);
+    let code_c = h.mail_code(victim);
+
+    // Spent: the right codes and a new start are throttled.
+    for (challenge, code) in [(&a, &code_a), (&b, &code_b), (&c, &code_c)] {
+        let r = confirm(challenge, code).await;
+        r.assert_problem(429, "rate_limited");
+        let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=15 * 60).contains(&retry), "{retry}");
+    }
+    let r = start(victim).await;
+    r.assert_problem(429, "rate_limited");
+    assert!(r.header("retry-after").is_some());
+    // Same for the address in another case: it is normalized first.
+    start("VICTIM@example.com")
+        .await
+        .assert_problem(429, "rate_limited");
+    // No account was created.
+    assert!(
+        h.auth
+            .store()
+            .users
+            .user_by_email(&Email::parse(victim).unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Other addresses keep their own budget; one with an account answers
+    // like one without.
+    h.verified_user("taken@example.com").await;
+    let taken = start("taken@example.com").await;
+    let free = start("free@example.com").await;
+    assert_eq!((taken.status, free.status), (202, 202));
+    let keys = |r: &Reply| {
+        let mut keys: Vec<String> = r.json().as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&taken), keys(&free));
+
+    // Sixteen parallel wrong guesses over two fresh challenges of one
+    // address: exactly the remaining budget (10 - 2 starts) gets checked.
+    let d = challenge_of(&start("racer@example.com").await);
+    let e = challenge_of(&start("racer@example.com").await);
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let h = h.clone();
+            let challenge = if i % 2 == 0 { d.clone() } else { e.clone() };
+            tokio::spawn(async move {
+                h.post(
+                    "/register/confirm",
+                    json!({"challenge_id": challenge, "code": "not-a-code"}),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut throttled = 0;
+    for task in tasks {
+        let r = task.await.unwrap();
+        match r.status {
+            429 => throttled += 1,
+            _ => r.assert_problem(401, "mfa_invalid_code"),
+        }
+    }
+    assert_eq!(throttled, 8);
 }
