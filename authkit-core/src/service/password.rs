@@ -178,12 +178,15 @@ impl Auth {
             .user(user_id)
             .await
             .map_err(|_| AuthError::TokenInvalid)?;
-        let new_hash = self.new_password_hash(&user, new_password).await?;
+        self.check_policy(&user, new_password)?;
         tokens
             .consume_token(Purpose::ResetPassword, &hash, self.now())
             .await?
             .filter(|consumed| consumed.subject == found.subject)
             .ok_or(AuthError::TokenInvalid)?;
+        // Hashed once the token is won: concurrent confirmations cost one
+        // hash, not one each.
+        let new_hash = self.inner.hasher.hash(new_password).await?;
         let mut user = self.store_password(user, new_hash, None, meta).await?;
         self.inner.store.users.clear_login_failures(user.id).await?;
         if user.email_verified_at.is_none() {
