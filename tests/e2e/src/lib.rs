@@ -57,6 +57,7 @@ macro_rules! e2e_tests {
             refresh_rotation_and_reuse,
             sixteen_concurrent_refreshes_give_one_success,
             password_reset,
+            emailed_links_ignore_a_forged_host,
             password_change_with_a_token,
             forced_password_change_without_a_token,
             tokenless_password_change_is_only_for_a_forced_change,

@@ -537,3 +537,42 @@ pub async fn introspection_and_lookup(factory: &Factory) {
         .await
         .assert_problem(422, "validation_failed");
 }
+
+/// Emailed links are built from the configured public URL: a forged
+/// `Host`, `X-Forwarded-Host` or `Forwarded: host=` changes nothing.
+pub async fn emailed_links_ignore_a_forged_host(factory: &Factory) {
+    let h = Harness::default(factory).await;
+    let forged = [
+        ("host", "evil.example"),
+        ("x-forwarded-host", "evil.example"),
+        ("x-forwarded-proto", "http"),
+        ("forwarded", "host=evil.example;proto=http"),
+        ("content-type", "application/json"),
+    ];
+    let email = "host@example.com";
+    let body = json!({"email": email, "password": PASSWORD}).to_string();
+    let r = h.send(Method::POST, "/register", &forged, body).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let r = h
+        .send(
+            Method::POST,
+            "/password/reset",
+            &forged,
+            json!({"email": email}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    h.auth.background_idle().await;
+    let mails = h.mailer.messages();
+    let texts: Vec<_> = mails.iter().filter(|m| m.to == email).collect();
+    assert_eq!(texts.len(), 2, "a verification and a reset mail");
+    for (mail, page) in texts
+        .iter()
+        .zip(["/verify-email?token=", "/reset-password?token="])
+    {
+        let link = format!("http://localhost:3000{page}");
+        assert!(mail.text.contains(&link), "{}", mail.text);
+        assert!(!mail.text.contains("evil"), "{}", mail.text);
+        assert!(!mail.html.contains("evil"), "{}", mail.html);
+    }
+}
