@@ -44,6 +44,8 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 pub(super) struct HashPool {
     jobs: mpsc::Sender<Job>,
     slots: Arc<Semaphore>,
+    /// How many slots there are (what holding them all takes).
+    #[cfg(any(test, feature = "testing"))]
     threads: usize,
     queue: HashQueue,
     /// Callers waiting for a slot now.
@@ -69,6 +71,7 @@ impl HashPool {
         Ok(Self {
             jobs,
             slots: Arc::new(Semaphore::new(threads)),
+            #[cfg(any(test, feature = "testing"))]
             threads,
             queue,
             waiting: AtomicUsize::new(0),
