@@ -2,13 +2,20 @@
 //! roles, forced password change, sessions of any account, and the audit
 //! log; plus the bootstrap of the first administrator.
 //!
-//! Every call checks the caller's GLOBAL permission from the access token
-//! (`internal.users.read`, `internal.users.write`,
-//! `internal.roles.assign`, `internal.audit.read`); organisation roles
-//! never count. Every change is audited with the administrator as actor
-//! and the account as subject. An administrator cannot lock or deactivate
-//! their own account, and grants or withdraws only roles whose permissions
-//! they hold themselves.
+//! Every call checks the caller's GLOBAL permission (`internal.users.read`,
+//! `internal.users.write`, `internal.roles.assign`, `internal.audit.read`);
+//! organisation roles never count. Reads take it from the access token;
+//! every write re-reads the administrator's account and checks its
+//! **current** roles, and that it is active and unlocked (see the
+//! `actor` module), so a demoted or locked administrator's still-valid
+//! token changes nothing. Without `internal.roles.assign`, an
+//! administrator cannot lock, deactivate or force a password change on an
+//! account holding a permission they lack. Every change is audited with
+//! the administrator as actor and the account as subject. An
+//! administrator cannot lock or deactivate their own account, and grants
+//! or withdraws only roles whose permissions they currently hold.
+
+mod actor;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
@@ -23,6 +30,9 @@ use crate::principal::{Principal, require_permission};
 use crate::roles::{AUDIT_READ, ROLES_ASSIGN, SYSTEM_ADMIN, USERS_READ, USERS_WRITE};
 use crate::session::SessionView;
 use crate::user::{Profile, User};
+
+/// Revocation reason of the sessions an administrator ends.
+const REVOKED_BY_ADMIN: &str = "revoked_by_admin";
 
 /// Most items one page holds.
 pub const MAX_PER_PAGE: u32 = 100;
@@ -214,11 +224,14 @@ impl Auth {
 
     /// Locks an account until `until` (default: indefinitely) and revokes
     /// every session at once: refresh fails and introspection answers
-    /// inactive (needs `internal.users.write`).
+    /// inactive (needs `internal.users.write`, held now; without
+    /// `internal.roles.assign`, only on an account whose permissions the
+    /// administrator all holds).
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound`, `Validation` (own account, `until` in the
-    /// past).
+    /// `Forbidden` (also for an administrator demoted, deactivated or
+    /// locked since the token was signed, or an account that outranks
+    /// them), `NotFound`, `Validation` (own account, `until` in the past).
     pub async fn admin_lock_user(
         &self,
         principal: &Principal,
@@ -226,8 +239,9 @@ impl Auth {
         until: Option<DateTime<Utc>>,
         meta: &RequestMeta,
     ) -> AuthResult<AdminUser> {
-        require_permission(principal, USERS_WRITE)?;
+        let actor = self.admin_actor(principal, USERS_WRITE).await?;
         not_yourself(principal, user_id)?;
+        self.admin_target(&actor, user_id).await?;
         let now = self.now();
         let until = until.unwrap_or_else(indefinitely);
         if until <= now {
@@ -237,7 +251,6 @@ impl Auth {
                 "The lock must end in the future.",
             ));
         }
-        self.user(user_id).await?;
         self.inner
             .store
             .user_admin
@@ -258,17 +271,18 @@ impl Auth {
     }
 
     /// Lifts an account's lock and clears its failed-login count (needs
-    /// `internal.users.write`).
+    /// `internal.users.write`, held now).
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound`.
+    /// `Forbidden` (also for an administrator demoted, deactivated or
+    /// locked since the token was signed), `NotFound`.
     pub async fn admin_unlock_user(
         &self,
         principal: &Principal,
         user_id: Uuid,
         meta: &RequestMeta,
     ) -> AuthResult<AdminUser> {
-        require_permission(principal, USERS_WRITE)?;
+        self.admin_actor(principal, USERS_WRITE).await?;
         self.user(user_id).await?;
         self.inner.store.users.clear_login_failures(user_id).await?;
         self.emit(
@@ -283,18 +297,22 @@ impl Auth {
     }
 
     /// Deactivates an account and revokes every session (needs
-    /// `internal.users.write`).
+    /// `internal.users.write`, held now; without `internal.roles.assign`,
+    /// only on an account whose permissions the administrator all holds).
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound`, `Validation` (own account).
+    /// `Forbidden` (also for an administrator demoted, deactivated or
+    /// locked since the token was signed, or an account that outranks
+    /// them), `NotFound`, `Validation` (own account).
     pub async fn admin_deactivate_user(
         &self,
         principal: &Principal,
         user_id: Uuid,
         meta: &RequestMeta,
     ) -> AuthResult<AdminUser> {
-        require_permission(principal, USERS_WRITE)?;
+        let actor = self.admin_actor(principal, USERS_WRITE).await?;
         not_yourself(principal, user_id)?;
+        self.admin_target(&actor, user_id).await?;
         let user = self.edit_user(user_id, |u| u.is_active = false).await?;
         self.emit(
             AuthEvent::UserDeactivatedByAdmin {
@@ -309,17 +327,18 @@ impl Auth {
         Ok(admin_view(&user))
     }
 
-    /// Reactivates an account (needs `internal.users.write`).
+    /// Reactivates an account (needs `internal.users.write`, held now).
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound`.
+    /// `Forbidden` (also for an administrator demoted, deactivated or
+    /// locked since the token was signed), `NotFound`.
     pub async fn admin_reactivate_user(
         &self,
         principal: &Principal,
         user_id: Uuid,
         meta: &RequestMeta,
     ) -> AuthResult<AdminUser> {
-        require_permission(principal, USERS_WRITE)?;
+        self.admin_actor(principal, USERS_WRITE).await?;
         let user = self.edit_user(user_id, |u| u.is_active = true).await?;
         self.emit(
             AuthEvent::UserReactivatedByAdmin {
@@ -333,18 +352,22 @@ impl Auth {
     }
 
     /// Demands a new password at the account's next login (needs
-    /// `internal.users.write`). Live sessions continue; lock the account
-    /// too to end them.
+    /// `internal.users.write`, held now; without `internal.roles.assign`,
+    /// only on an account whose permissions the administrator all holds).
+    /// Live sessions continue; lock the account too to end them.
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound`.
+    /// `Forbidden` (also for an administrator demoted, deactivated or
+    /// locked since the token was signed, or an account that outranks
+    /// them), `NotFound`.
     pub async fn admin_force_password_change(
         &self,
         principal: &Principal,
         user_id: Uuid,
         meta: &RequestMeta,
     ) -> AuthResult<AdminUser> {
-        require_permission(principal, USERS_WRITE)?;
+        let actor = self.admin_actor(principal, USERS_WRITE).await?;
+        self.admin_target(&actor, user_id).await?;
         let user = self
             .edit_user(user_id, |u| u.must_change_password = true)
             .await?;
@@ -359,13 +382,17 @@ impl Auth {
         Ok(admin_view(&user))
     }
 
-    /// Sets an account's global roles (needs `internal.roles.assign`).
-    /// Every role must be declared, and every role granted or withdrawn
-    /// must be within the administrator's own permissions. Takes effect in
-    /// the account's tokens at their next refresh; `/me` shows it at once.
+    /// Sets an account's global roles (needs `internal.roles.assign`, held
+    /// now). Every role must be declared, and every role granted or
+    /// withdrawn must be within the administrator's current permissions
+    /// (those of the roles the store holds now, not the token's). Takes
+    /// effect in the account's tokens at their next refresh; `/me` shows
+    /// it at once.
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound`, `Validation` (undeclared role).
+    /// `Forbidden` (also for an administrator demoted, deactivated or
+    /// locked since the token was signed), `NotFound`, `Validation`
+    /// (undeclared role).
     pub async fn admin_assign_roles(
         &self,
         principal: &Principal,
@@ -373,7 +400,7 @@ impl Auth {
         roles: &[String],
         meta: &RequestMeta,
     ) -> AuthResult<AdminUser> {
-        require_permission(principal, ROLES_ASSIGN)?;
+        let actor = self.admin_actor(principal, ROLES_ASSIGN).await?;
         let mut wanted: Vec<String> = Vec::new();
         let mut errors = Vec::new();
         for role in roles {
@@ -399,7 +426,7 @@ impl Auth {
             .filter(|r| !before.contains(r))
             .chain(before.iter().filter(|r| !wanted.contains(r)));
         for role in changed {
-            if !self.inner.roles.is_covered_by(role, &principal.permissions) {
+            if !self.inner.roles.is_covered_by(role, &actor.permissions) {
                 return Err(AuthError::Forbidden);
             }
         }
@@ -446,10 +473,15 @@ impl Auth {
     }
 
     /// Revokes one session of an account, or every one when `session_id`
-    /// is `None` (needs `internal.users.write`). Answers how many ended.
+    /// is `None` (needs `internal.users.write`, held now), exactly as logout does:
+    /// refresh fails, introspection answers inactive, and the sessions'
+    /// access tokens are refused by [`authenticate`](Self::authenticate)
+    /// (so on `/me` and every host route) at once. Answers how many ended.
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound` (account, or not a live session of it).
+    /// `Forbidden` (also for an administrator demoted, deactivated or
+    /// locked since the token was signed), `NotFound` (account, or not a
+    /// live session of it).
     pub async fn admin_revoke_sessions(
         &self,
         principal: &Principal,
@@ -457,25 +489,23 @@ impl Auth {
         session_id: Option<Uuid>,
         meta: &RequestMeta,
     ) -> AuthResult<u64> {
-        require_permission(principal, USERS_WRITE)?;
+        self.admin_actor(principal, USERS_WRITE).await?;
         self.user(user_id).await?;
-        let now = self.now();
-        let sessions = &self.inner.store.sessions;
         let count = match session_id {
             Some(id) => {
-                if !sessions
-                    .revoke_session(user_id, id, now, "revoked_by_admin")
+                if !self
+                    .inner
+                    .store
+                    .sessions
+                    .revoke_session(user_id, id, self.now(), REVOKED_BY_ADMIN)
                     .await?
                 {
                     return Err(AuthError::NotFound);
                 }
+                self.forget_sessions(&[id]).await;
                 1
             }
-            None => {
-                sessions
-                    .revoke_user_sessions(user_id, None, now, "revoked_by_admin")
-                    .await?
-            }
+            None => self.end_sessions(user_id, None, REVOKED_BY_ADMIN).await?,
         };
         self.emit(
             AuthEvent::SessionsRevokedByAdmin {

@@ -382,12 +382,37 @@ impl Auth {
         .await
     }
 
+    /// Revokes every session of `user_id` but `keep` ([`end_sessions`](Self::end_sessions))
+    /// and audits it as `sessions_revoked` with `reason`.
     pub(super) async fn revoke_sessions(
         &self,
         user_id: Uuid,
         keep: Option<Uuid>,
         reason: &str,
         meta: &RequestMeta,
+    ) -> AuthResult<u64> {
+        let count = self.end_sessions(user_id, keep, reason).await?;
+        self.emit(
+            AuthEvent::SessionsRevoked {
+                user_id,
+                count,
+                reason: reason.to_owned(),
+            },
+            meta,
+        )
+        .await?;
+        Ok(count)
+    }
+
+    /// Revokes every live session of `user_id` but `keep` in the store and
+    /// puts them on the revocation list, so their access tokens are
+    /// refused at once; answers how many the store revoked. Audits
+    /// nothing: the caller emits the event that fits.
+    pub(super) async fn end_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        reason: &str,
     ) -> AuthResult<u64> {
         // The ids go on the revocation list; the store call answers only a
         // count, so they are read first. A session opened between the two
@@ -411,15 +436,6 @@ impl Auth {
             .revoke_user_sessions(user_id, keep, now, reason)
             .await?;
         self.forget_sessions(&doomed).await;
-        self.emit(
-            AuthEvent::SessionsRevoked {
-                user_id,
-                count,
-                reason: reason.to_owned(),
-            },
-            meta,
-        )
-        .await?;
         Ok(count)
     }
 

@@ -249,6 +249,19 @@ impl Harness {
         self.call(Method::GET, path, token, None).await
     }
 
+    /// GET [`HOST_ROUTE`](crate::HOST_ROUTE) (at the root, outside the
+    /// API) with a bearer token.
+    pub async fn host_route(&self, token: &str) -> Reply {
+        let bearer = format!("Bearer {token}");
+        self.send_url(
+            Method::GET,
+            &format!("{}{}", self.root, crate::HOST_ROUTE),
+            &[("authorization", &bearer)],
+            "",
+        )
+        .await
+    }
+
     /// Registers `email` and verifies it through the emailed link.
     pub async fn verified_user(&self, email: &str) -> Value {
         let r = self

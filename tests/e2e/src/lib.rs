@@ -12,8 +12,10 @@
 //!
 //! The factory receives the [`Auth`] service and the [`ApiConfig`] of the
 //! case, must serve the API under `config.mount_path` and the JWKS at the
-//! root, pass the socket peer address to the API, and answer the bound
-//! address once it accepts connections.
+//! root, serve [`HOST_ROUTE`] (a route of the host application's own,
+//! guarded by the adapter's authentication, answering the caller's user
+//! id as text), pass the socket peer address to the API, and answer the
+//! bound address once it accepts connections.
 //!
 //! Mail is read from a [`MemoryMailer`](authkit_core::mail::MemoryMailer),
 //! SMS from a [`MemorySms`](authkit_core::sms::MemorySms), social logins
@@ -36,6 +38,12 @@ mod harness;
 pub mod sql_stores;
 
 pub use harness::{Harness, Options, PASSWORD, Reply};
+
+/// The host application's own route every factory serves at the root:
+/// `GET` answers the signed-in caller's user id as text, 401 problem+json
+/// otherwise, through the adapter's authentication (layer or middleware
+/// and extractor), as a host app protects its routes.
+pub const HOST_ROUTE: &str = "/host/whoami";
 
 /// What a factory answers: the address the server listens on.
 pub type ServerFuture = Pin<Box<dyn Future<Output = SocketAddr> + Send>>;
@@ -109,7 +117,9 @@ macro_rules! e2e_tests {
             invites_are_bound_to_the_invited_email,
             admin_routes_need_global_permissions,
             admin_manages_accounts,
-            admin_lock_kills_sessions_immediately
+            admin_lock_kills_sessions_immediately,
+            admin_session_revocation_ends_access_at_once,
+            admin_writes_use_the_current_roles
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

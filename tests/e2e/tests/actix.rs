@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 
-use actix_web::{App, HttpServer};
+use actix_web::{App, HttpServer, web};
 use authkit_core::api::Api;
-use authkit_e2e::Factory;
+use authkit_e2e::{Factory, HOST_ROUTE};
 
 fn actix_server() -> Factory {
     Arc::new(|auth, config| {
@@ -19,7 +19,13 @@ fn actix_server() -> Factory {
                 std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
             let addr = listener.local_addr().expect("bound address");
             let server = HttpServer::new(move || {
-                App::new().configure(authkit_actix::configure(api.clone()))
+                App::new()
+                    .service(
+                        web::resource(HOST_ROUTE)
+                            .wrap(authkit_actix::AuthMiddleware::new(api.clone()))
+                            .route(web::get().to(whoami)),
+                    )
+                    .configure(authkit_actix::configure(api.clone()))
             })
             .workers(1)
             .disable_signals()
@@ -30,6 +36,11 @@ fn actix_server() -> Factory {
             addr
         })
     })
+}
+
+/// The host's own route: the caller's user id.
+async fn whoami(authkit_actix::AuthUser(user): authkit_actix::AuthUser) -> String {
+    user.user_id.to_string()
 }
 
 authkit_e2e::e2e_tests!(actix_server());

@@ -2,10 +2,11 @@
 //! that end sessions at once, roles, sessions of any account, the audit log.
 
 use authkit_core::NewAdmin;
+use authkit_core::roles::RoleMap;
 use http::Method;
 use serde_json::{Value, json};
 
-use crate::{Factory, Harness, PASSWORD};
+use crate::{Factory, Harness, Options, PASSWORD};
 
 fn access(pair: &Value) -> &str {
     pair["access_token"].as_str().unwrap()
@@ -439,4 +440,164 @@ pub async fn admin_lock_kills_sessions_immediately(factory: &Factory) {
         .await
         .json();
     assert_eq!(events["items"].as_array().unwrap().len(), 2);
+}
+
+/// The caller's `/me` and the host's own route both answer 200, or both
+/// 401 `token_invalid`.
+async fn assert_access(h: &Harness, pair: &Value, live: bool) {
+    let me = h.get("/me", access(pair)).await;
+    let host = h.host_route(access(pair)).await;
+    if live {
+        assert_eq!((me.status, host.status), (200, 200), "{me:?} {host:?}");
+    } else {
+        me.assert_problem(401, "token_invalid");
+        host.assert_problem(401, "token_invalid");
+    }
+}
+
+/// An administrator's session revocation ends access at once, as logout
+/// does: the sessions' access tokens are refused on `/me` and on the
+/// host's own routes (not only at introspection), one session or all.
+pub async fn admin_session_revocation_ends_access_at_once(factory: &Factory) {
+    let h = Harness::default(factory).await;
+    let root = admin(&h).await;
+    let phone = h.signed_in("ann@example.com").await;
+    let ann = id_of(&h, &phone).await;
+    let laptop = h.login("ann@example.com", PASSWORD).await;
+    let tablet = h.login("ann@example.com", PASSWORD).await;
+    for pair in [&phone, &laptop, &tablet] {
+        assert_access(&h, pair, true).await;
+    }
+    assert_eq!(h.host_route(access(&phone)).await.body, ann.as_bytes());
+
+    let sid = phone["session_id"].as_str().unwrap();
+    let one = format!("/admin/users/{ann}/sessions/{sid}");
+    let r = h.call(Method::DELETE, &one, access(&root), None).await;
+    assert_eq!(r.status, 204);
+    assert_access(&h, &phone, false).await;
+    assert_access(&h, &laptop, true).await;
+    let inactive = h
+        .post("/token/introspect", json!({"token": access(&phone)}))
+        .await
+        .json();
+    assert_eq!(inactive, json!({"active": false}));
+
+    let all = h
+        .call(
+            Method::DELETE,
+            &format!("/admin/users/{ann}/sessions"),
+            access(&root),
+            None,
+        )
+        .await;
+    assert_eq!(all.json()["revoked"], 2);
+    for pair in [&laptop, &tablet] {
+        assert_access(&h, pair, false).await;
+    }
+    assert_access(&h, &root, true).await;
+    // A new login is a new session, unaffected.
+    let fresh = h.login("ann@example.com", PASSWORD).await;
+    assert_access(&h, &fresh, true).await;
+}
+
+/// Admin writes are authorised against the administrator's current roles:
+/// a demoted administrator's still-valid token changes nothing, and an
+/// administrator without `internal.roles.assign` cannot act on an account
+/// holding permissions they lack.
+pub async fn admin_writes_use_the_current_roles(factory: &Factory) {
+    let roles =
+        RoleMap::default().with_role("SUPPORT", ["internal.users.read", "internal.users.write"]);
+    let h = Harness::start(
+        factory,
+        Options {
+            roles,
+            ..Options::default()
+        },
+    )
+    .await;
+    let root = admin(&h).await;
+    let root_id = id_of(&h, &root).await;
+    let ann = h.signed_in("ann@example.com").await;
+    let ann_id = id_of(&h, &ann).await;
+    let eve = h.signed_in("eve@example.com").await;
+    let eve_id = id_of(&h, &eve).await;
+    let eve_roles = format!("/admin/users/{eve_id}/roles");
+    let set_roles = |roles: Value| {
+        h.call(
+            Method::PUT,
+            &eve_roles,
+            access(&root),
+            Some(json!({ "roles": roles })),
+        )
+    };
+    assert_eq!(set_roles(json!(["SYSTEM_ADMIN"])).await.status, 200);
+    let eve = h.login("eve@example.com", PASSWORD).await;
+    assert_eq!(set_roles(json!(["STAFF"])).await.status, 200);
+
+    // Eve's token still claims SYSTEM_ADMIN; every write is refused.
+    let writes = [
+        (Method::POST, format!("/admin/users/{ann_id}/lock"), None),
+        (Method::POST, format!("/admin/users/{ann_id}/unlock"), None),
+        (
+            Method::POST,
+            format!("/admin/users/{ann_id}/deactivate"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/admin/users/{ann_id}/reactivate"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/admin/users/{ann_id}/force-password-change"),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("/admin/users/{eve_id}/roles"),
+            Some(json!({"roles": ["SYSTEM_ADMIN"]})),
+        ),
+        (
+            Method::DELETE,
+            format!("/admin/users/{ann_id}/sessions"),
+            None,
+        ),
+    ];
+    for (method, path, body) in &writes {
+        h.call(method.clone(), path, access(&eve), body.clone())
+            .await
+            .assert_problem(403, "forbidden");
+    }
+    assert_access(&h, &ann, true).await;
+    let eve_now = h
+        .get(&format!("/admin/users/{eve_id}"), access(&root))
+        .await
+        .json();
+    assert_eq!(eve_now["roles"], json!(["STAFF"]));
+
+    // SUPPORT writes accounts but cannot touch the SYSTEM_ADMIN.
+    assert_eq!(set_roles(json!(["SUPPORT"])).await.status, 200);
+    let support = h.login("eve@example.com", PASSWORD).await;
+    for action in ["lock", "deactivate", "force-password-change"] {
+        h.call(
+            Method::POST,
+            &format!("/admin/users/{root_id}/{action}"),
+            access(&support),
+            None,
+        )
+        .await
+        .assert_problem(403, "forbidden");
+    }
+    assert_access(&h, &root, true).await;
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/admin/users/{ann_id}/lock"),
+            access(&support),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_access(&h, &ann, false).await;
 }

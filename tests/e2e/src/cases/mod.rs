@@ -22,7 +22,8 @@ pub use account::{
 };
 pub use admin::{
     admin_lock_kills_sessions_immediately, admin_manages_accounts,
-    admin_routes_need_global_permissions,
+    admin_routes_need_global_permissions, admin_session_revocation_ends_access_at_once,
+    admin_writes_use_the_current_roles,
 };
 pub use input::{bad_input_never_breaks_a_route, unknown_routes_and_methods};
 pub use load_shedding::busy_hash_threads_shed_logins_with_503;
