@@ -4,9 +4,16 @@
 //! Access tokens are stateless JWTs: without this list a revoked session's
 //! access token would keep working until it expires (up to the access-token
 //! lifetime). Every flow that revokes sessions — logout, logout-all,
-//! revoking a session, password change and reset, deactivation, refresh-token
+//! revoking a session, password change and reset, deactivation, an
+//! administrator's lock, deactivation or session revocation, refresh-token
 //! reuse, a refresh that finds the account disabled — adds the session ids
 //! here, and `authenticate` rejects their tokens with `token_invalid`.
+//!
+//! The list survives a restart: at start-up
+//! [`AuthBuilder::build`](crate::AuthBuilder::build) reads the sessions the
+//! store shows revoked within the last access-token lifetime plus leeway
+//! ([`SessionStore::revoked_sessions_since`](crate::store::SessionStore::revoked_sessions_since))
+//! and [`revoke`](RevocationList::revoke)s them again.
 //!
 //! An entry only has to live as long as a token of that session can still
 //! verify: the access-token lifetime plus the leeway, counted from the

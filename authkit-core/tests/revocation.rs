@@ -1,10 +1,11 @@
 //! Every flow that revokes sessions makes their access tokens fail at
-//! `authenticate` at once (the in-process revocation list), not at expiry.
+//! `authenticate` at once (the in-process revocation list), not at expiry,
+//! and keeps doing so after a restart.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
-use authkit_core::clock::ManualClock;
+use authkit_core::clock::{Clock, ManualClock};
 use authkit_core::mail::MemoryMailer;
 use authkit_core::rate_limit::NoLimiter;
 use authkit_core::store::{MemoryStore, Store};
@@ -20,27 +21,35 @@ struct Harness {
     auth: Auth,
     mailer: Arc<MemoryMailer>,
     clock: Arc<ManualClock>,
+    store: Store,
 }
 
 async fn harness() -> Harness {
+    let mailer = Arc::new(MemoryMailer::default());
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let store = Store::new(MemoryStore::new());
+    let auth = service(&store, &mailer, &clock).await;
+    Harness {
+        auth,
+        mailer,
+        clock,
+        store,
+    }
+}
+
+/// A service over `store`: what a (re)started process builds.
+async fn service(store: &Store, mailer: &Arc<MemoryMailer>, clock: &Arc<ManualClock>) -> Auth {
     let config = AuthConfig::builder()
         .require_email_verification(false)
         .build()
         .unwrap();
-    let mailer = Arc::new(MemoryMailer::default());
-    let clock = Arc::new(ManualClock::new(Utc::now()));
-    let auth = Auth::builder(config, Store::new(MemoryStore::new()))
+    Auth::builder(config, store.clone())
         .mailer(mailer.clone())
         .clock(clock.clone())
         .rate_limiter(Arc::new(NoLimiter))
         .build()
         .await
-        .unwrap();
-    Harness {
-        auth,
-        mailer,
-        clock,
-    }
+        .unwrap()
 }
 
 fn meta() -> RequestMeta {
@@ -231,4 +240,54 @@ async fn concurrent_revocations_are_all_seen() {
         task.await.unwrap();
     }
     assert!(pairs.iter().all(|pair| !accepted(&h, pair)));
+}
+
+#[tokio::test]
+async fn revocations_survive_a_restart() {
+    let h = harness().await;
+    let (phone, laptop) = two_sessions(&h, "ho@example.com").await;
+    let tablet = login(&h, "ho@example.com", PASSWORD).await;
+    let principal = h.auth.authenticate(&phone.access_token).unwrap();
+    h.auth.logout(&principal, None, &meta()).await.unwrap();
+    h.auth
+        .revoke_session(&principal, laptop.session_id, &meta())
+        .await
+        .unwrap();
+    // Revoked behind this process's back (another process, a SQL job):
+    // its list never saw it, yet a restarted process refuses it.
+    let (other, _) = two_sessions(&h, "io@example.com").await;
+    let io = h.auth.authenticate(&other.access_token).unwrap();
+    h.store
+        .sessions
+        .revoke_session(io.user_id, other.session_id, h.clock.now(), "sql")
+        .await
+        .unwrap();
+    assert!(accepted(&h, &other), "this process was not told");
+
+    h.clock.advance(Duration::minutes(5));
+    let restarted = Harness {
+        auth: service(&h.store, &h.mailer, &h.clock).await,
+        mailer: h.mailer.clone(),
+        clock: h.clock.clone(),
+        store: h.store.clone(),
+    };
+    for (pair, what) in [(&phone, "logout"), (&laptop, "revoked"), (&other, "store")] {
+        assert!(
+            !accepted(&restarted, pair),
+            "{what}: refused after a restart"
+        );
+    }
+    assert!(accepted(&restarted, &tablet), "a live session still works");
+    // Up to the token's expiry it is refused as revoked; after, as expired.
+    h.clock.advance(Duration::minutes(9));
+    assert!(!accepted(&restarted, &phone));
+    h.clock.advance(Duration::minutes(2));
+    assert_eq!(
+        restarted
+            .auth
+            .authenticate(&phone.access_token)
+            .unwrap_err()
+            .code(),
+        "token_expired"
+    );
 }

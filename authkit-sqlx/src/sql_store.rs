@@ -899,6 +899,21 @@ macro_rules! impl_store {
                     Ok(done.rows_affected())
                 }
 
+                async fn revoked_sessions_since(
+                    &self,
+                    since: DateTime<Utc>,
+                ) -> AuthResult<Vec<Uuid>> {
+                    sqlx::query_scalar(Self::sql(
+                        "SELECT id FROM authkit_sessions \
+                         WHERE revoked_at > ? AND expires_at > ?",
+                    ))
+                    .bind(since)
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(to_auth)
+                }
+
                 async fn purge_sessions(&self, before: DateTime<Utc>) -> AuthResult<u64> {
                     retrying(|| async move {
                         let mut tx: Tx = self.begin().await?;

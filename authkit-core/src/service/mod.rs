@@ -237,7 +237,9 @@ impl AuthBuilder {
     }
 
     /// Validates the configuration, loads (or creates and persists) the
-    /// signing keys, and returns the service.
+    /// signing keys, puts the sessions revoked within the last access-token
+    /// lifetime (plus leeway) back on the revocation list, so a restart
+    /// does not revive their access tokens, and returns the service.
     ///
     /// With MFA enabled and no `mfa_encryption_key`, TOTP secrets are
     /// encrypted with a random key that lives as long as the process: a
@@ -304,7 +306,7 @@ impl AuthBuilder {
             store.orgs = account_cache::watched(store.orgs, &revocations, remember);
             store.user_admin = account_cache::watched(store.user_admin, &revocations, remember);
         }
-        Ok(Auth {
+        let auth = Auth {
             inner: Arc::new(Inner {
                 config: self.config,
                 store,
@@ -326,7 +328,9 @@ impl AuthBuilder {
                 accounts,
                 subjects,
             }),
-        })
+        };
+        auth.restore_revocations().await?;
+        Ok(auth)
     }
 }
 
@@ -419,6 +423,30 @@ impl Auth {
         let until = self.now() + config.access_token_ttl + config.token_leeway;
         self.inner.revocations.revoke(session_ids, until).await;
         telemetry::sessions_revoked(session_ids.len());
+    }
+
+    /// Puts the sessions the store shows revoked within the last
+    /// access-token lifetime plus leeway (whose access tokens may still
+    /// verify) on the revocation list, as at their revocation: without
+    /// this, a restarted process would accept them again until they
+    /// expire. Runs once, at start-up.
+    async fn restore_revocations(&self) -> AuthResult<()> {
+        let config = &self.inner.config;
+        let now = self.now();
+        let window = config.access_token_ttl + config.token_leeway;
+        let revoked = self
+            .inner
+            .store
+            .sessions
+            .revoked_sessions_since(now - window)
+            .await?;
+        if !revoked.is_empty() {
+            // Every entry may go once a token signed now would be dead:
+            // never earlier than the one made at the revocation.
+            self.inner.revocations.revoke(&revoked, now + window).await;
+            tracing::info!(sessions = revoked.len(), "revoked sessions restored");
+        }
+        Ok(())
     }
 
     /// Writes `event` to the audit log, then hands it to the hook.

@@ -88,6 +88,7 @@ instrument!(SessionStore, "sessions", {
         now: DateTime<Utc>,
         reason: &str,
     ) -> u64;
+    fn revoked_sessions_since(&self, since: DateTime<Utc>) -> Vec<Uuid>;
     fn purge_sessions(&self, before: DateTime<Utc>) -> u64;
 });
 

@@ -139,6 +139,13 @@ pub trait SessionStore: Send + Sync {
         reason: &str,
     ) -> AuthResult<u64>;
 
+    /// Ids of the sessions revoked after `since` whose absolute expiry is
+    /// after `since` too: with `since` = now − access-token lifetime −
+    /// leeway, every session whose access tokens may still verify. Read
+    /// once at start-up to restore the revocation list, so a restart does
+    /// not bring revoked sessions' tokens back to life. Any order.
+    async fn revoked_sessions_since(&self, since: DateTime<Utc>) -> AuthResult<Vec<Uuid>>;
+
     /// Deletes sessions (and their refresh tokens) that expired or were
     /// revoked before `before`; returns how many.
     async fn purge_sessions(&self, before: DateTime<Utc>) -> AuthResult<u64>;

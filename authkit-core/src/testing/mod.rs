@@ -126,6 +126,7 @@ macro_rules! store_conformance_tests {
             refresh_reuse_grace_tolerates_only_the_previous_token,
             refresh_fails_after_idle_timeout_and_absolute_expiry,
             unknown_refresh_tokens_are_invalid,
+            revoked_sessions_since_lists_recent_revocations,
             purge_sessions_removes_only_old_sessions,
             // One-time tokens.
             one_time_tokens_are_consumed_once,

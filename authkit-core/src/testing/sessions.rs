@@ -529,6 +529,87 @@ pub async fn unknown_refresh_tokens_are_invalid(store: Store) {
     );
 }
 
+/// `revoked_sessions_since(since)` lists exactly the sessions revoked
+/// after `since` (by any path: one session, all of a user's, refresh
+/// reuse) whose expiry is after `since` too: those whose access tokens may
+/// still verify.
+pub async fn revoked_sessions_since_lists_recent_revocations(store: Store) {
+    let t = now();
+    let since = t - Duration::minutes(15);
+    let user_id = Uuid::now_v7();
+    let sessions = &store.sessions;
+
+    let (logged_out, _) = open(&store, user_id, t - Duration::hours(1)).await;
+    sessions
+        .revoke_session(user_id, logged_out.id, t - secs(60), "logout")
+        .await
+        .unwrap();
+    let (at_since, _) = open(&store, user_id, t - Duration::hours(1)).await;
+    sessions
+        .revoke_session(user_id, at_since.id, since, "logout")
+        .await
+        .unwrap();
+    let (long_ago, _) = open(&store, user_id, t - Duration::hours(2)).await;
+    sessions
+        .revoke_session(user_id, long_ago.id, t - Duration::hours(1), "logout")
+        .await
+        .unwrap();
+    let (reused, first) = open(&store, user_id, t - Duration::hours(1)).await;
+    rotate(&store, first, t - secs(120)).await;
+    let (outcome, _) = rotate(&store, first, t - secs(30)).await;
+    assert!(matches!(outcome, RotateOutcome::Reused(_)), "{outcome:?}");
+    let (live, _) = open(&store, user_id, t - Duration::hours(1)).await;
+    let other_user = Uuid::now_v7();
+    let (all_of_user, _) = open(&store, other_user, t - Duration::hours(1)).await;
+    let (kept, _) = open(&store, other_user, t - Duration::hours(1)).await;
+    sessions
+        .revoke_user_sessions(other_user, Some(kept.id), t - secs(10), "logout_all")
+        .await
+        .unwrap();
+    let ended_before = Session {
+        expires_at: since,
+        revoked_at: Some(t - secs(60)),
+        revoke_reason: Some("logout".into()),
+        ..session(user_id, t - Duration::days(30))
+    };
+    sessions
+        .create_session(&ended_before, &token_hash())
+        .await
+        .unwrap();
+    let ends_after = Session {
+        expires_at: since + secs(1),
+        revoked_at: Some(t - secs(60)),
+        revoke_reason: Some("logout".into()),
+        ..session(user_id, t - Duration::days(30))
+    };
+    sessions
+        .create_session(&ends_after, &token_hash())
+        .await
+        .unwrap();
+
+    let listed = sessions.revoked_sessions_since(since).await.unwrap();
+    for id in [logged_out.id, reused.id, all_of_user.id, ends_after.id] {
+        assert!(
+            listed.contains(&id),
+            "a session revoked after `since` is listed"
+        );
+    }
+    for (id, why) in [
+        (at_since.id, "revoked exactly at `since`"),
+        (long_ago.id, "revoked before `since`"),
+        (live.id, "not revoked"),
+        (kept.id, "kept by revoke_user_sessions"),
+        (ended_before.id, "expired by `since`"),
+    ] {
+        assert!(!listed.contains(&id), "a session {why} is not listed");
+    }
+    assert_eq!(
+        listed.iter().filter(|id| **id == logged_out.id).count(),
+        1,
+        "each session is listed once"
+    );
+}
+
 /// Purging drops sessions that expired or were revoked before the cutoff,
 /// with their refresh tokens, and nothing else.
 pub async fn purge_sessions_removes_only_old_sessions(store: Store) {

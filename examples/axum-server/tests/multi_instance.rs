@@ -9,9 +9,10 @@
 //! them it prints why it skips, except under `CI=true`, where it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -20,26 +21,14 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 use tokio::time::Instant;
 
+use support::{Instance, client, command, start};
+
 const PASSWORD: &str = "correct horse battery staple";
 /// How often instances poll the revocation feed: the documented bound on
 /// how late a revocation made elsewhere is seen.
 const REVOCATION_POLL_MS: u64 = 100;
 /// Patience for anything that is meant to propagate within the bound.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-/// One running server process.
-struct Instance {
-    base: String,
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The environment every process of the run shares.
 fn environment(database_url: &str, redis_url: &str, prefix: &str) -> Vec<(String, String)> {
@@ -74,60 +63,6 @@ fn environment(database_url: &str, redis_url: &str, prefix: &str) -> Vec<(String
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
-}
-
-/// The server binary with the run's environment, in a scratch directory
-/// (no `.env` or dev-secrets file of the developer's is read).
-fn command(env: &[(String, String)]) -> Command {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("multi-instance");
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_axum-server"));
-    command
-        .current_dir(dir)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    command
-}
-
-/// Starts one instance and waits for its `listening` line.
-fn start(env: &[(String, String)]) -> Instance {
-    let mut child = command(env).spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (address_tx, address_rx) = std::sync::mpsc::channel();
-    let lines = log.clone();
-    // Keeps draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("listening")
-                && let Some(address) = line.split("address=").nth(1)
-            {
-                let _ = address_tx.send(address.trim().to_owned());
-            }
-            lines.lock().unwrap().push(line);
-        }
-    });
-    let Ok(address) = address_rx.recv_timeout(Duration::from_secs(60)) else {
-        let _ = child.kill();
-        panic!(
-            "the server did not start:\n{}",
-            log.lock().unwrap().join("\n")
-        );
-    };
-    Instance {
-        base: format!("http://{address}"),
-        child,
-        log,
-    }
-}
-
-/// A plain-HTTP client (see the e2e suite for why the provider is set).
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
 /// An answer, read in full.
@@ -240,22 +175,6 @@ impl Cluster {
     }
 }
 
-impl Drop for Cluster {
-    /// On failure, shows what the servers logged.
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            for (i, instance) in self.instances.iter().enumerate() {
-                let log = instance
-                    .log
-                    .lock()
-                    .map(|l| l.join("\n"))
-                    .unwrap_or_default();
-                eprintln!("--- instance {i}\n{log}");
-            }
-        }
-    }
-}
-
 /// The `kid` in a JWT's header.
 fn kid(jwt: &str) -> String {
     let header = jwt.split('.').next().unwrap();
@@ -286,7 +205,7 @@ async fn three_instances_behave_as_one_service() {
 
     // The scenarios run in their own task so that the schema is dropped
     // whatever they do; a failure is re-raised after.
-    let outcome = tokio::spawn(scenarios(env)).await;
+    let outcome = tokio::spawn(scenarios(support::scratch("multi-instance"), env)).await;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&mut admin)
         .await
@@ -296,11 +215,11 @@ async fn three_instances_behave_as_one_service() {
     }
 }
 
-async fn scenarios(env: Vec<(String, String)>) {
+async fn scenarios(dir: PathBuf, env: Vec<(String, String)>) {
     // The first instance migrates the schema; the others start after it.
-    let first = start(&env);
-    let second = start(&env);
-    let third = start(&env);
+    let first = start(&dir, &env);
+    let second = start(&dir, &env);
+    let third = start(&dir, &env);
     let cluster = Cluster {
         client: client(),
         instances: vec![first, second, third],
@@ -310,7 +229,7 @@ async fn scenarios(env: Vec<(String, String)>) {
     refresh_reuse_is_detected_everywhere(&cluster).await;
     revocation_reaches_every_instance(&cluster).await;
     profile_change_reaches_every_cached_me(&cluster).await;
-    key_rotation_reaches_every_instance(&cluster, &env).await;
+    key_rotation_reaches_every_instance(&cluster, &dir, &env).await;
     metrics_are_exposed(&cluster).await;
 }
 
@@ -469,14 +388,18 @@ async fn profile_change_reaches_every_cached_me(cluster: &Cluster) {
 /// A key rotated by a one-off command against the shared store is
 /// published by every instance after its reload, signs once active, and
 /// its tokens verify on every instance; older tokens keep verifying.
-async fn key_rotation_reaches_every_instance(cluster: &Cluster, env: &[(String, String)]) {
+async fn key_rotation_reaches_every_instance(
+    cluster: &Cluster,
+    dir: &Path,
+    env: &[(String, String)],
+) {
     let email = "rotate@example.com";
     cluster.register(0, email).await;
     let before = cluster.tokens(0, email).await;
     let old_access = before["access_token"].as_str().unwrap();
     let old_kid = kid(old_access);
 
-    let status = command(env)
+    let status = command(dir, env)
         .arg("rotate-signing-key")
         .stderr(Stdio::null())
         .status()

@@ -252,6 +252,16 @@ impl SessionStore for MemoryStore {
         Ok(revoking.len() as u64)
     }
 
+    async fn revoked_sessions_since(&self, since: DateTime<Utc>) -> AuthResult<Vec<Uuid>> {
+        Ok(lock(&self.sessions)
+            .by_id
+            .values()
+            .map(|family| &family.session)
+            .filter(|s| s.revoked_at.is_some_and(|at| at > since) && s.expires_at > since)
+            .map(|s| s.id)
+            .collect())
+    }
+
     async fn purge_sessions(&self, before: DateTime<Utc>) -> AuthResult<u64> {
         let mut table = lock(&self.sessions);
         let dead: Vec<Uuid> = table
