@@ -814,6 +814,24 @@ macro_rules! impl_store {
                     .map_err(to_auth)
                 }
 
+                async fn session_by_current_refresh(
+                    &self,
+                    refresh: &TokenHash,
+                ) -> AuthResult<Option<Session>> {
+                    sqlx::query(Self::sql(
+                        "SELECT s.id, s.user_id, s.ip, s.user_agent, s.created_at, \
+                         s.last_seen_at, s.expires_at, s.revoked_at, s.revoke_reason \
+                         FROM authkit_refresh_tokens r \
+                         JOIN authkit_sessions s ON s.id = r.session_id \
+                         WHERE r.hash = ? AND r.rotated_at IS NULL",
+                    ))
+                    .bind(&refresh.0[..])
+                    .fetch_optional(&self.pool)
+                    .await
+                    .and_then(|row| row.map(|row| session_from_row(&row)).transpose())
+                    .map_err(to_auth)
+                }
+
                 async fn rotate_refresh(&self, req: &RotateRefresh) -> AuthResult<RotateOutcome> {
                     match Self::ROTATION {
                         RotationPlan::Call(call) => {

@@ -72,6 +72,7 @@ instrument!(SessionStore, "sessions", {
     fn create_session(&self, session: &Session, refresh: &TokenHash) -> ();
     fn session(&self, id: Uuid) -> Option<Session>;
     fn session_by_refresh(&self, refresh: &TokenHash) -> Option<Session>;
+    fn session_by_current_refresh(&self, refresh: &TokenHash) -> Option<Session>;
     fn rotate_refresh(&self, req: &RotateRefresh) -> RotateOutcome;
     fn sessions_for_user(&self, user_id: Uuid, now: DateTime<Utc>) -> Vec<Session>;
     fn revoke_session(

@@ -105,6 +105,11 @@ pub trait SessionStore: Send + Sync {
     /// The session a refresh token (current or already rotated) belongs to.
     async fn session_by_refresh(&self, refresh: &TokenHash) -> AuthResult<Option<Session>>;
 
+    /// The session whose CURRENT refresh token this is: `None` for a token
+    /// already rotated (even within the reuse grace) or unknown. A read:
+    /// it never rotates, consumes or revokes anything (introspection).
+    async fn session_by_current_refresh(&self, refresh: &TokenHash) -> AuthResult<Option<Session>>;
+
     /// Rotates a refresh token in one atomic step (see [`RotateOutcome`]).
     /// Of N concurrent rotations of one token exactly one gets `Rotated`;
     /// the others see a rotated token and get `Reused` (unless within the

@@ -121,6 +121,7 @@ macro_rules! store_conformance_tests {
             revoke_session_only_revokes_the_owners_live_session,
             revoke_user_sessions_keeps_the_one_asked_for,
             rotating_the_current_refresh_token_rotates_it,
+            only_the_current_refresh_token_is_found_and_never_consumed,
             reusing_a_rotated_refresh_token_revokes_the_session,
             concurrent_rotations_of_one_token_rotate_once,
             refresh_reuse_grace_tolerates_only_the_previous_token,

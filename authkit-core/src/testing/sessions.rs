@@ -291,6 +291,68 @@ pub async fn rotating_the_current_refresh_token_rotates_it(store: Store) {
     );
 }
 
+/// Only the current refresh token is found by
+/// `session_by_current_refresh`; the lookup reads and never rotates (the
+/// token found still rotates afterwards), also under concurrency.
+pub async fn only_the_current_refresh_token_is_found_and_never_consumed(store: Store) {
+    let t = now();
+    let (session, r1) = open(&store, Uuid::now_v7(), t).await;
+    let sessions = &store.sessions;
+    assert_eq!(
+        sessions.session_by_current_refresh(&r1).await.unwrap(),
+        Some(session.clone()),
+        "a fresh session's first token is current"
+    );
+    assert_eq!(
+        sessions
+            .session_by_current_refresh(&token_hash())
+            .await
+            .unwrap(),
+        None,
+        "unknown token"
+    );
+    let lookups = race(20, |_| {
+        let store = store.clone();
+        async move { store.sessions.session_by_current_refresh(&r1).await }
+    })
+    .await;
+    assert!(
+        lookups.iter().all(|l| l.as_ref().unwrap().is_some()),
+        "concurrent lookups all find it: nothing is consumed"
+    );
+
+    let at = t + secs(5);
+    let (outcome, r2) = rotate(&store, r1, at).await;
+    assert!(
+        matches!(outcome, RotateOutcome::Rotated(_)),
+        "the looked-up token still rotates"
+    );
+    assert_eq!(
+        sessions.session_by_current_refresh(&r1).await.unwrap(),
+        None,
+        "a rotated token is no longer current"
+    );
+    assert_eq!(
+        sessions
+            .session_by_current_refresh(&r2)
+            .await
+            .unwrap()
+            .map(|s| (s.id, s.last_seen_at)),
+        Some((session.id, at)),
+        "its replacement is"
+    );
+
+    // Revoked: still found (the caller checks liveness), still current.
+    assert!(
+        sessions
+            .revoke_session(session.user_id, session.id, at, "logout")
+            .await
+            .unwrap()
+    );
+    let revoked = sessions.session_by_current_refresh(&r2).await.unwrap();
+    assert!(revoked.is_some_and(|s| s.revoked_at.is_some()));
+}
+
 /// Presenting a rotated token revokes the session; its newest token dies
 /// with it.
 pub async fn reusing_a_rotated_refresh_token_revokes_the_session(store: Store) {

@@ -137,6 +137,16 @@ impl SessionStore for MemoryStore {
             .map(|family| family.session.clone()))
     }
 
+    async fn session_by_current_refresh(&self, refresh: &TokenHash) -> AuthResult<Option<Session>> {
+        let table = lock(&self.sessions);
+        Ok(table
+            .refresh
+            .get(refresh)
+            .filter(|token| token.rotated.is_none())
+            .and_then(|token| table.by_id.get(&token.session_id))
+            .map(|family| family.session.clone()))
+    }
+
     async fn rotate_refresh(&self, req: &RotateRefresh) -> AuthResult<RotateOutcome> {
         let mut guard = lock(&self.sessions);
         let table = &mut *guard;
