@@ -50,7 +50,7 @@ pub fn well_known(api: impl Into<Api>) -> Resource {
         async move {
             match translate::request(&request, request.uri().path(), Bytes::new()) {
                 Some(request) => translate::response(api.well_known(&request)),
-                None => not_found(),
+                None => not_found(&api),
             }
         }
     })
@@ -67,11 +67,11 @@ fn route(api: Api) -> Route {
 async fn serve(api: &Api, request: &HttpRequest, payload: web::Payload) -> HttpResponse {
     let Ok(Ok(body)) = payload.to_bytes_limited(api.config().body_limit).await else {
         // Over the limit (or a body the client stopped sending).
-        return translate::response(api::payload_too_large());
+        return translate::response(api.secured(api::payload_too_large()));
     };
     let path = relative_path(request, &api.config().mount_path);
     let Some(translated) = translate::request(request, path, body) else {
-        return not_found();
+        return not_found(api);
     };
     let peer = request.peer_addr().map(|addr| addr.ip());
     translate::response(api.handle(translated, peer).await)
@@ -89,6 +89,6 @@ fn relative_path<'a>(request: &'a HttpRequest, mount: &str) -> &'a str {
     if path.is_empty() { "/" } else { path }
 }
 
-fn not_found() -> HttpResponse {
-    translate::response(api::error_response(&AuthError::NotFound))
+fn not_found(api: &Api) -> HttpResponse {
+    translate::response(api.secured(api::error_response(&AuthError::NotFound)))
 }

@@ -39,7 +39,7 @@ async fn serve(State(api): State<Api>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         // Over the limit (or a body the client stopped sending).
-        return into_axum(api::payload_too_large());
+        return into_axum(api.secured(api::payload_too_large()));
     };
     into_axum(
         api.handle(http::Request::from_parts(parts, bytes), peer)

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::mfa::{MfaMethod, TotpAlgorithm, TotpParams};
 use crate::password::{HashParams, HashQueue, PasswordPolicy};
-use crate::rate_limit::{Quota, RateAction, RateLimits};
+use crate::rate_limit::{IpPrefixes, Quota, RateAction, RateLimits};
 use crate::sms::CallingCode;
 use crate::store::LockoutPolicy;
 use crate::token::Algorithm;
@@ -433,6 +433,21 @@ impl AuthConfig {
                 }
             }
         }
+        let prefixes = c.rate_limits.ip_prefixes();
+        let (mut v4, mut v6) = (prefixes.v4(), prefixes.v6());
+        env.number("AUTHKIT_RATE_IPV4_PREFIX", &mut v4)?;
+        env.number("AUTHKIT_RATE_IPV6_PREFIX", &mut v6)?;
+        let prefixes = IpPrefixes::new(v4, v6).map_err(|err| {
+            let var = match err.field_errors().first().map(|e| e.field.as_str()) {
+                Some("ipv4_prefix") => "AUTHKIT_RATE_IPV4_PREFIX",
+                _ => "AUTHKIT_RATE_IPV6_PREFIX",
+            };
+            ConfigError::new(
+                var,
+                "expected a prefix length: 1-32 for IPv4, 1-128 for IPv6",
+            )
+        })?;
+        c.rate_limits.set_ip_prefixes(prefixes);
         c.validate()?;
         Ok(c)
     }
@@ -1101,6 +1116,42 @@ mod tests {
         for bad in ["lots", "10", "0/1m", "5/1w", "-1/1m"] {
             let err = vars(&[("AUTHKIT_RATE_LOGIN_PER_IP", bad)]).unwrap_err();
             assert_eq!(err.variable, "AUTHKIT_RATE_LOGIN_PER_IP", "{bad}");
+        }
+        // Every action has its variable, the new per-IP ones included.
+        let c = vars(&[
+            ("AUTHKIT_RATE_REFRESH_PER_IP", "7/1m"),
+            ("AUTHKIT_RATE_INTROSPECT_PER_IP", "off"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.rate_limits.get(RateAction::RefreshPerIp),
+            Some(Quota::new(7, std::time::Duration::from_secs(60)))
+        );
+        assert_eq!(c.rate_limits.get(RateAction::IntrospectPerIp), None);
+    }
+
+    #[test]
+    fn per_ip_prefixes_come_from_the_environment() {
+        let c = vars(&[]).unwrap();
+        assert_eq!(c.rate_limits.ip_prefixes(), IpPrefixes::default());
+        let c = vars(&[
+            ("AUTHKIT_RATE_IPV4_PREFIX", "24"),
+            ("AUTHKIT_RATE_IPV6_PREFIX", "56"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.rate_limits.ip_prefixes(),
+            IpPrefixes::new(24, 56).unwrap()
+        );
+        for (var, bad) in [
+            ("AUTHKIT_RATE_IPV4_PREFIX", "0"),
+            ("AUTHKIT_RATE_IPV4_PREFIX", "33"),
+            ("AUTHKIT_RATE_IPV4_PREFIX", "x"),
+            ("AUTHKIT_RATE_IPV6_PREFIX", "129"),
+            ("AUTHKIT_RATE_IPV6_PREFIX", "-1"),
+        ] {
+            let err = vars(&[(var, bad)]).unwrap_err();
+            assert_eq!(err.variable, var, "{bad}");
         }
     }
 

@@ -98,5 +98,5 @@ pub use service::{
     IdentityList, ImportedUser, Introspection, LoginOutcome, MAX_PER_PAGE, MAX_TOKEN_ORGS, Me,
     MfaChallenge, MfaEnrollment, MfaSummary, MyOrg, NewAdmin, OAuthCallback, OAuthOutcome,
     OAuthResult, OAuthStart, Page, ProfileUpdate, Registered, Registration, RegistrationChallenge,
-    TokenPair, TotpDisable, TotpEnrolled, TotpSetup,
+    TokenPair, TokenTypeHint, TotpDisable, TotpEnrolled, TotpSetup,
 };

@@ -4,9 +4,17 @@
 //! Each [`RateAction`] has its own [`Quota`] and its own keyspace; the key is
 //! chosen by the caller (a client IP, a normalized email, a challenge id) and
 //! compared exactly, so the caller normalizes it first.
+//!
+//! Every per-IP limit keys its client with one function,
+//! [`IpPrefixes::key`]: an IPv4 address by its /32 and an IPv6 address by
+//! its /64 (one subscriber's allocation; both prefixes configurable), an
+//! IPv4-mapped IPv6 address as the IPv4 address it is, and a request whose
+//! client address is unknown by the one shared key [`UNKNOWN_IP_KEY`], so a
+//! missing peer address never skips a per-IP limit.
 
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -56,11 +64,19 @@ pub enum RateAction {
     /// `/register/confirm` check of one address spends one, across
     /// challenges, so a new code never refills it.
     RegisterCodePerEmail,
+    /// Password-reset requests per client IP.
+    ResetPerIp,
+    /// Verification resends per client IP.
+    ResendPerIp,
+    /// Refresh-token rotations per client IP.
+    RefreshPerIp,
+    /// Token introspections per client IP.
+    IntrospectPerIp,
 }
 
 impl RateAction {
     /// Every action, for iterating over configuration.
-    pub const ALL: [RateAction; 15] = [
+    pub const ALL: [RateAction; 19] = [
         Self::LoginPerIp,
         Self::LoginPerEmail,
         Self::RegisterPerIp,
@@ -76,6 +92,10 @@ impl RateAction {
         Self::ReauthPerUser,
         Self::ReauthPerIp,
         Self::RegisterCodePerEmail,
+        Self::ResetPerIp,
+        Self::ResendPerIp,
+        Self::RefreshPerIp,
+        Self::IntrospectPerIp,
     ];
 
     /// A stable snake_case name, for configuration keys, logs and errors.
@@ -96,6 +116,10 @@ impl RateAction {
             Self::ReauthPerUser => "reauth_per_user",
             Self::ReauthPerIp => "reauth_per_ip",
             Self::RegisterCodePerEmail => "register_code_per_email",
+            Self::ResetPerIp => "reset_per_ip",
+            Self::ResendPerIp => "resend_per_ip",
+            Self::RefreshPerIp => "refresh_per_ip",
+            Self::IntrospectPerIp => "introspect_per_ip",
         }
     }
 
@@ -154,29 +178,112 @@ impl Quota {
     }
 }
 
-/// Quotas per action; `None` means the action is not limited.
+/// The key every per-IP limit gives a request whose client address is
+/// unknown (no socket peer, e.g. an adapter without connection info): all
+/// such requests share one budget rather than escaping the limit.
+pub const UNKNOWN_IP_KEY: &str = "unknown";
+
+/// How per-IP limits group client addresses: by network prefix, one for
+/// each address family. The defaults, /32 for IPv4 and /64 for IPv6, key
+/// one IPv4 address, or one IPv6 subscriber (who usually holds a whole /64
+/// and could otherwise rotate through 2^64 addresses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpPrefixes {
+    v4: u8,
+    v6: u8,
+}
+
+impl Default for IpPrefixes {
+    /// /32 for IPv4, /64 for IPv6.
+    fn default() -> Self {
+        Self { v4: 32, v6: 64 }
+    }
+}
+
+impl IpPrefixes {
+    /// Groups IPv4 clients by their `/v4` and IPv6 clients by their `/v6`.
+    ///
+    /// # Errors
+    /// A validation error unless `1 <= v4 <= 32` and `1 <= v6 <= 128`
+    /// (field `ipv4_prefix` or `ipv6_prefix`).
+    pub fn new(v4: u8, v6: u8) -> AuthResult<Self> {
+        let bad = |field: &str, max: u8| {
+            AuthError::invalid_field(
+                field,
+                "ip_prefix_invalid",
+                format!("a prefix length between 1 and {max}"),
+            )
+        };
+        if !(1..=32).contains(&v4) {
+            return Err(bad("ipv4_prefix", 32));
+        }
+        if !(1..=128).contains(&v6) {
+            return Err(bad("ipv6_prefix", 128));
+        }
+        Ok(Self { v4, v6 })
+    }
+
+    /// The IPv4 prefix length.
+    pub fn v4(self) -> u8 {
+        self.v4
+    }
+
+    /// The IPv6 prefix length.
+    pub fn v6(self) -> u8 {
+        self.v6
+    }
+
+    /// The rate-limit key of a client: its network (`203.0.113.9/32`,
+    /// `2001:db8:1:2::/64`), an IPv4-mapped IPv6 address keyed as IPv4,
+    /// and [`UNKNOWN_IP_KEY`] when the address is unknown. Every per-IP
+    /// limit keys through this one function.
+    pub fn key(self, ip: Option<IpAddr>) -> String {
+        match ip.map(|ip| ip.to_canonical()) {
+            None => UNKNOWN_IP_KEY.to_owned(),
+            Some(IpAddr::V4(v4)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.v4)).unwrap_or(0);
+                let net = std::net::Ipv4Addr::from(u32::from(v4) & mask);
+                format!("{net}/{}", self.v4)
+            }
+            Some(IpAddr::V6(v6)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.v6)).unwrap_or(0);
+                let net = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+                format!("{net}/{}", self.v6)
+            }
+        }
+    }
+}
+
+/// Quotas per action (`None` means the action is not limited), and how
+/// per-IP limits group addresses ([`IpPrefixes`]).
 ///
 /// Every quota held is valid: [`set`](RateLimits::set) refuses the others.
-/// The defaults:
+/// The defaults (each action's variable is `AUTHKIT_RATE_` and its
+/// [name](RateAction::as_str) in capitals):
 ///
-/// | action | quota |
-/// |---|---|
-/// | login per IP | 30 per minute |
-/// | login per email | 10 per minute |
-/// | registration per IP | 10 per minute |
-/// | password reset per email | 5 per hour |
-/// | verification resend per email | 5 per hour |
-/// | code checks per challenge | 5 per 10 minutes |
-/// | code checks per account | 20 per hour |
-/// | email lookup per IP | 10 per hour |
-/// | texts per account | 5 per hour |
-/// | texts per IP | 10 per hour |
-/// | texts per destination number | 5 per hour |
-/// | texts in all (global SMS budget) | 1000 per hour |
-/// | password re-check per account | 10 per minute |
-/// | password re-check per IP | 30 per minute |
-/// | registration codes per email | 10 per 150 minutes |
+/// | action | key | quota |
+/// |---|---|---|
+/// | `login_per_ip` (login, social sign-in) | client IP | 30 per minute |
+/// | `login_per_email` | email | 10 per minute |
+/// | `register_per_ip` | client IP | 10 per minute |
+/// | `reset_per_email` (password reset) | email | 5 per hour |
+/// | `reset_per_ip` | client IP | 20 per hour |
+/// | `resend_per_email` (verification resend; also MFA email codes sent, per account) | email / account | 5 per hour |
+/// | `resend_per_ip` (verification resend) | client IP | 20 per hour |
+/// | `code_per_challenge` | challenge | 5 per 10 minutes |
+/// | `code_per_account` | account | 20 per hour |
+/// | `lookup_per_ip` (email lookup) | client IP | 10 per hour |
+/// | `refresh_per_ip` | client IP | 120 per minute |
+/// | `introspect_per_ip` | client IP | 600 per minute |
+/// | `sms_per_account` (texts: phone verification, SMS login codes) | account | 5 per hour |
+/// | `sms_per_ip` | client IP | 10 per hour |
+/// | `sms_per_number` | destination number | 5 per hour |
+/// | `sms_global` (the deployment's SMS budget) | one key | 1000 per hour |
+/// | `reauth_per_user` (password re-checks of a signed-in account) | account | 10 per minute |
+/// | `reauth_per_ip` | client IP | 30 per minute |
+/// | `register_code_per_email` | email (all challenges) | 10 per 150 minutes |
 ///
+/// Client IPs are keyed by /32 (IPv4) and /64 (IPv6) by default.
 /// Password re-checks (a signed-in caller proving the password again)
 /// get the login's budgets: they are logins by another door. The
 /// registration-code budget is the default lockout's: 10 tries, then one
@@ -184,6 +291,7 @@ impl Quota {
 #[derive(Clone, PartialEq, Eq)]
 pub struct RateLimits {
     quotas: [Option<Quota>; RateAction::ALL.len()],
+    ip_prefixes: IpPrefixes,
 }
 
 impl RateLimits {
@@ -191,7 +299,18 @@ impl RateLimits {
     pub fn disabled() -> Self {
         Self {
             quotas: [None; RateAction::ALL.len()],
+            ip_prefixes: IpPrefixes::default(),
         }
+    }
+
+    /// How per-IP limits group client addresses.
+    pub fn ip_prefixes(&self) -> IpPrefixes {
+        self.ip_prefixes
+    }
+
+    /// Groups client addresses by `prefixes` in every per-IP limit.
+    pub fn set_ip_prefixes(&mut self, prefixes: IpPrefixes) {
+        self.ip_prefixes = prefixes;
     }
 
     /// The quota of `action`, `None` if it is not limited.
@@ -240,9 +359,13 @@ impl Default for RateLimits {
             RateAction::SmsPerAccount | RateAction::SmsPerNumber => Quota::new(5, HOUR),
             RateAction::SmsGlobal => Quota::new(1000, HOUR),
             RateAction::RegisterCodePerEmail => Quota::new(10, 150 * MINUTE),
+            RateAction::ResetPerIp | RateAction::ResendPerIp => Quota::new(20, HOUR),
+            RateAction::RefreshPerIp => Quota::new(120, MINUTE),
+            RateAction::IntrospectPerIp => Quota::new(600, MINUTE),
         };
         Self {
             quotas: RateAction::ALL.map(|action| Some(quota(action))),
+            ip_prefixes: IpPrefixes::default(),
         }
     }
 }
@@ -251,6 +374,7 @@ impl fmt::Debug for RateLimits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
             .entries(RateAction::ALL.map(|action| (action.as_str(), self.get(action))))
+            .entry(&"ip_prefixes", &self.ip_prefixes)
             .finish()
     }
 }
@@ -451,6 +575,10 @@ mod tests {
             (RateAction::ReauthPerUser, 10, minute),
             (RateAction::ReauthPerIp, 30, minute),
             (RateAction::RegisterCodePerEmail, 10, 150 * minute),
+            (RateAction::ResetPerIp, 20, hour),
+            (RateAction::ResendPerIp, 20, hour),
+            (RateAction::RefreshPerIp, 120, minute),
+            (RateAction::IntrospectPerIp, 600, minute),
         ];
         assert_eq!(expected.len(), RateAction::ALL.len());
         for (action, burst, period) in expected {
@@ -459,6 +587,63 @@ mod tests {
                 Some(Quota::new(burst, period)),
                 "{action}"
             );
+        }
+    }
+
+    fn key(prefixes: IpPrefixes, ip: &str) -> String {
+        prefixes.key(Some(ip.parse().unwrap_or_else(|_| panic!("{ip}"))))
+    }
+
+    #[test]
+    fn ipv4_clients_are_keyed_by_address_and_ipv6_by_their_64() {
+        let p = IpPrefixes::default();
+        assert_eq!((p.v4(), p.v6()), (32, 64));
+        assert_eq!(key(p, "203.0.113.9"), "203.0.113.9/32");
+        assert_ne!(key(p, "203.0.113.9"), key(p, "203.0.113.10"));
+        // One /64: one key, whatever the interface id.
+        assert_eq!(key(p, "2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            key(p, "2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            key(p, "2001:db8:1:2::1")
+        );
+        assert_ne!(key(p, "2001:db8:1:3::1"), key(p, "2001:db8:1:2::1"));
+        // An IPv4-mapped IPv6 address is the IPv4 address.
+        assert_eq!(key(p, "::ffff:203.0.113.9"), "203.0.113.9/32");
+        // IPv4 and IPv6 keys never collide.
+        assert_ne!(key(p, "0.0.0.1"), key(p, "::1"));
+    }
+
+    #[test]
+    fn prefixes_are_configurable_and_bounded() {
+        let p = IpPrefixes::new(24, 48).unwrap();
+        assert_eq!(key(p, "203.0.113.9"), "203.0.113.0/24");
+        assert_eq!(key(p, "203.0.113.200"), "203.0.113.0/24");
+        assert_ne!(key(p, "203.0.114.1"), key(p, "203.0.113.1"));
+        assert_eq!(key(p, "2001:db8:1:ffff::1"), "2001:db8:1::/48");
+        let whole = IpPrefixes::new(32, 128).unwrap();
+        assert_eq!(key(whole, "2001:db8::1"), "2001:db8::1/128");
+        let widest = IpPrefixes::new(1, 1).unwrap();
+        assert_eq!(key(widest, "203.0.113.9"), "128.0.0.0/1");
+        assert_eq!(key(widest, "2001:db8::1"), "::/1");
+        for (v4, v6, field) in [
+            (0, 64, "ipv4_prefix"),
+            (33, 64, "ipv4_prefix"),
+            (32, 0, "ipv6_prefix"),
+            (32, 129, "ipv6_prefix"),
+        ] {
+            let err = IpPrefixes::new(v4, v6).unwrap_err();
+            assert_eq!(err.field_errors()[0].field, field, "{v4} {v6}");
+        }
+        let mut limits = RateLimits::default();
+        limits.set_ip_prefixes(p);
+        assert_eq!(limits.ip_prefixes(), p);
+    }
+
+    #[test]
+    fn an_unknown_client_shares_one_key() {
+        for p in [IpPrefixes::default(), IpPrefixes::new(8, 16).unwrap()] {
+            assert_eq!(p.key(None), UNKNOWN_IP_KEY);
+            assert_ne!(key(p, "203.0.113.9"), UNKNOWN_IP_KEY);
         }
     }
 

@@ -42,6 +42,9 @@ pub const USERS_WRITE: &str = "internal.users.write";
 pub const ROLES_ASSIGN: &str = "internal.roles.assign";
 /// Permission to read the audit log.
 pub const AUDIT_READ: &str = "internal.audit.read";
+/// Permission to introspect tokens (`POST /token/introspect` with a bearer
+/// token): for the service accounts of resource servers.
+pub const TOKENS_INTROSPECT: &str = "internal.tokens.introspect";
 
 /// Permission to see an organisation and its settings.
 pub const ORG_VIEW: &str = "org.view";
@@ -71,7 +74,9 @@ pub const SYSTEM_ADMIN: &str = "SYSTEM_ADMIN";
 impl Default for RoleMap {
     /// `END_USER`: nothing; `STAFF`: dashboard, users.read;
     /// `DATA_ADMIN`: STAFF + audit.read; `SYSTEM_ADMIN`: every internal
-    /// permission.
+    /// permission (tokens.introspect included). A resource server that
+    /// introspects with a bearer token gets a role of its own holding
+    /// [`TOKENS_INTROSPECT`] only.
     fn default() -> Self {
         Self::new()
             .with_role("END_USER", [] as [&str; 0])
@@ -85,6 +90,7 @@ impl Default for RoleMap {
                     USERS_WRITE,
                     ROLES_ASSIGN,
                     AUDIT_READ,
+                    TOKENS_INTROSPECT,
                 ],
             )
     }
@@ -216,6 +222,12 @@ mod tests {
         assert_eq!(staff_admin, vec![AUDIT_READ, DASHBOARD_VIEW, USERS_READ]);
         assert!(map.permissions_for(&["NOPE".into()]).is_empty());
         assert_eq!(map.roles().count(), 4);
+        let system = map.permissions_for(&[SYSTEM_ADMIN.into()]);
+        assert!(system.iter().any(|p| p == TOKENS_INTROSPECT));
+        for role in ["END_USER", "STAFF", "DATA_ADMIN"] {
+            let granted = map.permissions_for(&[role.into()]);
+            assert!(!granted.iter().any(|p| p == TOKENS_INTROSPECT), "{role}");
+        }
     }
 
     #[test]

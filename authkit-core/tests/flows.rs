@@ -7,13 +7,15 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use authkit_core::audit::{AuditQuery, AuthEvent};
-use authkit_core::clock::ManualClock;
+use authkit_core::clock::{Clock as _, ManualClock};
 use authkit_core::mail::{Mailer, MemoryMailer, Message};
-use authkit_core::rate_limit::{NoLimiter, RateLimiter};
+use authkit_core::rate_limit::{
+    GovernorLimiter, IpPrefixes, NoLimiter, Quota, RateAction, RateLimiter, RateLimits,
+};
 use authkit_core::store::{MemoryStore, Store};
 use authkit_core::{
     Auth, AuthConfig, AuthConfigBuilder, AuthError, Credentials, EventHook, LoginOutcome,
-    Principal, ProfileUpdate, Registration, RequestMeta, TokenPair,
+    Principal, ProfileUpdate, Registration, RequestMeta, TokenPair, TokenTypeHint,
 };
 use chrono::{Duration, Utc};
 
@@ -523,7 +525,7 @@ async fn refresh_rotates_and_detects_reuse() {
     ));
     assert!(
         !h.auth
-            .introspect(&second.access_token)
+            .introspect(&second.access_token, None, &meta())
             .await
             .unwrap()
             .active
@@ -615,7 +617,11 @@ async fn logout_sessions_and_introspection() {
     assert_eq!(listed[0].ip.as_deref(), Some("203.0.113.7"));
     assert_eq!(listed[0].user_agent.as_deref(), Some("tests/1.0"));
 
-    let intro = h.auth.introspect(&b.access_token).await.unwrap();
+    let intro = h
+        .auth
+        .introspect(&b.access_token, None, &meta())
+        .await
+        .unwrap();
     assert!(intro.active);
     assert_eq!(intro.sid, Some(b.session_id.to_string()));
 
@@ -624,7 +630,13 @@ async fn logout_sessions_and_introspection() {
         .revoke_session(&pa, b.session_id, &meta())
         .await
         .unwrap();
-    assert!(!h.auth.introspect(&b.access_token).await.unwrap().active);
+    assert!(
+        !h.auth
+            .introspect(&b.access_token, None, &meta())
+            .await
+            .unwrap()
+            .active
+    );
     assert!(matches!(
         h.auth.revoke_session(&pa, b.session_id, &meta()).await,
         Err(AuthError::NotFound)
@@ -654,7 +666,7 @@ async fn logout_sessions_and_introspection() {
     assert!(h.auth.refresh(&c.refresh_token, &meta()).await.is_err());
     assert!(h.auth.refresh(&other.refresh_token, &meta()).await.is_ok());
 
-    let garbage = h.auth.introspect("garbage").await.unwrap();
+    let garbage = h.auth.introspect("garbage", None, &meta()).await.unwrap();
     assert_eq!(
         serde_json::to_value(&garbage).unwrap(),
         serde_json::json!({"active": false})
@@ -865,7 +877,13 @@ async fn profile_update_deactivate_export() {
     ));
     h.auth.deactivate(&p, PASSWORD, &meta()).await.unwrap();
     assert!(h.auth.refresh(&pair.refresh_token, &meta()).await.is_err());
-    assert!(!h.auth.introspect(&pair.access_token).await.unwrap().active);
+    assert!(
+        !h.auth
+            .introspect(&pair.access_token, None, &meta())
+            .await
+            .unwrap()
+            .active
+    );
     assert!(matches!(
         login(&h, "sam@example.com", PASSWORD).await,
         Err(AuthError::AccountInactive)
@@ -1412,8 +1430,20 @@ async fn revoked_sessions_fail_introspection_at_once() {
         .change_password(&pa, PASSWORD, "changed passphrase one", &meta())
         .await
         .unwrap();
-    assert!(h.auth.introspect(&a.access_token).await.unwrap().active);
-    assert!(!h.auth.introspect(&b.access_token).await.unwrap().active);
+    assert!(
+        h.auth
+            .introspect(&a.access_token, None, &meta())
+            .await
+            .unwrap()
+            .active
+    );
+    assert!(
+        !h.auth
+            .introspect(&b.access_token, None, &meta())
+            .await
+            .unwrap()
+            .active
+    );
 
     h.auth
         .request_password_reset("intro@example.com", &meta())
@@ -1425,7 +1455,13 @@ async fn revoked_sessions_fail_introspection_at_once() {
         .confirm_password_reset(&token, "changed passphrase two", &meta())
         .await
         .unwrap();
-    assert!(!h.auth.introspect(&a.access_token).await.unwrap().active);
+    assert!(
+        !h.auth
+            .introspect(&a.access_token, None, &meta())
+            .await
+            .unwrap()
+            .active
+    );
 }
 
 /// Unknown accounts cost the same as known ones: one argon2id verification
@@ -1844,4 +1880,197 @@ async fn without_the_cache_a_refresh_reads_the_account_every_time() {
         .await
         .unwrap();
     assert_eq!(principal(&h, &third).roles, ["AUDITOR"]);
+}
+
+/// Calls the flow behind a per-IP `action` from `ip`; whether it was
+/// throttled.
+async fn throttled(h: &Harness, action: RateAction, ip: Option<&str>) -> bool {
+    let meta = RequestMeta::new(ip.map(str::to_owned), None);
+    let auth = &h.auth;
+    let result = match action {
+        RateAction::LoginPerIp => auth
+            .login(Credentials::new("nobody@example.com", "wrong!"), &meta)
+            .await
+            .map(drop),
+        RateAction::RegisterPerIp => auth
+            .register(Registration::new("not an email", "x"), &meta)
+            .await
+            .map(drop),
+        RateAction::ResetPerIp => auth.request_password_reset("a@example.com", &meta).await,
+        RateAction::ResendPerIp => auth.resend_verification("a@example.com", &meta).await,
+        RateAction::LookupPerIp => auth.lookup_email("+14155550123", &meta).await.map(drop),
+        RateAction::RefreshPerIp => auth.refresh("not a token", &meta).await.map(drop),
+        RateAction::IntrospectPerIp => auth.introspect("not a token", None, &meta).await.map(drop),
+        other => panic!("{other} is not a per-IP action"),
+    };
+    matches!(result, Err(AuthError::RateLimited { .. }))
+}
+
+const PER_IP: [RateAction; 7] = [
+    RateAction::LoginPerIp,
+    RateAction::RegisterPerIp,
+    RateAction::ResetPerIp,
+    RateAction::ResendPerIp,
+    RateAction::LookupPerIp,
+    RateAction::RefreshPerIp,
+    RateAction::IntrospectPerIp,
+];
+
+/// A harness where every per-IP action allows one call per hour.
+async fn one_per_ip(prefixes: IpPrefixes) -> Harness {
+    let mut limits = RateLimits::disabled();
+    for action in PER_IP {
+        limits
+            .set(action, Quota::new(1, std::time::Duration::from_secs(3600)))
+            .unwrap();
+    }
+    limits.set_ip_prefixes(prefixes);
+    let limiter = Arc::new(GovernorLimiter::new(limits.clone()));
+    harness_with(move |b| b.rate_limits(limits), limiter).await
+}
+
+#[tokio::test]
+async fn per_ip_limits_key_ipv6_by_64_and_share_one_key_for_unknown_clients() {
+    let h = one_per_ip(IpPrefixes::default()).await;
+    for action in PER_IP {
+        // One /64 is one client, whatever the interface id.
+        assert!(
+            !throttled(&h, action, Some("2001:db8:1:2::1")).await,
+            "{action}"
+        );
+        assert!(
+            throttled(&h, action, Some("2001:db8:1:2:aaaa::9")).await,
+            "{action}"
+        );
+        assert!(
+            !throttled(&h, action, Some("2001:db8:1:3::1")).await,
+            "{action}"
+        );
+        // IPv4 by address; a mapped address is the same client.
+        assert!(
+            !throttled(&h, action, Some("203.0.113.9")).await,
+            "{action}"
+        );
+        assert!(
+            throttled(&h, action, Some("::ffff:203.0.113.9")).await,
+            "{action}"
+        );
+        assert!(
+            !throttled(&h, action, Some("203.0.113.10")).await,
+            "{action}"
+        );
+        // Unknown (or unreadable) addresses share one budget: never skipped.
+        assert!(!throttled(&h, action, None).await, "{action}");
+        assert!(throttled(&h, action, None).await, "{action}");
+        assert!(
+            throttled(&h, action, Some("not an address")).await,
+            "{action}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn per_ip_prefixes_are_configurable() {
+    let h = one_per_ip(IpPrefixes::new(24, 48).unwrap()).await;
+    for action in PER_IP {
+        assert!(
+            !throttled(&h, action, Some("203.0.113.1")).await,
+            "{action}"
+        );
+        assert!(
+            throttled(&h, action, Some("203.0.113.200")).await,
+            "{action}"
+        );
+        assert!(
+            !throttled(&h, action, Some("203.0.114.1")).await,
+            "{action}"
+        );
+        assert!(
+            !throttled(&h, action, Some("2001:db8:1:2::1")).await,
+            "{action}"
+        );
+        assert!(
+            throttled(&h, action, Some("2001:db8:1:ffff::1")).await,
+            "{action}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refresh_tokens_are_introspected_without_being_consumed() {
+    let h = harness().await;
+    let pair = verified_user(&h, "rhea@example.com").await;
+    let user_id = principal(&h, &pair).user_id;
+    for hint in [
+        None,
+        Some(TokenTypeHint::RefreshToken),
+        Some(TokenTypeHint::AccessToken),
+    ] {
+        let intro = h
+            .auth
+            .introspect(&pair.refresh_token, hint, &meta())
+            .await
+            .unwrap();
+        assert!(intro.active, "{hint:?}");
+        assert_eq!(intro.token_type.as_deref(), Some("refresh_token"));
+        assert_eq!(intro.sub, Some(user_id.to_string()));
+        assert_eq!(intro.sid, Some(pair.session_id.to_string()));
+        assert_eq!(intro.iss.as_deref(), Some("authkit"));
+        let exp = intro.exp.unwrap();
+        assert!(exp > h.clock.now().timestamp(), "{exp}");
+        assert!(intro.scope.is_none() && intro.roles.is_none() && intro.jti.is_none());
+        // An access token is found whatever the hint, too.
+        let access = h
+            .auth
+            .introspect(&pair.access_token, hint, &meta())
+            .await
+            .unwrap();
+        assert_eq!(access.token_type.as_deref(), Some("Bearer"), "{hint:?}");
+    }
+    // Introspection consumed nothing: concurrent introspections all see it
+    // active, and the token still rotates once.
+    let all = futures_all(&h, &pair.refresh_token).await;
+    assert!(all.iter().all(|active| *active));
+    let next = h.auth.refresh(&pair.refresh_token, &meta()).await.unwrap();
+    let intro = |token: String| {
+        let auth = h.auth.clone();
+        async move { auth.introspect(&token, None, &meta()).await.unwrap() }
+    };
+    assert!(!intro(pair.refresh_token.clone()).await.active, "rotated");
+    assert!(intro(next.refresh_token.clone()).await.active);
+    assert_eq!(
+        serde_json::to_value(intro(pair.refresh_token.clone()).await).unwrap(),
+        serde_json::json!({"active": false})
+    );
+
+    // Idle past the timeout, then a new login: the session's end shows.
+    let other = login(&h, "rhea@example.com", PASSWORD).await.unwrap();
+    h.auth
+        .logout(&principal(&h, &other), None, &meta())
+        .await
+        .unwrap();
+    assert!(!intro(other.refresh_token).await.active, "logged out");
+    h.clock.advance(Duration::days(8));
+    assert!(!intro(next.refresh_token).await.active, "idle too long");
+    for garbage in ["", "x", &"y".repeat(10_000)] {
+        assert!(!intro(garbage.to_owned()).await.active);
+    }
+}
+
+/// 20 concurrent introspections of `token`: whether each saw it active.
+async fn futures_all(h: &Harness, token: &str) -> Vec<bool> {
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let auth = h.auth.clone();
+            let token = token.to_owned();
+            tokio::spawn(
+                async move { auth.introspect(&token, None, &meta()).await.unwrap().active },
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.unwrap());
+    }
+    out
 }

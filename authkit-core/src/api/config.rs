@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
-use super::client_ip::TrustedProxies;
+use super::client_ip::{ProxyHeader, TrustedProxies};
 use crate::config::{ConfigError, flag};
+use crate::secret::ct_eq;
 
 /// Default request body limit: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -56,6 +57,51 @@ impl fmt::Display for SameSite {
     }
 }
 
+/// Shortest introspection client secret accepted: 32 characters.
+pub const MIN_CLIENT_SECRET: usize = 32;
+
+/// The client id and secret a resource server presents with HTTP Basic
+/// (RFC 6749 section 2.3.1) to `POST /token/introspect`. The secret is
+/// compared in constant time and never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IntrospectionClient {
+    id: String,
+    secret: String,
+}
+
+impl IntrospectionClient {
+    /// A client `id` with its `secret` (checked by
+    /// [`ApiConfig::validate`]: an id of printable ASCII without `:`, a
+    /// secret of at least [`MIN_CLIENT_SECRET`] characters).
+    pub fn new(id: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            secret: secret.into(),
+        }
+    }
+
+    /// The client id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether `id` and `secret` are this client's (constant time in the
+    /// secret).
+    pub fn matches(&self, id: &str, secret: &str) -> bool {
+        let secret_ok = ct_eq(self.secret.as_bytes(), secret.as_bytes());
+        secret_ok && self.id == id
+    }
+}
+
+impl fmt::Debug for IntrospectionClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntrospectionClient")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
 /// Settings of the HTTP layer. Start from [`ApiConfig::default`] and set
 /// fields, or read them with [`ApiConfig::from_env`].
 ///
@@ -68,6 +114,8 @@ impl fmt::Display for SameSite {
 /// | `AUTHKIT_COOKIE_ACCESS_TOKEN_IN_BODY` | `false` | [`cookie_access_token_in_body`](Self::cookie_access_token_in_body) |
 /// | `AUTHKIT_CSRF_ORIGINS` | empty | [`csrf_allowed_origins`](Self::csrf_allowed_origins), comma-separated |
 /// | `AUTHKIT_TRUSTED_PROXIES` | empty | [`trusted_proxies`](Self::trusted_proxies), comma-separated IPs / CIDRs |
+/// | `AUTHKIT_PROXY_HEADER` | `x-forwarded-for` | [`proxy_header`](Self::proxy_header) (`x-forwarded-for` or `forwarded`) |
+/// | `AUTHKIT_INTROSPECTION_CLIENT_ID`, `AUTHKIT_INTROSPECTION_CLIENT_SECRET` | none | [`introspection_client`](Self::introspection_client) (both or neither) |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiConfig {
     /// Where the adapter mounts the API (`/auth`): scopes the refresh
@@ -91,8 +139,15 @@ pub struct ApiConfig {
     /// Origins (`https://app.example.com`) allowed to make state-changing
     /// requests authenticated by cookie. Required in cookie mode.
     pub csrf_allowed_origins: Vec<String>,
-    /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed.
+    /// Peers whose forwarding header is believed.
     pub trusted_proxies: TrustedProxies,
+    /// The one forwarding header the trusted proxies write; the other is
+    /// ignored (never "`Forwarded` wins if present").
+    pub proxy_header: ProxyHeader,
+    /// The client allowed to call `POST /token/introspect` with HTTP Basic
+    /// credentials; callers may also use a bearer token holding
+    /// [`TOKENS_INTROSPECT`](crate::roles::TOKENS_INTROSPECT).
+    pub introspection_client: Option<IntrospectionClient>,
 }
 
 impl Default for ApiConfig {
@@ -105,6 +160,8 @@ impl Default for ApiConfig {
             same_site: SameSite::Lax,
             csrf_allowed_origins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
+            proxy_header: ProxyHeader::default(),
+            introspection_client: None,
         }
     }
 }
@@ -171,6 +228,35 @@ impl ApiConfig {
                 )
             })?;
         }
+        if let Some(v) = get("AUTHKIT_PROXY_HEADER") {
+            c.proxy_header = v.parse().map_err(|()| {
+                error(
+                    "AUTHKIT_PROXY_HEADER",
+                    "expected x-forwarded-for or forwarded",
+                )
+            })?;
+        }
+        match (
+            get("AUTHKIT_INTROSPECTION_CLIENT_ID"),
+            get("AUTHKIT_INTROSPECTION_CLIENT_SECRET"),
+        ) {
+            (Some(id), Some(secret)) => {
+                c.introspection_client = Some(IntrospectionClient::new(id, secret));
+            }
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(error(
+                    "AUTHKIT_INTROSPECTION_CLIENT_SECRET",
+                    "required with AUTHKIT_INTROSPECTION_CLIENT_ID",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(error(
+                    "AUTHKIT_INTROSPECTION_CLIENT_ID",
+                    "required with AUTHKIT_INTROSPECTION_CLIENT_SECRET",
+                ));
+            }
+        }
         c.validate()?;
         Ok(c)
     }
@@ -181,7 +267,9 @@ impl ApiConfig {
     /// Names the variable at fault: a mount path that does not start with
     /// `/` or ends with one, a body limit of zero or above 16 MiB, an origin
     /// that is not `scheme://host[:port]`, cookie mode without any allowed
-    /// origin.
+    /// origin, an introspection client id that is empty, holds `:` or
+    /// anything but printable ASCII, or a secret shorter than
+    /// [`MIN_CLIENT_SECRET`].
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mount = &self.mount_path;
         if !mount.is_empty()
@@ -213,6 +301,24 @@ impl ApiConfig {
                 "AUTHKIT_CSRF_ORIGINS",
                 "cookie mode needs at least one allowed origin",
             ));
+        }
+        if let Some(client) = &self.introspection_client {
+            let id = &client.id;
+            if id.is_empty()
+                || id.len() > 200
+                || !id.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+            {
+                return Err(error(
+                    "AUTHKIT_INTROSPECTION_CLIENT_ID",
+                    "expected 1 to 200 printable ASCII characters without `:`",
+                ));
+            }
+            if client.secret.chars().count() < MIN_CLIENT_SECRET {
+                return Err(error(
+                    "AUTHKIT_INTROSPECTION_CLIENT_SECRET",
+                    format!("expected at least {MIN_CLIENT_SECRET} characters"),
+                ));
+            }
         }
         Ok(())
     }
@@ -250,6 +356,7 @@ mod tests {
         assert!(!c.cookie_mode);
         assert!(!c.cookie_access_token_in_body);
         assert_eq!(c.same_site, SameSite::Lax);
+        assert_eq!(c.proxy_header, ProxyHeader::XForwardedFor);
         assert_eq!(
             ApiConfig::from_vars(Vec::<(String, String)>::new()).unwrap(),
             c
@@ -269,6 +376,9 @@ mod tests {
                 "https://app.example.com, http://localhost:5173",
             ),
             ("AUTHKIT_TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+            ("AUTHKIT_PROXY_HEADER", "Forwarded"),
+            ("AUTHKIT_INTROSPECTION_CLIENT_ID", "resource-server"),
+            ("AUTHKIT_INTROSPECTION_CLIENT_SECRET", SECRET),
             ("OTHER", "ignored"),
         ])
         .unwrap();
@@ -284,7 +394,16 @@ mod tests {
         assert!(c.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
         assert!(c.trusted_proxies.contains("::1".parse().unwrap()));
         assert!(!c.trusted_proxies.contains("11.0.0.1".parse().unwrap()));
+        assert_eq!(c.proxy_header, ProxyHeader::Forwarded);
+        let client = c.introspection_client.as_ref().unwrap();
+        assert_eq!(client.id(), "resource-server");
+        assert!(client.matches("resource-server", SECRET));
+        assert!(!client.matches("resource-server", &SECRET[1..]));
+        assert!(!client.matches("other", SECRET));
+        assert!(!format!("{c:?}").contains(SECRET), "the secret is redacted");
     }
+
+    const SECRET: &str = "an introspection secret of 40 chars long";
 
     #[test]
     fn bad_values_name_their_variable() {
@@ -308,6 +427,32 @@ mod tests {
             (
                 &[("AUTHKIT_TRUSTED_PROXIES", "proxy.local")],
                 "AUTHKIT_TRUSTED_PROXIES",
+            ),
+            (
+                &[("AUTHKIT_PROXY_HEADER", "x-real-ip")],
+                "AUTHKIT_PROXY_HEADER",
+            ),
+            (
+                &[("AUTHKIT_INTROSPECTION_CLIENT_ID", "rs")],
+                "AUTHKIT_INTROSPECTION_CLIENT_SECRET",
+            ),
+            (
+                &[("AUTHKIT_INTROSPECTION_CLIENT_SECRET", SECRET)],
+                "AUTHKIT_INTROSPECTION_CLIENT_ID",
+            ),
+            (
+                &[
+                    ("AUTHKIT_INTROSPECTION_CLIENT_ID", "rs"),
+                    ("AUTHKIT_INTROSPECTION_CLIENT_SECRET", "short"),
+                ],
+                "AUTHKIT_INTROSPECTION_CLIENT_SECRET",
+            ),
+            (
+                &[
+                    ("AUTHKIT_INTROSPECTION_CLIENT_ID", "a:b"),
+                    ("AUTHKIT_INTROSPECTION_CLIENT_SECRET", SECRET),
+                ],
+                "AUTHKIT_INTROSPECTION_CLIENT_ID",
             ),
             (&[("AUTHKIT_MOUNT_PATH", "auth")], "AUTHKIT_MOUNT_PATH"),
             (&[("AUTHKIT_MOUNT_PATH", "/auth/")], "AUTHKIT_MOUNT_PATH"),

@@ -111,11 +111,7 @@ impl Api {
                 let emails = auth.lookup_email(&phone, meta).await?;
                 Ok(render(StatusCode::OK, &json!({ "emails": emails })))
             }
-            Endpoint::Introspect => {
-                let token = self.one_field(request, "token")?;
-                let introspection = auth.introspect(&token).await?;
-                Ok(render(StatusCode::OK, &introspection))
-            }
+            Endpoint::Introspect => self.introspect(request, meta).await,
             Endpoint::Me => {
                 let principal = self.principal(request)?;
                 let body = auth.me_json(&principal).await?;
@@ -293,11 +289,19 @@ impl Api {
             Endpoint::Identities => self.identities(request).await,
             Endpoint::LinkIdentity => self.link_identity(request, meta).await,
             Endpoint::UnlinkIdentity => self.unlink_identity(request, meta).await,
-            Endpoint::OpenApi => Ok(raw(
-                StatusCode::OK,
-                "application/json",
-                Bytes::from_static(super::OPENAPI.as_bytes()),
-            )),
+            Endpoint::OpenApi => {
+                let mut response = raw(
+                    StatusCode::OK,
+                    "application/json",
+                    Bytes::from_static(super::OPENAPI.as_bytes()),
+                );
+                // The same document for every caller: caches may keep it.
+                response.headers_mut().insert(
+                    http::header::CACHE_CONTROL,
+                    http::HeaderValue::from_static(super::security_headers::OPENAPI_CACHE),
+                );
+                Ok(response)
+            }
             Endpoint::Org(route) => self.org_route(route, params, request, meta).await,
             Endpoint::Admin(route) => self.admin_route(route, params, request, meta).await,
         }

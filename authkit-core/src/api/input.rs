@@ -1,8 +1,10 @@
 //! Request bodies: size, media type, JSON, and typed fields.
 //!
-//! Bodies are JSON objects. Unknown fields are ignored. A field of the
-//! wrong type or a missing required field answers 422 `validation_failed`
-//! naming every such field at once.
+//! Bodies are JSON objects; the routes of OAuth-family standards
+//! (introspection) also read `application/x-www-form-urlencoded`, whose
+//! fields are strings. Unknown fields are ignored. A field of the wrong type
+//! or a missing required field answers 422 `validation_failed` naming every
+//! such field at once.
 
 use std::str::FromStr;
 
@@ -37,18 +39,9 @@ pub(crate) fn optional_json(
     request: &Request<Bytes>,
     limit: usize,
 ) -> Result<Option<JsonBody>, Failure> {
-    let declared = request
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let body = request.body();
-    if body.len() > limit || declared.is_some_and(|n| n > limit as u64) {
-        return Err(Failure::PayloadTooLarge);
-    }
-    if body.iter().all(u8::is_ascii_whitespace) {
+    let Some(body) = sized_body(request, limit)? else {
         return Ok(None);
-    }
+    };
     if !is_json(request) {
         return Err(Failure::UnsupportedMediaType);
     }
@@ -64,25 +57,65 @@ pub(crate) fn json(request: &Request<Bytes>, limit: usize) -> Result<JsonBody, F
     optional_json(request, limit)?.ok_or(Failure::Malformed("A JSON body is required."))
 }
 
+/// Reads a body that must be there, as JSON or, when it is
+/// `application/x-www-form-urlencoded`, as form fields (strings; a
+/// field given twice is malformed, as RFC 6749 section 3.2 asks).
+pub(crate) fn json_or_form(request: &Request<Bytes>, limit: usize) -> Result<JsonBody, Failure> {
+    if media_type(request).as_deref() != Some("application/x-www-form-urlencoded") {
+        return json(request, limit);
+    }
+    let body = sized_body(request, limit)?.ok_or(Failure::Malformed("A body is required."))?;
+    let mut fields = Map::new();
+    for (name, value) in form_urlencoded::parse(body) {
+        if fields
+            .insert(name.into_owned(), Value::String(value.into_owned()))
+            .is_some()
+        {
+            return Err(Failure::Malformed("A form field is repeated."));
+        }
+    }
+    Ok(JsonBody(fields))
+}
+
+/// The body, within the limit (declared and actual); `None` when it is
+/// empty or only whitespace.
+fn sized_body(request: &Request<Bytes>, limit: usize) -> Result<Option<&Bytes>, Failure> {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = request.body();
+    if body.len() > limit || declared.is_some_and(|n| n > limit as u64) {
+        return Err(Failure::PayloadTooLarge);
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    Ok(Some(body))
+}
+
+/// The media type of the body, lower case, without parameters.
+fn media_type(request: &Request<Bytes>) -> Option<String> {
+    let value = request.headers().get(CONTENT_TYPE)?.to_str().ok()?;
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
 /// `application/json` or `application/<something>+json`, any parameters.
 fn is_json(request: &Request<Bytes>) -> bool {
-    let Some(value) = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || essence
-            .strip_prefix("application/")
-            .is_some_and(|sub| sub.ends_with("+json"))
+    media_type(request).is_some_and(|essence| {
+        essence == "application/json"
+            || essence
+                .strip_prefix("application/")
+                .is_some_and(|sub| sub.ends_with("+json"))
+    })
 }
 
 impl JsonBody {
@@ -371,6 +404,46 @@ mod tests {
         };
         let codes: Vec<_> = err.field_errors().iter().map(|e| e.code.as_str()).collect();
         assert_eq!(codes, ["invalid_type", "invalid_type", "required"]);
+    }
+
+    #[test]
+    fn forms_are_read_as_string_fields() {
+        let form = "application/x-www-form-urlencoded";
+        for ct in [form, "application/x-www-form-urlencoded; charset=UTF-8"] {
+            let body = json_or_form(
+                &request(Some(ct), "token=a%2Bb+c&token_type_hint=refresh_token&x="),
+                1024,
+            )
+            .unwrap();
+            let mut f = body.fields();
+            assert_eq!(f.string("token"), "a+b c");
+            assert_eq!(f.optional("token_type_hint").unwrap(), "refresh_token");
+            assert_eq!(f.optional("x").unwrap(), "");
+            f.finish().unwrap();
+        }
+        // JSON still works; other types do not.
+        let body =
+            json_or_form(&request(Some("application/json"), r#"{"token":"t"}"#), 64).unwrap();
+        assert_eq!(body.fields().string("token"), "t");
+        let status = |r: Result<JsonBody, Failure>| r.unwrap_err().into_response().status();
+        assert_eq!(
+            status(json_or_form(&request(Some("text/plain"), "token=t"), 64)),
+            415
+        );
+        assert_eq!(status(json_or_form(&request(None, "token=t"), 64)), 415);
+        // Repeated fields, empty and oversized bodies.
+        assert_eq!(
+            status(json_or_form(&request(Some(form), "token=a&token=b"), 64)),
+            400
+        );
+        assert_eq!(status(json_or_form(&request(Some(form), ""), 64)), 400);
+        let huge = format!("token={}", "x".repeat(64));
+        assert_eq!(status(json_or_form(&request(Some(form), &huge), 64)), 413);
+        // Missing fields and invalid UTF-8 (replaced, never a panic).
+        let body = json_or_form(&request(Some(form), "other=1&%FF=%FE"), 64).unwrap();
+        let mut f = body.fields();
+        f.string("token");
+        assert!(f.finish().is_err());
     }
 
     #[test]

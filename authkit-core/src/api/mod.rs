@@ -62,7 +62,9 @@
 //! - The client address recorded on sessions and audit records is the
 //!   socket peer, or, when the peer is in
 //!   [`trusted_proxies`](ApiConfig::trusted_proxies), the right-most
-//!   untrusted address of `Forwarded` / `X-Forwarded-For`.
+//!   untrusted address of the one header named by
+//!   [`proxy_header`](ApiConfig::proxy_header) (`X-Forwarded-For` by
+//!   default, or `Forwarded`); the other header is ignored.
 //! - MFA: while [`enable_mfa`](crate::AuthConfig::enable_mfa) is off,
 //!   every `/mfa/...` route answers 404 `feature_disabled` before reading
 //!   the request. A login of an account with MFA answers 200
@@ -84,6 +86,20 @@
 //!   callback requires and clears; the callback answers JSON, or in
 //!   cookie mode 302 to `redirect_to` with the session cookies.
 //! - Cookie mode: see [`cookies`].
+//! - `POST /token/introspect` (RFC 7662) needs an authenticated caller:
+//!   the [`IntrospectionClient`] by HTTP Basic, or a principal holding
+//!   [`TOKENS_INTROSPECT`](crate::roles::TOKENS_INTROSPECT) (401
+//!   `token_invalid` without credentials, 403 `forbidden` without the
+//!   permission, before the body is read). It reads the RFC's
+//!   `application/x-www-form-urlencoded` form or JSON, `token` and an
+//!   optional `token_type_hint`, and introspects access and refresh tokens
+//!   (see [`Auth::introspect`]).
+//! - Every answer carries `X-Content-Type-Options: nosniff`,
+//!   `Referrer-Policy: no-referrer`, `Content-Security-Policy: default-src
+//!   'none'; frame-ancestors 'none'`, `Cache-Control: no-store` (the JWKS
+//!   and the OpenAPI document excepted: they are public and briefly
+//!   cacheable) and, when [`public_url`](crate::AuthConfig::public_url) is
+//!   `https://`, `Strict-Transport-Security` (see [`Api::secured`]).
 //!
 //! # Example
 //!
@@ -117,12 +133,14 @@ mod config;
 pub mod cookies;
 mod handlers;
 mod input;
+mod introspection;
 mod oauth;
 mod orgs;
 mod problem;
 mod query;
 mod request_id;
 mod routes;
+mod security_headers;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -133,8 +151,10 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use tracing::Instrument as _;
 
 pub use authentication::{Authentication, ORG_SLUG_PARAM, Permission};
-pub use client_ip::{IpNet, TrustedProxies};
-pub use config::{ApiConfig, DEFAULT_BODY_LIMIT, MAX_BODY_LIMIT, SameSite};
+pub use client_ip::{IpNet, ProxyHeader, TrustedProxies};
+pub use config::{
+    ApiConfig, DEFAULT_BODY_LIMIT, IntrospectionClient, MAX_BODY_LIMIT, MIN_CLIENT_SECRET, SameSite,
+};
 pub use oauth::OAUTH_COOKIE;
 pub use problem::{PROBLEM_JSON, error_response, payload_too_large};
 pub use request_id::REQUEST_ID;
@@ -226,26 +246,40 @@ impl Api {
         .instrument(span)
         .await;
         request_id::echo(response.headers_mut(), &request_id);
+        self.secured(response)
+    }
+
+    /// `response` with the security headers every API answer carries
+    /// (`Cache-Control`, `X-Content-Type-Options`, `Referrer-Policy`,
+    /// `Content-Security-Policy`, and `Strict-Transport-Security` when
+    /// [`public_url`](crate::AuthConfig::public_url) is `https://`; see the
+    /// README). [`handle`](Self::handle) and
+    /// [`well_known`](Self::well_known) add them already; adapters pass
+    /// the answers they make themselves (an oversized body) through it.
+    pub fn secured(&self, mut response: Response<Bytes>) -> Response<Bytes> {
+        let https = self.auth().config().public_url.starts_with("https://");
+        security_headers::apply(response.headers_mut(), https);
         response
     }
 
     /// Serves the root-level routes: `GET /.well-known/jwks.json` (paths
     /// here are absolute).
     pub fn well_known(&self, request: &Request<Bytes>) -> Response<Bytes> {
-        if request.uri().path() != JWKS_PATH {
-            return error_response(&AuthError::NotFound);
-        }
-        if request.method() != Method::GET {
-            return Failure::MethodNotAllowed("GET".to_owned()).into_response();
-        }
-        let mut response = problem::json(StatusCode::OK, &self.auth().jwks());
-        // Public keys: caches may keep them briefly (new keys are published
-        // well before they sign).
-        response.headers_mut().insert(
-            CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=60"),
-        );
-        response
+        let response = if request.uri().path() != JWKS_PATH {
+            error_response(&AuthError::NotFound)
+        } else if request.method() != Method::GET {
+            Failure::MethodNotAllowed("GET".to_owned()).into_response()
+        } else {
+            let mut response = problem::json(StatusCode::OK, &self.auth().jwks());
+            // Public keys: caches may keep them briefly (new keys are
+            // published well before they sign).
+            response.headers_mut().insert(
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=60"),
+            );
+            response
+        };
+        self.secured(response)
     }
 
     /// The caller of a request: `Ok(None)` without credentials, the
@@ -292,10 +326,10 @@ impl Api {
 
     /// The client address and user agent of a request from `peer`.
     pub fn request_meta<B>(&self, request: &Request<B>, peer: Option<IpAddr>) -> RequestMeta {
-        let ip = self
-            .config()
+        let config = self.config();
+        let ip = config
             .trusted_proxies
-            .client_ip(peer, request.headers());
+            .client_ip(peer, request.headers(), config.proxy_header);
         let user_agent = request
             .headers()
             .get(USER_AGENT)

@@ -8,13 +8,14 @@ use uuid::Uuid;
 
 use super::account_cache::View;
 use super::register::clean_display_name;
-use super::{Auth, MAX_URL};
+use super::{Auth, MAX_OPAQUE_TOKEN, MAX_URL};
 use crate::audit::{AuditQuery, AuditRecord, AuthEvent, RequestMeta};
 use crate::email::Phone;
 use crate::error::{AuthError, AuthResult};
 use crate::principal::Principal;
 use crate::rate_limit::RateAction;
-use crate::session::SessionView;
+use crate::secret::TokenHash;
+use crate::session::{Session, SessionView};
 use crate::user::Profile;
 
 /// `GET /me`: the account, its roles and what they allow, read fresh from
@@ -91,6 +92,35 @@ pub struct DataExport {
     pub audit_events: Vec<AuditRecord>,
 }
 
+/// RFC 7662 `token_type_hint`: which kind of token the caller believes it
+/// holds. Only the search order depends on it; a token of the other kind
+/// is still found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenTypeHint {
+    /// `access_token`.
+    AccessToken,
+    /// `refresh_token`.
+    RefreshToken,
+}
+
+impl std::str::FromStr for TokenTypeHint {
+    type Err = ();
+
+    fn from_str(raw: &str) -> Result<Self, ()> {
+        match raw {
+            "access_token" => Ok(Self::AccessToken),
+            "refresh_token" => Ok(Self::RefreshToken),
+            _ => Err(()),
+        }
+    }
+}
+
+/// `token_type` of an active access token (RFC 6749 section 7.1).
+const ACCESS_TOKEN_TYPE: &str = "Bearer";
+/// `token_type` of an active refresh token.
+const REFRESH_TOKEN_TYPE: &str = "refresh_token";
+
 /// RFC 7662 introspection answer; inactive tokens carry nothing else.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Introspection {
@@ -117,13 +147,13 @@ pub struct Introspection {
     /// Token id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
-    /// `Bearer`.
+    /// `Bearer` for an access token, `refresh_token` for a refresh token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
-    /// Space-separated permissions (RFC 7662 `scope`).
+    /// Space-separated permissions (RFC 7662 `scope`); access tokens only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
-    /// Global roles.
+    /// Global roles; access tokens only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
 }
@@ -330,9 +360,7 @@ impl Auth {
     /// # Errors
     /// `Validation` for a malformed number, `RateLimited`.
     pub async fn lookup_email(&self, phone: &str, meta: &RequestMeta) -> AuthResult<Vec<String>> {
-        if let Some(ip) = &meta.ip {
-            self.throttle(RateAction::LookupPerIp, ip).await?;
-        }
+        self.throttle_ip(RateAction::LookupPerIp, meta).await?;
         let phone = Phone::parse(phone)?;
         let emails: Vec<String> = self
             .inner
@@ -354,42 +382,63 @@ impl Auth {
         Ok(emails)
     }
 
-    /// RFC 7662 introspection of an access token: active only if it
-    /// verifies AND its session is live AND the account is active, so a
-    /// revoked session shows at once.
+    /// RFC 7662 introspection of an access or refresh token, throttled
+    /// per client IP. An access token is active only if it verifies AND
+    /// its session is live AND the account is active, so a revoked session
+    /// shows at once. A refresh token is active only if it is its
+    /// session's current one (not rotated), the session is live and the
+    /// account active; it is only read, never rotated or consumed, and its
+    /// answer carries `token_type: refresh_token`, `sub`, `sid`, `iss`,
+    /// `iat` (its issue, the session's last refresh) and `exp` (the
+    /// earlier of the session's absolute and idle ends). `hint` only
+    /// chooses which kind is tried first.
+    ///
+    /// Who may introspect is the caller's rule: the HTTP API requires
+    /// client credentials or a permission (see [`crate::api`]).
     ///
     /// # Errors
-    /// Store errors only; bad tokens are simply inactive.
-    pub async fn introspect(&self, token: &str) -> AuthResult<Introspection> {
-        let Ok(claims) = self.inner.tokens.verify(token, self.now()) else {
-            return Ok(Introspection::default());
+    /// `RateLimited`, store errors; bad tokens are simply inactive.
+    pub async fn introspect(
+        &self,
+        token: &str,
+        hint: Option<TokenTypeHint>,
+        meta: &RequestMeta,
+    ) -> AuthResult<Introspection> {
+        self.throttle_ip(RateAction::IntrospectPerIp, meta).await?;
+        let found = if hint == Some(TokenTypeHint::RefreshToken) {
+            match self.introspect_refresh(token).await? {
+                Some(found) => Some(found),
+                None => self.introspect_access(token).await?,
+            }
+        } else {
+            match self.introspect_access(token).await? {
+                Some(found) => Some(found),
+                None => self.introspect_refresh(token).await?,
+            }
+        };
+        Ok(found.unwrap_or_default())
+    }
+
+    /// The answer for an active access token, `None` otherwise.
+    async fn introspect_access(&self, token: &str) -> AuthResult<Option<Introspection>> {
+        let now = self.now();
+        let Ok(claims) = self.inner.tokens.verify(token, now) else {
+            return Ok(None);
         };
         let Ok(principal) = Principal::from_claims(&claims, &self.inner.org_roles) else {
-            return Ok(Introspection::default());
+            return Ok(None);
         };
-        let now = self.now();
-        let live = self
+        let session = self
             .inner
             .store
             .sessions
             .session(principal.session_id)
             .await?
-            .is_some_and(|s| {
-                s.user_id == principal.user_id
-                    && s.is_live(now, self.inner.config.session_idle_timeout)
-            });
-        let user_ok = live
-            && self
-                .inner
-                .store
-                .users
-                .user_by_id(principal.user_id)
-                .await?
-                .is_some_and(|u| u.is_active && !u.is_locked(now));
-        if !user_ok {
-            return Ok(Introspection::default());
+            .filter(|s| s.user_id == principal.user_id);
+        if !self.live_session_of_active_user(session.as_ref()).await? {
+            return Ok(None);
         }
-        Ok(Introspection {
+        Ok(Some(Introspection {
             active: true,
             scope: Some(claims.permissions.join(" ")),
             roles: Some(claims.roles),
@@ -400,8 +449,56 @@ impl Auth {
             iss: Some(claims.iss),
             aud: Some(claims.aud),
             jti: Some(claims.jti),
-            token_type: Some("Bearer".to_owned()),
-        })
+            token_type: Some(ACCESS_TOKEN_TYPE.to_owned()),
+        }))
+    }
+
+    /// The answer for an active (current) refresh token, `None` otherwise.
+    /// Reads only.
+    async fn introspect_refresh(&self, token: &str) -> AuthResult<Option<Introspection>> {
+        if token.is_empty() || token.len() > MAX_OPAQUE_TOKEN {
+            return Ok(None);
+        }
+        let session = self
+            .inner
+            .store
+            .sessions
+            .session_by_current_refresh(&TokenHash::of_token(token))
+            .await?;
+        if !self.live_session_of_active_user(session.as_ref()).await? {
+            return Ok(None);
+        }
+        let Some(session) = session else {
+            return Ok(None);
+        };
+        let idle_end = session.last_seen_at + self.inner.config.session_idle_timeout;
+        Ok(Some(Introspection {
+            active: true,
+            sub: Some(session.user_id.to_string()),
+            sid: Some(session.id.to_string()),
+            exp: Some(session.expires_at.min(idle_end).timestamp()),
+            iat: Some(session.last_seen_at.timestamp()),
+            iss: Some(self.inner.config.issuer.clone()),
+            token_type: Some(REFRESH_TOKEN_TYPE.to_owned()),
+            ..Introspection::default()
+        }))
+    }
+
+    /// Whether `session` is live now and its account active and unlocked.
+    async fn live_session_of_active_user(&self, session: Option<&Session>) -> AuthResult<bool> {
+        let now = self.now();
+        let Some(session) =
+            session.filter(|s| s.is_live(now, self.inner.config.session_idle_timeout))
+        else {
+            return Ok(false);
+        };
+        Ok(self
+            .inner
+            .store
+            .users
+            .user_by_id(session.user_id)
+            .await?
+            .is_some_and(|u| u.is_active && !u.is_locked(now)))
     }
 }
 

@@ -193,7 +193,7 @@ impl Auth {
     ///
     /// # Errors
     /// `TokenInvalid` (unknown, expired, revoked, or the account is no
-    /// longer active), `RefreshTokenReused`.
+    /// longer active), `RefreshTokenReused`, `RateLimited` (per client IP).
     pub async fn refresh(&self, refresh_token: &str, meta: &RequestMeta) -> AuthResult<TokenPair> {
         let result = self.rotate(refresh_token, meta).await;
         telemetry::refresh(&result);
@@ -201,6 +201,7 @@ impl Auth {
     }
 
     async fn rotate(&self, refresh_token: &str, meta: &RequestMeta) -> AuthResult<TokenPair> {
+        self.throttle_ip(RateAction::RefreshPerIp, meta).await?;
         if refresh_token.is_empty() || refresh_token.len() > MAX_OPAQUE_TOKEN {
             return Err(AuthError::TokenInvalid);
         }
@@ -449,9 +450,7 @@ impl Auth {
         meta: &RequestMeta,
     ) -> AuthResult<CheckedLogin> {
         let email = Email::parse(&credentials.email).ok();
-        if let Some(ip) = &meta.ip {
-            self.throttle(RateAction::LoginPerIp, ip).await?;
-        }
+        self.throttle_ip(RateAction::LoginPerIp, meta).await?;
         let email_key = email.as_ref().map_or_else(
             || credentials.email.trim().to_lowercase(),
             |e| e.as_str().to_owned(),

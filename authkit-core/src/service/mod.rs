@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-pub use account::{DataExport, Introspection, Me, MfaSummary, ProfileUpdate};
+pub use account::{DataExport, Introspection, Me, MfaSummary, ProfileUpdate, TokenTypeHint};
 pub use admin::{AdminUser, AdminUserDetail, AuditFilter, MAX_PER_PAGE, NewAdmin, Page};
 pub use import::ImportedUser;
 pub use login::{Credentials, LoginOutcome, TokenPair};
@@ -402,6 +402,16 @@ impl Auth {
 
     fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
+    }
+
+    /// Throttles a per-IP `action` for the client of `meta`, keyed by
+    /// [`IpPrefixes::key`](crate::rate_limit::IpPrefixes::key): an unknown
+    /// (or unreadable) client address shares one key, never skips the
+    /// limit.
+    async fn throttle_ip(&self, action: RateAction, meta: &RequestMeta) -> AuthResult<()> {
+        let ip = meta.ip.as_deref().and_then(|ip| ip.trim().parse().ok());
+        let key = self.inner.config.rate_limits.ip_prefixes().key(ip);
+        self.throttle(action, &key).await
     }
 
     async fn throttle(&self, action: RateAction, key: &str) -> AuthResult<()> {

@@ -215,9 +215,7 @@ impl Auth {
         link_to: Option<&Principal>,
         meta: &RequestMeta,
     ) -> AuthResult<OAuthStart> {
-        if let Some(ip) = &meta.ip {
-            self.throttle(RateAction::LoginPerIp, ip).await?;
-        }
+        self.throttle_ip(RateAction::LoginPerIp, meta).await?;
         let registry = &self.inner.oauth;
         let provider = registry
             .providers
@@ -289,9 +287,7 @@ impl Auth {
         callback: OAuthCallback,
         meta: &RequestMeta,
     ) -> AuthResult<OAuthOutcome> {
-        if let Some(ip) = &meta.ip {
-            self.throttle(RateAction::LoginPerIp, ip).await?;
-        }
+        self.throttle_ip(RateAction::LoginPerIp, meta).await?;
         let state = callback
             .state
             .filter(|s| !s.is_empty() && s.len() <= MAX_STATE)

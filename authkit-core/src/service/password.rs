@@ -90,9 +90,13 @@ impl Auth {
     /// link is built from the configured public URL and sent to the stored
     /// address.
     ///
+    /// Throttled per client IP (every request, well-formed or not) and per
+    /// address.
+    ///
     /// # Errors
     /// `RateLimited`.
     pub async fn request_password_reset(&self, email: &str, meta: &RequestMeta) -> AuthResult<()> {
+        self.throttle_ip(RateAction::ResetPerIp, meta).await?;
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };

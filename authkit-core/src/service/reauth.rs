@@ -25,9 +25,7 @@ impl Auth {
         password: &str,
         meta: &RequestMeta,
     ) -> AuthResult<()> {
-        if let Some(ip) = &meta.ip {
-            self.throttle(RateAction::ReauthPerIp, ip).await?;
-        }
+        self.throttle_ip(RateAction::ReauthPerIp, meta).await?;
         self.throttle(RateAction::ReauthPerUser, &user.id.to_string())
             .await?;
         let verification = self

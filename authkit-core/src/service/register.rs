@@ -303,9 +303,13 @@ impl Auth {
     /// background ([`Auth::background_idle`] waits for them), with failures
     /// logged.
     ///
+    /// Throttled per client IP (every request, well-formed or not) and per
+    /// address.
+    ///
     /// # Errors
     /// `RateLimited`.
     pub async fn resend_verification(&self, email: &str, meta: &RequestMeta) -> AuthResult<()> {
+        self.throttle_ip(RateAction::ResendPerIp, meta).await?;
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
@@ -337,9 +341,7 @@ impl Auth {
         if !self.inner.config.allow_auto_registration {
             return Err(AuthError::RegistrationClosed);
         }
-        if let Some(ip) = &meta.ip {
-            self.throttle(RateAction::RegisterPerIp, ip).await?;
-        }
+        self.throttle_ip(RateAction::RegisterPerIp, meta).await?;
         let mut errors = Vec::new();
         let email = keep(&mut errors, Email::parse(&input.email).map(Some));
         let display_name = keep(

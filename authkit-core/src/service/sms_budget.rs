@@ -12,10 +12,6 @@ use crate::error::{AuthError, AuthResult};
 use crate::rate_limit::RateAction;
 use crate::sms::CallingCode;
 
-/// The rate-limit key of requests whose client address is unknown: they
-/// share one budget rather than skip it.
-const UNKNOWN_IP: &str = "unknown";
-
 impl Auth {
     /// Whether texts may go to `phone`'s country
     /// ([`AuthConfig::sms_allowed_countries`](crate::AuthConfig::sms_allowed_countries)).
@@ -57,8 +53,7 @@ impl Auth {
     ) -> AuthResult<()> {
         self.throttle(RateAction::SmsPerAccount, &user_id.to_string())
             .await?;
-        let ip = meta.ip.as_deref().unwrap_or(UNKNOWN_IP);
-        self.throttle(RateAction::SmsPerIp, ip).await?;
+        self.throttle_ip(RateAction::SmsPerIp, meta).await?;
         self.throttle(RateAction::SmsPerNumber, phone.as_str())
             .await?;
         self.throttle(RateAction::SmsGlobal, "all").await

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use authkit_core::api::ApiConfig;
+use authkit_core::api::{ApiConfig, IntrospectionClient};
 use authkit_core::clock::{Clock, ManualClock};
 use authkit_core::email::Email;
 use authkit_core::mail::MemoryMailer;
@@ -20,6 +20,26 @@ use crate::Factory;
 
 /// A password every policy accepts.
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The introspection client of [`Options::default`]: its id.
+pub const INTROSPECTION_CLIENT_ID: &str = "e2e-resource-server";
+/// Its secret.
+pub const INTROSPECTION_CLIENT_SECRET: &str = "e2e introspection secret, 40 charactersx";
+/// `Authorization` of that client (HTTP Basic of `id:secret`).
+pub const INTROSPECTION_BASIC: &str =
+    "Basic ZTJlLXJlc291cmNlLXNlcnZlcjplMmUgaW50cm9zcGVjdGlvbiBzZWNyZXQsIDQwIGNoYXJhY3RlcnN4";
+
+/// The API configuration of [`Options::default`]: the defaults, plus the
+/// introspection client.
+pub fn api_config() -> ApiConfig {
+    ApiConfig {
+        introspection_client: Some(IntrospectionClient::new(
+            INTROSPECTION_CLIENT_ID,
+            INTROSPECTION_CLIENT_SECRET,
+        )),
+        ..ApiConfig::default()
+    }
+}
 
 /// How a case's service and API are configured.
 pub struct Options {
@@ -44,7 +64,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             auth: AuthConfig::default(),
-            api: ApiConfig::default(),
+            api: api_config(),
             limiter: Arc::new(NoLimiter),
             roles: RoleMap::default(),
             store: Store::new(MemoryStore::new()),
@@ -211,6 +231,21 @@ impl Harness {
             path,
             &[("content-type", "application/json")],
             body.to_string(),
+        )
+        .await
+    }
+
+    /// `POST /token/introspect {token}` as the introspection client of
+    /// [`Options::default`].
+    pub async fn introspect(&self, token: &str) -> Reply {
+        self.send(
+            Method::POST,
+            "/token/introspect",
+            &[
+                ("authorization", INTROSPECTION_BASIC),
+                ("content-type", "application/json"),
+            ],
+            json!({"token": token}).to_string(),
         )
         .await
     }

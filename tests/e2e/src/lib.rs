@@ -37,7 +37,10 @@ pub mod fake_provider;
 mod harness;
 pub mod sql_stores;
 
-pub use harness::{Harness, Options, PASSWORD, Reply};
+pub use harness::{
+    Harness, INTROSPECTION_BASIC, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, Options,
+    PASSWORD, Reply, api_config,
+};
 
 /// The host application's own route every factory serves at the root:
 /// `GET` answers the signed-in caller's user id as text, 401 problem+json
@@ -77,6 +80,7 @@ macro_rules! e2e_tests {
             sessions_and_logout,
             deactivation,
             introspection_and_lookup,
+            introspection_needs_an_authenticated_caller,
             forged_and_foreign_tokens_are_rejected,
             expired_access_tokens,
             bad_input_never_breaks_a_route,
@@ -85,6 +89,8 @@ macro_rules! e2e_tests {
             cookie_mode_refuses_planted_cookies,
             client_ip_and_trusted_proxies,
             throttling_answers_429_with_retry_after,
+            ipv6_clients_share_a_bucket_per_64,
+            security_headers_on_every_answer,
             jwks_and_openapi,
             totp_login_with_replay_and_backup_codes,
             mfa_verify_refuses_bad_input_and_races,

@@ -1,13 +1,19 @@
 //! Password reset and change, profile, sessions, deactivation,
 //! introspection and lookup.
 
-use authkit_core::AuthConfig;
+use authkit_core::api::ApiConfig;
 use authkit_core::email::{Email, Phone};
 use authkit_core::store::LockoutPolicy;
+use authkit_core::{AuthConfig, NewAdmin};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use http::Method;
 use serde_json::json;
 
-use crate::{Factory, Harness, Options, PASSWORD};
+use crate::{
+    Factory, Harness, INTROSPECTION_BASIC, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET,
+    Options, PASSWORD, Reply,
+};
 
 const NEW_PASSWORD: &str = "a brand new passphrase 🔐";
 
@@ -475,7 +481,7 @@ pub async fn deactivation(factory: &Factory) {
         )
         .await;
     assert_eq!(r.status, 204);
-    let r = h.post("/token/introspect", json!({"token": access})).await;
+    let r = h.introspect(access).await;
     assert_eq!(r.json(), json!({"active": false}));
     h.post(
         "/token/refresh",
@@ -496,7 +502,7 @@ pub async fn introspection_and_lookup(factory: &Factory) {
     let h = Harness::default(factory).await;
     let pair = h.signed_in("pia@example.com").await;
     let access = pair["access_token"].as_str().unwrap();
-    let r = h.post("/token/introspect", json!({"token": access})).await;
+    let r = h.introspect(access).await;
     assert_eq!(r.status, 200);
     let body = r.json();
     assert_eq!(body["active"], true);
@@ -505,9 +511,17 @@ pub async fn introspection_and_lookup(factory: &Factory) {
     for field in ["sub", "exp", "iat", "iss", "aud", "jti", "scope", "roles"] {
         assert!(body.get(field).is_some(), "introspection lacks {field}");
     }
-    h.post("/token/introspect", json!({"token": 5}))
-        .await
-        .assert_problem(422, "validation_failed");
+    h.send(
+        Method::POST,
+        "/token/introspect",
+        &[
+            ("authorization", INTROSPECTION_BASIC),
+            ("content-type", "application/json"),
+        ],
+        json!({"token": 5}).to_string(),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
 
     let r = h
         .post("/email/lookup", json!({"phone": "+14155550123"}))
@@ -575,4 +589,151 @@ pub async fn emailed_links_ignore_a_forged_host(factory: &Factory) {
         assert!(!mail.text.contains("evil"), "{}", mail.text);
         assert!(!mail.html.contains("evil"), "{}", mail.html);
     }
+}
+
+/// `POST /token/introspect` with `application/x-www-form-urlencoded`
+/// (RFC 7662) as the introspection client.
+async fn introspect_form(h: &Harness, authorization: Option<&str>, form: &str) -> Reply {
+    let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+    if let Some(value) = authorization {
+        headers.push(("authorization", value));
+    }
+    h.send(Method::POST, "/token/introspect", &headers, form.to_owned())
+        .await
+}
+
+/// Introspection needs an authenticated caller (the configured client by
+/// HTTP Basic, or a bearer holding `internal.tokens.introspect`), reads
+/// the RFC 7662 form as well as JSON, and introspects refresh tokens
+/// without consuming them.
+pub async fn introspection_needs_an_authenticated_caller(factory: &Factory) {
+    let h = Harness::default(factory).await;
+    let pair = h.signed_in("ivo@example.com").await;
+    let access = pair["access_token"].as_str().unwrap();
+    let refresh = pair["refresh_token"].as_str().unwrap();
+    let form = format!("token={refresh}&token_type_hint=refresh_token");
+
+    // No credentials, wrong ones, a plain user's bearer.
+    let r = introspect_form(&h, None, &form).await;
+    r.assert_problem(401, "token_invalid");
+    assert!(r.header("www-authenticate").is_some());
+    h.post("/token/introspect", json!({"token": access}))
+        .await
+        .assert_problem(401, "token_invalid");
+    let wrong_secret = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{INTROSPECTION_CLIENT_ID}:not the secret"))
+    );
+    let wrong_id = format!(
+        "Basic {}",
+        STANDARD.encode(format!("someone:{INTROSPECTION_CLIENT_SECRET}"))
+    );
+    for bad in [
+        wrong_secret.as_str(),
+        wrong_id.as_str(),
+        "Basic !!!",
+        "Basic",
+        "Bearer not-a-token",
+    ] {
+        introspect_form(&h, Some(bad), &form)
+            .await
+            .assert_problem(401, "token_invalid");
+    }
+    let bearer = format!("Bearer {access}");
+    introspect_form(&h, Some(&bearer), &form)
+        .await
+        .assert_problem(403, "forbidden");
+    // Without a configured client, Basic credentials mean nothing.
+    let closed = Harness::start(
+        factory,
+        Options {
+            api: ApiConfig::default(),
+            ..Options::default()
+        },
+    )
+    .await;
+    introspect_form(&closed, Some(INTROSPECTION_BASIC), "token=x")
+        .await
+        .assert_problem(401, "token_invalid");
+
+    // The client, with the RFC's form: a refresh token, read only.
+    let r = introspect_form(&h, Some(INTROSPECTION_BASIC), &form).await;
+    assert_eq!(r.status, 200);
+    let body = r.json();
+    assert_eq!(body["active"], true);
+    assert_eq!(body["token_type"], "refresh_token");
+    assert_eq!(body["sid"], pair["session_id"]);
+    for field in ["sub", "exp", "iat", "iss"] {
+        assert!(
+            body.get(field).is_some(),
+            "refresh introspection lacks {field}"
+        );
+    }
+    // An access token in the form, with a hint of the other kind or none.
+    for form in [
+        format!("token={access}&token_type_hint=refresh_token"),
+        format!("token={access}"),
+        format!("token={access}&token_type_hint=something_else"),
+    ] {
+        let r = introspect_form(&h, Some(INTROSPECTION_BASIC), &form).await;
+        assert_eq!(r.json()["token_type"], "Bearer", "{form}");
+    }
+    // The JSON extension, with a hint.
+    let r = h
+        .send(
+            Method::POST,
+            "/token/introspect",
+            &[
+                ("authorization", INTROSPECTION_BASIC),
+                ("content-type", "application/json"),
+            ],
+            json!({"token": refresh, "token_type_hint": "refresh_token"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.json()["token_type"], "refresh_token");
+
+    // Introspection consumed nothing: the refresh token rotates, then is
+    // inactive, and its replacement active.
+    let rotated = h
+        .post("/token/refresh", json!({"refresh_token": refresh}))
+        .await;
+    assert_eq!(rotated.status, 200);
+    assert_eq!(h.introspect(refresh).await.json(), json!({"active": false}));
+    let next = rotated.json()["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(h.introspect(&next).await.json()["active"], true);
+
+    // A bearer holding the permission (a SYSTEM_ADMIN) may introspect.
+    h.auth
+        .create_admin(NewAdmin::new("rs@example.com", PASSWORD))
+        .await
+        .unwrap();
+    let admin = h.login("rs@example.com", PASSWORD).await;
+    let bearer = format!("Bearer {}", admin["access_token"].as_str().unwrap());
+    let r = introspect_form(&h, Some(&bearer), &format!("token={next}")).await;
+    assert_eq!(r.json()["active"], true);
+
+    // Bad bodies, as the client.
+    let basic = Some(INTROSPECTION_BASIC);
+    introspect_form(&h, basic, "token=a&token=b")
+        .await
+        .assert_problem(400, "malformed_request");
+    introspect_form(&h, basic, "")
+        .await
+        .assert_problem(400, "malformed_request");
+    introspect_form(&h, basic, "token_type_hint=refresh_token")
+        .await
+        .assert_problem(422, "validation_failed");
+    h.send(
+        Method::POST,
+        "/token/introspect",
+        &[
+            ("authorization", INTROSPECTION_BASIC),
+            ("content-type", "text/plain"),
+        ],
+        "token=x",
+    )
+    .await
+    .assert_problem(415, "unsupported_media_type");
+    let r = introspect_form(&h, basic, "token=%FF%FE&x").await;
+    assert_eq!(r.json(), json!({"active": false}));
 }

@@ -345,10 +345,7 @@ pub async fn admin_lock_kills_sessions_immediately(factory: &Factory) {
     let root_id = id_of(&h, &root).await;
     let eve = h.signed_in("eve@example.com").await;
     let eve_id = id_of(&h, &eve).await;
-    let active = h
-        .post("/token/introspect", json!({"token": access(&eve)}))
-        .await
-        .json();
+    let active = h.introspect(access(&eve)).await.json();
     assert_eq!(active["active"], true);
 
     let lock = format!("/admin/users/{eve_id}/lock");
@@ -378,10 +375,7 @@ pub async fn admin_lock_kills_sessions_immediately(factory: &Factory) {
             .starts_with("9999-12-31")
     );
 
-    let inactive = h
-        .post("/token/introspect", json!({"token": access(&eve)}))
-        .await
-        .json();
+    let inactive = h.introspect(access(&eve)).await.json();
     assert_eq!(inactive, json!({"active": false}));
     h.post(
         "/token/refresh",

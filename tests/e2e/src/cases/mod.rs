@@ -17,8 +17,9 @@ mod web;
 
 pub use account::{
     deactivation, emailed_links_ignore_a_forged_host, forced_password_change_without_a_token,
-    introspection_and_lookup, me_profile_export_and_audit, password_change_with_a_token,
-    password_reset, sessions_and_logout, tokenless_password_change_is_only_for_a_forced_change,
+    introspection_and_lookup, introspection_needs_an_authenticated_caller,
+    me_profile_export_and_audit, password_change_with_a_token, password_reset,
+    sessions_and_logout, tokenless_password_change_is_only_for_a_forced_change,
 };
 pub use admin::{
     admin_lock_kills_sessions_immediately, admin_manages_accounts,
@@ -64,5 +65,6 @@ pub use tokens::{
 };
 pub use web::{
     client_ip_and_trusted_proxies, cookie_mode_refuses_planted_cookies, cookie_mode_with_csrf,
-    jwks_and_openapi, throttling_answers_429_with_retry_after,
+    ipv6_clients_share_a_bucket_per_64, jwks_and_openapi, security_headers_on_every_answer,
+    throttling_answers_429_with_retry_after,
 };

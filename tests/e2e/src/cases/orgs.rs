@@ -174,9 +174,7 @@ pub async fn organisations_members_and_invites(factory: &Factory) {
         .await
         .assert_problem(401, "token_invalid");
     // The membership reaches bob's token at the next refresh.
-    let before = h
-        .post("/token/introspect", json!({"token": access(&bob)}))
-        .await;
+    let before = h.introspect(access(&bob)).await;
     assert!(before.json().get("orgs").is_none());
     let bob = h.refreshed(&bob).await;
     let claims = decode_claims(access(&bob));

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authkit_core::api::{ApiConfig, SameSite};
+use authkit_core::api::{ApiConfig, ProxyHeader, SameSite};
 use authkit_core::rate_limit::{GovernorLimiter, Quota, RateAction, RateLimits};
 use http::Method;
 use serde_json::{Value, json};
@@ -385,13 +385,190 @@ pub async fn client_ip_and_trusted_proxies(factory: &Factory) {
     assert_eq!(session["ip"], "203.0.113.50", "right-most untrusted hop");
     let session = session_of(&h, &spoof).await;
     assert_eq!(
-        session["ip"], "198.51.100.8",
-        "Forwarded wins over X-Forwarded-For"
+        session["ip"], "198.51.100.7",
+        "X-Forwarded-For by default; a client's own Forwarded is ignored"
     );
+    let session = session_of(&h, &[("forwarded", "for=198.51.100.8")]).await;
+    assert_eq!(session["ip"], "127.0.0.1", "only the configured header");
     let session = session_of(&h, &[]).await;
     assert_eq!(session["ip"], "127.0.0.1");
     let session = session_of(&h, &[("x-forwarded-for", "not-an-ip")]).await;
     assert_eq!(session["ip"], "127.0.0.1");
+
+    // Proxies that write RFC 7239 `Forwarded`: X-Forwarded-For is ignored.
+    let api = ApiConfig {
+        trusted_proxies: "127.0.0.1/32".parse().unwrap(),
+        proxy_header: ProxyHeader::Forwarded,
+        ..ApiConfig::default()
+    };
+    let h = Harness::start(
+        factory,
+        Options {
+            api,
+            ..Options::default()
+        },
+    )
+    .await;
+    h.verified_user("sam@example.com").await;
+    let session = session_of(&h, &spoof).await;
+    assert_eq!(session["ip"], "198.51.100.8");
+    let forwarded = [(
+        "forwarded",
+        "for=1.1.1.1, for=\"[2001:db8:cafe::17]:4711\";proto=https",
+    )];
+    let session = session_of(&h, &forwarded).await;
+    assert_eq!(session["ip"], "2001:db8:cafe::17");
+    let session = session_of(&h, &[("x-forwarded-for", "198.51.100.7")]).await;
+    assert_eq!(session["ip"], "127.0.0.1");
+}
+
+/// Per-IP limits key IPv6 clients by their /64: two addresses of one /64
+/// (reported by a trusted proxy) share a bucket, another /64 has its own.
+pub async fn ipv6_clients_share_a_bucket_per_64(factory: &Factory) {
+    let mut limits = RateLimits::disabled();
+    for action in [RateAction::LookupPerIp, RateAction::ResetPerIp] {
+        limits
+            .set(action, Quota::new(1, Duration::from_secs(3600)))
+            .unwrap();
+    }
+    let options = Options {
+        api: ApiConfig {
+            trusted_proxies: "127.0.0.1/32".parse().unwrap(),
+            ..crate::api_config()
+        },
+        limiter: Arc::new(GovernorLimiter::new(limits)),
+        ..Options::default()
+    };
+    let h = Harness::start(factory, options).await;
+    let from = |ip: &'static str| {
+        [
+            ("x-forwarded-for", ip),
+            ("content-type", "application/json"),
+        ]
+    };
+    let lookup = json!({"phone": "+14155550123"}).to_string();
+    let reset = json!({"email": "kim@example.com"}).to_string();
+    for (path, body) in [("/email/lookup", &lookup), ("/password/reset", &reset)] {
+        let r = h
+            .send(Method::POST, path, &from("2001:db8:1:2::1"), body.clone())
+            .await;
+        assert!(r.status < 300, "{path}: {}", r.status);
+        let r = h
+            .send(
+                Method::POST,
+                path,
+                &from("2001:db8:1:2:ffff::7"),
+                body.clone(),
+            )
+            .await;
+        r.assert_problem(429, "rate_limited");
+        assert!(r.header("retry-after").is_some());
+        let r = h
+            .send(Method::POST, path, &from("2001:db8:1:3::1"), body.clone())
+            .await;
+        assert!(r.status < 300, "{path}: another /64 has its own bucket");
+        // An IPv4 client and the same client written IPv4-mapped.
+        let r = h
+            .send(Method::POST, path, &from("203.0.113.9"), body.clone())
+            .await;
+        assert!(r.status < 300, "{path}");
+        h.send(
+            Method::POST,
+            path,
+            &from("::ffff:203.0.113.9"),
+            body.clone(),
+        )
+        .await
+        .assert_problem(429, "rate_limited");
+    }
+}
+
+/// Every answer carries the security headers, on both adapters: no-store
+/// (except the public documents), nosniff, no-referrer, a CSP that
+/// forbids everything, and HSTS when the public URL is https.
+pub async fn security_headers_on_every_answer(factory: &Factory) {
+    let check = |r: &Reply, cache: &str, hsts: bool, what: &str| {
+        assert_eq!(r.header("cache-control"), Some(cache), "{what}");
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{what}"
+        );
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"), "{what}");
+        assert_eq!(
+            r.header("content-security-policy"),
+            Some("default-src 'none'; frame-ancestors 'none'"),
+            "{what}"
+        );
+        assert_eq!(
+            r.header("strict-transport-security"),
+            hsts.then_some("max-age=31536000"),
+            "{what}"
+        );
+    };
+    for (public_url, hsts) in [
+        ("http://localhost:3000", false),
+        ("https://app.example.com", true),
+    ] {
+        let options = Options {
+            auth: authkit_core::AuthConfig {
+                public_url: public_url.to_owned(),
+                ..authkit_core::AuthConfig::default()
+            },
+            ..Options::default()
+        };
+        let h = Harness::start(factory, options).await;
+        let pair = h.signed_in("hal@example.com").await;
+        let access = pair["access_token"].as_str().unwrap();
+        let r = h
+            .post(
+                "/token",
+                json!({"email": "hal@example.com", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        check(&r, "no-store", hsts, "token pair");
+        let r = h.get("/me", access).await;
+        assert_eq!(r.status, 200);
+        check(&r, "no-store", hsts, "account");
+        let r = h.introspect(access).await;
+        check(&r, "no-store", hsts, "introspection");
+        let r = h
+            .post("/token", json!({"email": "x@example.com", "password": "x"}))
+            .await;
+        assert_eq!(r.status, 401);
+        check(&r, "no-store", hsts, "problem");
+        let r = h.call(Method::POST, "/logout", access, None).await;
+        assert_eq!(r.status, 204);
+        check(&r, "no-store", hsts, "no content");
+        let r = h.send(Method::GET, "/nowhere", &[], "").await;
+        assert_eq!(r.status, 404);
+        check(&r, "no-store", hsts, "unknown route");
+        let r = h.send(Method::DELETE, "/token", &[], "").await;
+        assert_eq!(r.status, 405);
+        check(&r, "no-store", hsts, "wrong method");
+        let huge = "x".repeat(70 * 1024);
+        let r = h
+            .send(
+                Method::POST,
+                "/token",
+                &[("content-type", "application/json")],
+                huge,
+            )
+            .await;
+        assert_eq!(r.status, 413);
+        check(&r, "no-store", hsts, "oversized body (adapter)");
+        let r = h.send(Method::GET, "/openapi.json", &[], "").await;
+        assert_eq!(r.status, 200);
+        check(&r, "public, max-age=300", hsts, "OpenAPI");
+        let jwks = format!("{}/.well-known/jwks.json", h.root);
+        let r = h.send_url(Method::GET, &jwks, &[], "").await;
+        assert_eq!(r.status, 200);
+        check(&r, "public, max-age=60", hsts, "JWKS");
+        let r = h.send_url(Method::POST, &jwks, &[], "").await;
+        assert_eq!(r.status, 405);
+        check(&r, "no-store", hsts, "JWKS, wrong method");
+    }
 }
 
 /// Over quota: 429 `rate_limited` with `Retry-After` in seconds.
