@@ -18,8 +18,8 @@ mod web;
 pub use account::{
     deactivation, emailed_links_ignore_a_forged_host, forced_password_change_without_a_token,
     introspection_and_lookup, introspection_needs_an_authenticated_caller,
-    me_profile_export_and_audit, password_change_with_a_token, password_reset,
-    sessions_and_logout, tokenless_password_change_is_only_for_a_forced_change,
+    me_profile_export_and_audit, password_change_with_a_token, password_reset, sessions_and_logout,
+    tokenless_password_change_is_only_for_a_forced_change,
 };
 pub use admin::{
     admin_lock_kills_sessions_immediately, admin_manages_accounts,
