@@ -182,7 +182,11 @@ async fn admin_session_revocation_refuses_access_tokens_at_once() {
     assert_eq!(count, 2);
     assert!(refused(&h, &laptop));
     assert!(refused(&h, &tablet));
-    let introspected = h.auth.introspect(&laptop.access_token).await.unwrap();
+    let introspected = h
+        .auth
+        .introspect(&laptop.access_token, None, &meta())
+        .await
+        .unwrap();
     assert!(!introspected.active);
     // A new login afterwards is a new session, unaffected.
     let fresh = login(&h, "ann@example.com").await;

@@ -470,10 +470,7 @@ pub async fn admin_session_revocation_ends_access_at_once(factory: &Factory) {
     assert_eq!(r.status, 204);
     assert_access(&h, &phone, false).await;
     assert_access(&h, &laptop, true).await;
-    let inactive = h
-        .post("/token/introspect", json!({"token": access(&phone)}))
-        .await
-        .json();
+    let inactive = h.introspect(access(&phone)).await.json();
     assert_eq!(inactive, json!({"active": false}));
 
     let all = h
