@@ -428,24 +428,38 @@ fn any_request_is_answered_without_panic_or_5xx() {
         .unwrap();
 }
 
-/// The JSON input reader: any content type and bytes give a body or a
-/// refusal (400, 413, 415, 422), and reading fields never panics.
+/// The JSON input reader and the JSON-or-form reader: any content type
+/// and bytes give a body or a refusal (400, 413, 415, 422), and reading
+/// fields never panics.
 #[test]
 fn the_json_reader_reads_or_refuses_any_body() {
     let content_type = prop::option::of(prop_oneof![
         Just("application/json".to_owned()),
+        Just("application/x-www-form-urlencoded".to_owned()),
+        Just("Application/X-WWW-Form-Urlencoded; charset=utf-8".to_owned()),
         "[ -~]{0,40}",
     ]);
+    let body = prop_oneof![
+        3 => body(),
+        1 => query_string().prop_map(String::into_bytes),
+    ];
     let fields = prop::collection::vec(field_name(), 0..6);
     runner(CASES)
         .run(
-            &(content_type, body(), fields, 1usize..512),
-            |(content_type, body, fields, limit)| {
+            &(content_type, body, fields, 1usize..512, any::<bool>()),
+            |(content_type, body, fields, limit, form_allowed)| {
                 let mut request = Request::new(Bytes::from(body));
                 if let Some(ct) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
                     request.headers_mut().insert(http::header::CONTENT_TYPE, ct);
                 }
-                let outcome = input::optional_json(&request, limit).and_then(|parsed| {
+                // The JSON reader, or the JSON-or-form reader of
+                // introspection.
+                let parsed = if form_allowed {
+                    input::json_or_form(&request, limit).map(Some)
+                } else {
+                    input::optional_json(&request, limit)
+                };
+                let outcome = parsed.and_then(|parsed| {
                     let Some(parsed) = parsed else { return Ok(()) };
                     let mut f = parsed.fields();
                     for (i, field) in fields.iter().enumerate() {
