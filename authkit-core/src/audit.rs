@@ -310,6 +310,8 @@ pub enum AuthEvent {
         user_id: Uuid,
         /// End of the lock.
         until: DateTime<Utc>,
+        /// The reason the administrator gave, if any.
+        reason: Option<String>,
     },
     /// An administrator lifted an account's lock.
     UserUnlockedByAdmin {
@@ -640,11 +642,13 @@ mod tests {
             actor_id: admin,
             user_id: user,
             until: Utc::now(),
+            reason: Some("chargeback".into()),
         };
         assert_eq!((ev.actor_id(), ev.user_id()), (Some(admin), Some(user)));
         let rec = AuditRecord::new(&ev, Utc::now(), &RequestMeta::default());
         assert_eq!(rec.user_id, Some(user));
         assert_eq!(rec.data["actor_id"], admin.to_string());
+        assert_eq!(rec.data["reason"], "chargeback");
         let org = AuthEvent::OrgCreated {
             actor_id: admin,
             org_id: Uuid::now_v7(),

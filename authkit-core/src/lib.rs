@@ -95,8 +95,8 @@ pub use principal::{
 };
 pub use service::{
     AdminUser, AdminUserDetail, AuditFilter, Auth, AuthBuilder, Credentials, DataExport, EventHook,
-    IdentityList, ImportedUser, Introspection, LoginOutcome, MAX_PER_PAGE, MAX_TOKEN_ORGS, Me,
-    MfaChallenge, MfaEnrollment, MfaSummary, MyOrg, NewAdmin, OAuthCallback, OAuthOutcome,
-    OAuthResult, OAuthStart, Page, ProfileUpdate, Registered, Registration, RegistrationChallenge,
-    TokenPair, TokenTypeHint, TotpDisable, TotpEnrolled, TotpSetup,
+    IdentityList, ImportedUser, Introspection, LoginOutcome, MAX_LOCK_REASON, MAX_PER_PAGE,
+    MAX_TOKEN_ORGS, Me, MfaChallenge, MfaEnrollment, MfaSummary, MyOrg, NewAdmin, OAuthCallback,
+    OAuthOutcome, OAuthResult, OAuthStart, Page, ProfileUpdate, Registered, Registration,
+    RegistrationChallenge, TokenPair, TokenTypeHint, TotpDisable, TotpEnrolled, TotpSetup,
 };

@@ -9,15 +9,45 @@ use crate::email::{Email, Phone};
 /// The global role every new account gets.
 pub const DEFAULT_ROLE: &str = "END_USER";
 
+/// An administrator's lock on an account: it refuses every sign-in, ends
+/// the account's sessions, and is lifted only by an administrator's unlock
+/// (or when `until` passes), never by a password reset or a successful
+/// login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdminLock {
+    /// When the lock ends; an indefinite lock ends in year 9999.
+    pub until: DateTime<Utc>,
+    /// Why the account was locked, as the administrator wrote it.
+    pub reason: Option<String>,
+    /// The administrator who locked the account (`None` for locks set
+    /// outside the admin API, e.g. carried over from before the two locks
+    /// were kept apart).
+    pub actor_id: Option<Uuid>,
+    /// When the lock was set.
+    pub locked_at: DateTime<Utc>,
+}
+
+impl AdminLock {
+    /// Whether the lock is in force at `now`.
+    pub fn in_force(&self, now: DateTime<Utc>) -> bool {
+        self.until > now
+    }
+}
+
 /// A user account as stored.
 ///
 /// The password hash is `None` for accounts that only sign in through a
-/// social provider. The login-failure fields are owned by the store's
-/// atomic counter methods ([`UserStore::record_login_failure`]) and are not
-/// written by [`UserStore::update_user`].
+/// social provider. An account has two locks that never stand in for each
+/// other: the failure lock (`failed_login_count`, `last_failed_login_at`,
+/// `locked_until`), owned by the store's atomic counter methods
+/// ([`UserStore::record_login_failure`]) and cleared by a successful login
+/// or a password reset; and the administrator's lock (`admin_lock`),
+/// set and lifted only through [`UserAdminStore`]. Neither is written by
+/// [`UserStore::update_user`].
 ///
 /// [`UserStore::record_login_failure`]: crate::store::UserStore::record_login_failure
 /// [`UserStore::update_user`]: crate::store::UserStore::update_user
+/// [`UserAdminStore`]: crate::store::UserAdminStore
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     /// UUID v7 (time-ordered).
@@ -47,8 +77,11 @@ pub struct User {
     pub failed_login_count: u32,
     /// When the last failed login happened.
     pub last_failed_login_at: Option<DateTime<Utc>>,
-    /// The account refuses logins until this time.
+    /// The failure lock: the account refuses new logins until this time
+    /// (its sessions live on).
     pub locked_until: Option<DateTime<Utc>>,
+    /// The administrator's lock, if one was set and not lifted.
+    pub admin_lock: Option<AdminLock>,
     /// Global role names (e.g. `END_USER`, `STAFF`).
     pub roles: Vec<String>,
     /// Creation time.
@@ -75,6 +108,7 @@ impl User {
             failed_login_count: 0,
             last_failed_login_at: None,
             locked_until: None,
+            admin_lock: None,
             roles: vec![DEFAULT_ROLE.to_owned()],
             created_at: now,
             updated_at: now,
@@ -91,9 +125,36 @@ impl User {
         self.phone.is_some() && self.phone_verified_at.is_some()
     }
 
-    /// Whether a lockout is in force at `now`.
+    /// Whether any lock (failed logins or an administrator's) is in force
+    /// at `now`: new sign-ins are refused.
     pub fn is_locked(&self, now: DateTime<Utc>) -> bool {
+        self.is_failure_locked(now) || self.is_admin_locked(now)
+    }
+
+    /// Whether the failure lock is in force at `now`. It refuses new
+    /// sign-ins but leaves existing sessions alive, so that someone who
+    /// only knows the address cannot sign its owner out.
+    pub fn is_failure_locked(&self, now: DateTime<Utc>) -> bool {
         self.locked_until.is_some_and(|until| until > now)
+    }
+
+    /// Whether an administrator's lock is in force at `now`: sign-ins are
+    /// refused and sessions end.
+    pub fn is_admin_locked(&self, now: DateTime<Utc>) -> bool {
+        self.admin_lock
+            .as_ref()
+            .is_some_and(|lock| lock.in_force(now))
+    }
+
+    /// When the locks in force at `now` end (the later one), if any.
+    pub fn lock_ends(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let failure = self.locked_until.filter(|until| *until > now);
+        let admin = self
+            .admin_lock
+            .as_ref()
+            .map(|lock| lock.until)
+            .filter(|until| *until > now);
+        failure.max(admin)
     }
 
     /// The public view of this account (no secrets, no counters).
@@ -157,6 +218,30 @@ mod tests {
         let json = serde_json::to_string(&user.profile()).unwrap();
         assert!(!json.contains("argon2"));
         assert!(json.contains("a@example.com"));
+    }
+
+    #[test]
+    fn the_two_locks_are_told_apart() {
+        let now = Utc::now();
+        let mut user = User::new(Email::parse("a@example.com").unwrap(), now);
+        user.locked_until = Some(now + chrono::Duration::minutes(15));
+        assert!(user.is_locked(now) && user.is_failure_locked(now));
+        assert!(!user.is_admin_locked(now));
+        assert_eq!(user.lock_ends(now), user.locked_until);
+
+        let until = now + chrono::Duration::days(1);
+        user.admin_lock = Some(AdminLock {
+            until,
+            reason: Some("fraud".into()),
+            actor_id: None,
+            locked_at: now,
+        });
+        assert!(user.is_admin_locked(now));
+        assert_eq!(user.lock_ends(now), Some(until), "the later end");
+        user.locked_until = None;
+        assert!(user.is_locked(now) && !user.is_failure_locked(now));
+        assert!(!user.is_locked(until), "a lock ends at its end");
+        assert_eq!(user.lock_ends(until), None);
     }
 
     #[test]

@@ -12,9 +12,9 @@ use authkit_core::mail::{Mailer, MemoryMailer, Message};
 use authkit_core::rate_limit::{
     GovernorLimiter, IpPrefixes, NoLimiter, Quota, RateAction, RateLimiter, RateLimits,
 };
-use authkit_core::store::{MemoryStore, Store};
+use authkit_core::store::{MemoryStore, Store, UserUpdate};
 use authkit_core::{
-    Auth, AuthConfig, AuthConfigBuilder, AuthError, Credentials, EventHook, LoginOutcome,
+    Auth, AuthConfig, AuthConfigBuilder, AuthError, Credentials, EventHook, LoginOutcome, NewAdmin,
     Principal, ProfileUpdate, Registration, RequestMeta, TokenPair, TokenTypeHint,
 };
 use chrono::{Duration, Utc};
@@ -909,9 +909,13 @@ async fn email_lookup_only_for_verified_phones() {
             .unwrap()
             .is_empty()
     );
-    let mut user = h.store.users.user_by_id(p.user_id).await.unwrap().unwrap();
-    user.phone_verified_at = Some(Utc::now());
-    h.store.users.update_user(&user).await.unwrap();
+    let user = h.store.users.user_by_id(p.user_id).await.unwrap().unwrap();
+    let phone = user.phone.clone().unwrap();
+    h.store
+        .users
+        .update_user(p.user_id, &UserUpdate::PhoneVerified(phone), Utc::now())
+        .await
+        .unwrap();
     assert_eq!(
         h.auth
             .lookup_email("+1 415 555 0199", &meta())
@@ -976,13 +980,18 @@ async fn legacy_django_hashes_upgrade_on_login() {
     let h = harness().await;
     verified_user(&h, "val@example.com").await;
     let email = authkit_core::email::Email::parse("val@example.com").unwrap();
-    let mut user = h.store.users.user_by_email(&email).await.unwrap().unwrap();
+    let user = h.store.users.user_by_email(&email).await.unwrap().unwrap();
     // Django's PBKDF2PasswordHasher format: "django-era secret", salt
     // "authkitfixture", 10,000 iterations.
-    user.password_hash = Some(
-        "pbkdf2_sha256$10000$authkitfixture$2ZLA0QgylIdZRL+uLGfoLiqYznB3Fq4X6KrNIa+yMVk=".into(),
-    );
-    h.store.users.update_user(&user).await.unwrap();
+    let django = UserUpdate::Password {
+        hash: "pbkdf2_sha256$10000$authkitfixture$2ZLA0QgylIdZRL+uLGfoLiqYznB3Fq4X6KrNIa+yMVk="
+            .into(),
+    };
+    h.store
+        .users
+        .update_user(user.id, &django, Utc::now())
+        .await
+        .unwrap();
     login(&h, "val@example.com", "django-era secret")
         .await
         .unwrap();
@@ -1756,9 +1765,11 @@ async fn me_answers_from_its_cache_until_told_of_a_change_behind_its_back() {
     assert_eq!(h.auth.me(&p).await.unwrap().profile.display_name, None);
     // A write straight to the store, not through `Auth`: the cached view
     // stays until the host says the account changed.
-    let mut user = h.store.users.user_by_id(p.user_id).await.unwrap().unwrap();
-    user.display_name = Some("Behind".into());
-    h.store.users.update_user(&user).await.unwrap();
+    h.store
+        .users
+        .update_user(p.user_id, &rename("Behind"), Utc::now())
+        .await
+        .unwrap();
     assert_eq!(h.auth.me(&p).await.unwrap().profile.display_name, None);
     h.auth.account_changed(p.user_id).await;
     assert_eq!(
@@ -1777,20 +1788,46 @@ async fn without_the_cache_me_reads_the_store_every_time() {
     let pair = verified_user(&h, "uncached@example.com").await;
     let p = principal(&h, &pair);
     assert_eq!(h.auth.me(&p).await.unwrap().profile.display_name, None);
-    let mut user = h.store.users.user_by_id(p.user_id).await.unwrap().unwrap();
-    user.display_name = Some("Direct".into());
-    h.store.users.update_user(&user).await.unwrap();
+    h.store
+        .users
+        .update_user(p.user_id, &rename("Direct"), Utc::now())
+        .await
+        .unwrap();
     assert_eq!(
         h.auth.me(&p).await.unwrap().profile.display_name.as_deref(),
         Some("Direct")
     );
 }
 
-/// A refresh keeps the account and memberships it read for the next one;
-/// a lockout recorded since must still end the session.
+/// An administrator (signed in) for the lock tests.
+async fn admin(h: &Harness) -> Principal {
+    h.auth
+        .create_admin(NewAdmin::new("root@example.com", PASSWORD))
+        .await
+        .unwrap();
+    let pair = login(h, "root@example.com", PASSWORD).await.unwrap();
+    principal(h, &pair)
+}
+
+async fn user_id(h: &Harness, email: &str) -> uuid::Uuid {
+    let email = authkit_core::email::Email::parse(email).unwrap();
+    h.store
+        .users
+        .user_by_email(&email)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// A refresh keeps the account it read for the next one, yet a failure
+/// lockout recorded since leaves the session alive (someone who only
+/// knows the address cannot sign its owner out), while an administrator's
+/// lock ends it at once.
 #[tokio::test]
-async fn a_refresh_after_a_lockout_is_refused() {
+async fn a_failure_lockout_keeps_sessions_and_an_admin_lock_ends_them() {
     let h = harness().await;
+    let root = admin(&h).await;
     let first = verified_user(&h, "locked-out@example.com").await;
     let second = h.auth.refresh(&first.refresh_token, &meta()).await.unwrap();
     for _ in 0..10 {
@@ -1799,9 +1836,244 @@ async fn a_refresh_after_a_lockout_is_refused() {
             .unwrap_err();
     }
     assert!(matches!(
-        h.auth.refresh(&second.refresh_token, &meta()).await,
+        login(&h, "locked-out@example.com", PASSWORD).await,
+        Err(AuthError::AccountLocked { .. })
+    ));
+    let third = h
+        .auth
+        .refresh(&second.refresh_token, &meta())
+        .await
+        .expect("a failure lock leaves the session alive");
+    principal(&h, &third);
+    assert!(
+        h.auth
+            .introspect(&third.access_token, None, &meta())
+            .await
+            .unwrap()
+            .active
+    );
+
+    let id = user_id(&h, "locked-out@example.com").await;
+    h.auth
+        .admin_lock_user(&root, id, None, Some("stolen laptop"), &meta())
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.auth.authenticate(&third.access_token),
         Err(AuthError::TokenInvalid)
     ));
+    assert!(
+        !h.auth
+            .introspect(&third.access_token, None, &meta())
+            .await
+            .unwrap()
+            .active
+    );
+    assert!(matches!(
+        h.auth.refresh(&third.refresh_token, &meta()).await,
+        Err(AuthError::TokenInvalid)
+    ));
+}
+
+/// An administrator's lock survives a password reset: no reset mail is
+/// sent while it holds, a reset with a link mailed before the lock sets
+/// the password but leaves the lock (its reason and actor) in place, and
+/// only an unlock lets the owner in again.
+#[tokio::test]
+async fn a_password_reset_keeps_an_admin_lock() {
+    let h = harness().await;
+    let root = admin(&h).await;
+    verified_user(&h, "kept@example.com").await;
+    let id = user_id(&h, "kept@example.com").await;
+    h.auth
+        .request_password_reset("kept@example.com", &meta())
+        .await
+        .unwrap();
+    h.auth.background_idle().await;
+    let early_link = link_token(&h.mailer, "kept@example.com");
+
+    let locked = h
+        .auth
+        .admin_lock_user(&root, id, None, Some("  chargeback  "), &meta())
+        .await
+        .unwrap();
+    let lock = locked.admin_lock.clone().unwrap();
+    assert_eq!(lock.reason.as_deref(), Some("chargeback"));
+    assert_eq!(lock.actor_id, Some(root.user_id));
+
+    let mails = h.mailer.count();
+    h.auth
+        .request_password_reset("kept@example.com", &meta())
+        .await
+        .expect("a locked account's reset request answers as any other");
+    h.auth.background_idle().await;
+    assert_eq!(h.mailer.count(), mails, "no reset mail while locked");
+
+    h.auth
+        .confirm_password_reset(&early_link, "a brand new passphrase", &meta())
+        .await
+        .unwrap();
+    assert!(matches!(
+        login(&h, "kept@example.com", "a brand new passphrase").await,
+        Err(AuthError::AccountLocked { .. })
+    ));
+    let after = h.auth.admin_user(&root, id).await.unwrap();
+    assert_eq!(after.user.admin_lock, Some(lock), "the lock is unchanged");
+
+    let unlocked = h.auth.admin_unlock_user(&root, id, &meta()).await.unwrap();
+    assert_eq!((unlocked.admin_lock, unlocked.locked_until), (None, None));
+    login(&h, "kept@example.com", "a brand new passphrase")
+        .await
+        .unwrap();
+}
+
+/// A reset lifts a failure lock (that is what it is for): the link is
+/// mailed to a failure-locked account and signs it in again.
+#[tokio::test]
+async fn a_password_reset_lifts_a_failure_lock() {
+    let h = harness().await;
+    verified_user(&h, "forgot@example.com").await;
+    for _ in 0..10 {
+        login(&h, "forgot@example.com", "wrong password!")
+            .await
+            .unwrap_err();
+    }
+    h.auth
+        .request_password_reset("forgot@example.com", &meta())
+        .await
+        .unwrap();
+    h.auth.background_idle().await;
+    let token = link_token(&h.mailer, "forgot@example.com");
+    h.auth
+        .confirm_password_reset(&token, "remembered at last", &meta())
+        .await
+        .unwrap();
+    login(&h, "forgot@example.com", "remembered at last")
+        .await
+        .unwrap();
+}
+
+/// While an account is locked (by failures or by an administrator), a
+/// wrong password answers exactly as for an unknown address and does not
+/// prolong the lock; only the right password learns `account_locked`.
+#[tokio::test]
+async fn while_locked_a_wrong_password_answers_as_for_an_unknown_address() {
+    let h = harness().await;
+    let root = admin(&h).await;
+    verified_user(&h, "quiet@example.com").await;
+    let id = user_id(&h, "quiet@example.com").await;
+    for _ in 0..10 {
+        login(&h, "quiet@example.com", "wrong password!")
+            .await
+            .unwrap_err();
+    }
+    let before = h.store.users.user_by_id(id).await.unwrap().unwrap();
+    assert!(before.is_failure_locked(authkit_core::clock::Clock::now(&*h.clock)));
+
+    let unknown = login(&h, "nobody@example.com", "wrong password!")
+        .await
+        .unwrap_err();
+    h.clock.advance(Duration::minutes(1));
+    let wrong = login(&h, "quiet@example.com", "wrong password!")
+        .await
+        .unwrap_err();
+    assert!(matches!(wrong, AuthError::InvalidCredentials), "{wrong:?}");
+    assert_eq!(wrong.to_string(), unknown.to_string());
+    let after = h.store.users.user_by_id(id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.failed_login_count, after.locked_until),
+        (before.failed_login_count, before.locked_until),
+        "guesses during the lock neither count nor prolong it"
+    );
+    match login(&h, "quiet@example.com", PASSWORD).await {
+        Err(AuthError::AccountLocked { until }) => assert_eq!(until, before.locked_until),
+        other => panic!("expected account_locked, got {other:?}"),
+    }
+
+    // The same under an administrator's lock, which reports its own end.
+    h.clock.advance(Duration::minutes(20));
+    login(&h, "quiet@example.com", PASSWORD).await.unwrap();
+    let until = authkit_core::clock::Clock::now(&*h.clock) + Duration::days(1);
+    h.auth
+        .admin_lock_user(&root, id, Some(until), None, &meta())
+        .await
+        .unwrap();
+    let wrong = login(&h, "quiet@example.com", "wrong password!")
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.to_string(), unknown.to_string());
+    match login(&h, "quiet@example.com", PASSWORD).await {
+        Err(AuthError::AccountLocked { until: reported }) => assert_eq!(reported, Some(until)),
+        other => panic!("expected account_locked, got {other:?}"),
+    }
+}
+
+/// A lock's reason is bounded and printable.
+#[tokio::test]
+async fn an_admin_lock_reason_is_validated() {
+    let h = harness().await;
+    let root = admin(&h).await;
+    verified_user(&h, "why@example.com").await;
+    let id = user_id(&h, "why@example.com").await;
+    let long = "x".repeat(authkit_core::MAX_LOCK_REASON + 1);
+    for bad in [long.as_str(), "line\nbreak"] {
+        let err = h
+            .auth
+            .admin_lock_user(&root, id, None, Some(bad), &meta())
+            .await
+            .unwrap_err();
+        assert_eq!(err.field_errors()[0].field, "reason", "{bad:?}");
+    }
+    assert!(
+        h.store
+            .users
+            .user_by_id(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .admin_lock
+            .is_none(),
+        "a refused lock sets nothing"
+    );
+}
+
+/// A password change racing an administrator's deactivation keeps both:
+/// the account ends up deactivated and with the new password (a change
+/// wrote back the whole account as read before its hashing, undoing the
+/// deactivation).
+#[tokio::test]
+async fn a_password_change_racing_a_deactivation_keeps_both() {
+    let h = harness().await;
+    let root = admin(&h).await;
+    for round in 0..3 {
+        let email = format!("racer{round}@example.com");
+        let pair = verified_user(&h, &email).await;
+        let owner = principal(&h, &pair);
+        let new_password = format!("a fresh passphrase {round}");
+        let meta = meta();
+        let (changed, deactivated) = tokio::join!(
+            h.auth
+                .change_password(&owner, PASSWORD, &new_password, &meta),
+            h.auth.admin_deactivate_user(&root, owner.user_id, &meta),
+        );
+        changed.unwrap();
+        deactivated.unwrap();
+        let user = h
+            .store
+            .users
+            .user_by_id(owner.user_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!user.is_active, "the deactivation stays (round {round})");
+        assert!(
+            matches!(
+                login(&h, &email, &new_password).await,
+                Err(AuthError::AccountInactive)
+            ),
+            "the new password is set (round {round})"
+        );
+    }
 }
 
 /// A membership made between two refreshes is in the second one's claims.
@@ -1829,12 +2101,24 @@ async fn a_refresh_carries_memberships_made_since_the_last() {
     );
 }
 
+/// A display-name change, for writes straight to the store.
+fn rename(name: &str) -> UserUpdate {
+    UserUpdate::Profile {
+        display_name: Some(Some(name.into())),
+        avatar_url: None,
+        phone: None,
+    }
+}
+
 /// Gives the account the role `AUDITOR` straight in the store, unseen by
 /// `Auth`.
 async fn make_auditor_behind_the_back(h: &Harness, user_id: uuid::Uuid) {
-    let mut user = h.store.users.user_by_id(user_id).await.unwrap().unwrap();
-    user.roles = vec!["AUDITOR".into()];
-    h.store.users.update_user(&user).await.unwrap();
+    let auditor = UserUpdate::Roles(vec!["AUDITOR".into()]);
+    h.store
+        .users
+        .update_user(user_id, &auditor, Utc::now())
+        .await
+        .unwrap();
 }
 
 /// What a refresh read is reused until a change is recorded: a write behind

@@ -14,7 +14,7 @@ use authkit_core::mail::MemoryMailer;
 use authkit_core::mfa::{MfaMethod, TotpAlgorithm, TotpParams, TotpSecret};
 use authkit_core::rate_limit::NoLimiter;
 use authkit_core::sms::MemorySms;
-use authkit_core::store::{MemoryStore, Store};
+use authkit_core::store::{MemoryStore, Store, UserUpdate};
 use authkit_core::{
     Auth, AuthConfig, AuthConfigBuilder, AuthError, Credentials, LoginOutcome, MfaChallenge,
     Principal, Registration, RequestMeta, TokenPair, TotpDisable,
@@ -970,7 +970,11 @@ async fn a_role_can_demand_enrolment_before_any_session() {
     let email = authkit_core::email::Email::parse("staff@example.com").unwrap();
     let mut user = h.store.users.user_by_email(&email).await.unwrap().unwrap();
     user.roles.push("STAFF".into());
-    h.store.users.update_user(&user).await.unwrap();
+    h.store
+        .users
+        .update_user(user.id, &UserUpdate::Roles(user.roles), Utc::now())
+        .await
+        .unwrap();
 
     let LoginOutcome::MfaEnrollmentRequired(demand) = login(&h, "staff@example.com").await.unwrap()
     else {

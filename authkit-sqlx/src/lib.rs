@@ -75,11 +75,18 @@
 //! `PgStore::migrator()` (and its siblings). Upgrades add new migrations;
 //! shipped ones are never edited.
 //!
+//! The `admin lock` migration (PostgreSQL 6, SQLite and MySQL 5) gives the
+//! administrator's lock its own columns beside the failure lock. One
+//! column held both before, so a lock still in force when it runs is
+//! carried over as an administrator's lock (no actor, no reason): it ends
+//! when it was due to end or at an unlock, and a password reset no longer
+//! lifts it.
+//!
 //! # Tables
 //!
 //! | table | holds |
 //! | --- | --- |
-//! | `authkit_users` | accounts, with their login-failure counters |
+//! | `authkit_users` | accounts, with their login-failure counters and administrator lock |
 //! | `authkit_sessions`, `authkit_refresh_tokens` | sessions and their refresh-token families |
 //! | `authkit_one_time_tokens` | magic links, resets, verification codes |
 //! | `authkit_audit_log` | the append-only audit trail |

@@ -29,6 +29,11 @@ const MIGRATIONS: &[Embedded] = &[
         "identities",
         include_str!("../migrations/mysql/0004_identities.sql"),
     ),
+    (
+        5,
+        "admin lock",
+        include_str!("../migrations/mysql/0005_admin_lock.sql"),
+    ),
 ];
 
 /// Every store trait on MySQL 8 or MariaDB 10.5 and later (InnoDB).

@@ -22,7 +22,7 @@ macro_rules! impl_org_store {
             };
             use authkit_core::secret::TokenHash;
             use authkit_core::store::{OrgStore, UserAdminStore};
-            use authkit_core::user::User;
+            use authkit_core::user::{AdminLock, User};
             use chrono::{DateTime, Utc};
             use sqlx::Row as _;
             use uuid::Uuid;
@@ -581,22 +581,39 @@ macro_rules! impl_org_store {
                         .map_err(to_auth)
                 }
 
-                async fn lock_user(&self, user_id: Uuid, until: DateTime<Utc>) -> AuthResult<()> {
-                    retrying(|| {
+                async fn lock_user(&self, user_id: Uuid, lock: &AdminLock) -> AuthResult<()> {
+                    let done = retrying(|| {
                         sqlx::query(Self::sql(
-                            "UPDATE authkit_users SET locked_until = ? WHERE id = ?",
+                            "UPDATE authkit_users SET admin_locked_until = ?, \
+                             admin_lock_reason = ?, admin_locked_by = ?, admin_locked_at = ? \
+                             WHERE id = ?",
                         ))
-                        .bind(Self::far_time(until))
+                        .bind(Self::far_time(lock.until))
+                        .bind(lock.reason.as_deref())
+                        .bind(lock.actor_id)
+                        .bind(lock.locked_at)
                         .bind(user_id)
                         .execute(self.writer())
                     })
                     .await
                     .map_err(to_auth)?;
-                    // MySQL counts only changed rows: ask whether it exists.
-                    match authkit_core::store::UserStore::user_by_id(self, user_id).await? {
-                        Some(_) => Ok(()),
-                        None => Err(AuthError::NotFound),
-                    }
+                    self.applied(done.rows_affected(), user_id).await.map(drop)
+                }
+
+                async fn unlock_user(&self, user_id: Uuid) -> AuthResult<()> {
+                    let done = retrying(|| {
+                        sqlx::query(Self::sql(
+                            "UPDATE authkit_users SET admin_locked_until = NULL, \
+                             admin_lock_reason = NULL, admin_locked_by = NULL, \
+                             admin_locked_at = NULL, failed_login_count = 0, \
+                             last_failed_login_at = NULL, locked_until = NULL WHERE id = ?",
+                        ))
+                        .bind(user_id)
+                        .execute(self.writer())
+                    })
+                    .await
+                    .map_err(to_auth)?;
+                    self.applied(done.rows_affected(), user_id).await.map(drop)
                 }
             }
         };

@@ -38,6 +38,11 @@ const MIGRATIONS: &[Embedded] = &[
         "rotate refresh",
         include_str!("../migrations/postgres/0005_rotate_refresh.sql"),
     ),
+    (
+        6,
+        "admin lock",
+        include_str!("../migrations/postgres/0006_admin_lock.sql"),
+    ),
 ];
 
 /// Every store trait on PostgreSQL (12 or later).

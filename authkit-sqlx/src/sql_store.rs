@@ -55,7 +55,8 @@ macro_rules! user_columns {
         "id, email, email_verified_at, phone, phone_verified_at, password_hash, \
          display_name, avatar_url, is_active, must_change_password, \
          password_changed_at, failed_login_count, last_failed_login_at, \
-         locked_until, roles, created_at, updated_at"
+         locked_until, roles, created_at, updated_at, admin_locked_until, \
+         admin_lock_reason, admin_locked_by, admin_locked_at"
     };
 }
 
@@ -89,9 +90,9 @@ macro_rules! impl_store {
             use authkit_core::session::{RotateOutcome, RotateRefresh, Session};
             use authkit_core::store::{
                 AuditStore, FailureState, KeyRecord, KeyStore, LockoutPolicy, OneTimeTokenStore,
-                SessionStore, UserStore,
+                SessionStore, UserStore, UserUpdate,
             };
-            use authkit_core::user::User;
+            use authkit_core::user::{AdminLock, User};
             use chrono::{DateTime, Utc};
             use sqlx::Row as _;
             use uuid::Uuid;
@@ -131,7 +132,24 @@ macro_rules! impl_store {
                     roles: roles_from_db(&row.try_get::<String, _>("roles")?)?,
                     created_at: row.try_get("created_at")?,
                     updated_at: row.try_get("updated_at")?,
+                    admin_lock: admin_lock_from_row(row)?,
                 })
+            }
+
+            /// The administrator's lock: set when `admin_locked_until` is.
+            fn admin_lock_from_row(row: &DbRow) -> Result<Option<AdminLock>, sqlx::Error> {
+                let Some(until) = row.try_get::<Option<DateTime<Utc>>, _>("admin_locked_until")?
+                else {
+                    return Ok(None);
+                };
+                Ok(Some(AdminLock {
+                    until,
+                    reason: row.try_get("admin_lock_reason")?,
+                    actor_id: row.try_get("admin_locked_by")?,
+                    locked_at: row
+                        .try_get::<Option<DateTime<Utc>>, _>("admin_locked_at")?
+                        .unwrap_or(until),
+                }))
             }
 
             fn session_from_row(row: &DbRow) -> Result<Session, sqlx::Error> {
@@ -218,7 +236,7 @@ macro_rules! impl_store {
                     sqlx::query(Self::sql(concat!(
                         "INSERT INTO authkit_users (",
                         $crate::sql_store::user_columns!(),
-                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     )))
                     .bind(user.id)
                     .bind(user.email.as_str())
@@ -237,36 +255,119 @@ macro_rules! impl_store {
                     .bind(roles_to_db(&user.roles))
                     .bind(user.created_at)
                     .bind(user.updated_at)
+                    .bind(user.admin_lock.as_ref().map(|lock| Self::far_time(lock.until)))
+                    .bind(user.admin_lock.as_ref().and_then(|lock| lock.reason.as_deref()))
+                    .bind(user.admin_lock.as_ref().and_then(|lock| lock.actor_id))
+                    .bind(user.admin_lock.as_ref().map(|lock| lock.locked_at))
                     .execute(self.writer())
                     .await?;
                     Ok(())
                 }
 
-                async fn write_user(&self, user: &User) -> Result<u64, sqlx::Error> {
-                    let done = sqlx::query(Self::sql(
-                        "UPDATE authkit_users SET email = ?, email_verified_at = ?, phone = ?, \
-                         phone_verified_at = ?, password_hash = ?, display_name = ?, \
-                         avatar_url = ?, is_active = ?, must_change_password = ?, \
-                         password_changed_at = ?, roles = ?, created_at = ?, updated_at = ? \
-                         WHERE id = ?",
-                    ))
-                    .bind(user.email.as_str())
-                    .bind(user.email_verified_at)
-                    .bind(user.phone.as_ref().map(Phone::as_str))
-                    .bind(user.phone_verified_at)
-                    .bind(user.password_hash.as_deref())
-                    .bind(user.display_name.as_deref())
-                    .bind(user.avatar_url.as_deref())
-                    .bind(user.is_active)
-                    .bind(user.must_change_password)
-                    .bind(user.password_changed_at)
-                    .bind(roles_to_db(&user.roles))
-                    .bind(user.created_at)
-                    .bind(user.updated_at)
-                    .bind(user.id)
-                    .execute(self.writer())
-                    .await?;
-                    Ok(done.rows_affected())
+                /// Applies one narrow account change in one statement;
+                /// answers the rows it matched.
+                async fn write_update(
+                    &self,
+                    user_id: Uuid,
+                    update: &UserUpdate,
+                    now: DateTime<Utc>,
+                ) -> Result<u64, sqlx::Error> {
+                    let query = match update {
+                        UserUpdate::Password { hash } => sqlx::query(Self::sql(
+                            "UPDATE authkit_users SET password_hash = ?, \
+                             password_changed_at = ?, must_change_password = ?, updated_at = ? \
+                             WHERE id = ?",
+                        ))
+                        .bind(hash.as_str())
+                        .bind(now)
+                        .bind(false)
+                        .bind(now)
+                        .bind(user_id),
+                        UserUpdate::Rehash { old, new } => sqlx::query(Self::sql(
+                            "UPDATE authkit_users SET password_hash = ? \
+                             WHERE id = ? AND password_hash = ?",
+                        ))
+                        .bind(new.as_str())
+                        .bind(user_id)
+                        .bind(old.as_str()),
+                        UserUpdate::MustChangePassword(on) => sqlx::query(Self::sql(
+                            "UPDATE authkit_users SET must_change_password = ?, updated_at = ? \
+                             WHERE id = ?",
+                        ))
+                        .bind(*on)
+                        .bind(now)
+                        .bind(user_id),
+                        UserUpdate::Active(on) => sqlx::query(Self::sql(
+                            "UPDATE authkit_users SET is_active = ?, updated_at = ? WHERE id = ?",
+                        ))
+                        .bind(*on)
+                        .bind(now)
+                        .bind(user_id),
+                        UserUpdate::Roles(roles) => sqlx::query(Self::sql(
+                            "UPDATE authkit_users SET roles = ?, updated_at = ? WHERE id = ?",
+                        ))
+                        .bind(roles_to_db(roles))
+                        .bind(now)
+                        .bind(user_id),
+                        UserUpdate::EmailVerified => sqlx::query(Self::sql(
+                            "UPDATE authkit_users SET email_verified_at = ?, updated_at = ? \
+                             WHERE id = ? AND email_verified_at IS NULL",
+                        ))
+                        .bind(now)
+                        .bind(now)
+                        .bind(user_id),
+                        UserUpdate::PhoneVerified(phone) => sqlx::query(Self::sql(
+                            "UPDATE authkit_users SET phone_verified_at = ?, updated_at = ? \
+                             WHERE id = ? AND phone = ?",
+                        ))
+                        .bind(now)
+                        .bind(now)
+                        .bind(user_id)
+                        .bind(phone.as_str()),
+                        UserUpdate::Profile {
+                            display_name,
+                            avatar_url,
+                            phone,
+                        } => {
+                            let new_phone = phone.as_ref().and_then(|p| p.as_ref().map(Phone::as_str));
+                            // phone_verified_at comes first: MySQL assigns
+                            // left to right, so it still sees the old phone.
+                            sqlx::query(Self::sql(
+                                "UPDATE authkit_users SET \
+                                 phone_verified_at = CASE WHEN ? AND (phone IS NULL OR ? IS NULL \
+                                 OR phone <> ?) THEN NULL ELSE phone_verified_at END, \
+                                 display_name = CASE WHEN ? THEN ? ELSE display_name END, \
+                                 avatar_url = CASE WHEN ? THEN ? ELSE avatar_url END, \
+                                 phone = CASE WHEN ? THEN ? ELSE phone END, \
+                                 updated_at = ? WHERE id = ?",
+                            ))
+                            .bind(phone.is_some())
+                            .bind(new_phone)
+                            .bind(new_phone)
+                            .bind(display_name.is_some())
+                            .bind(display_name.as_ref().and_then(|n| n.as_deref()))
+                            .bind(avatar_url.is_some())
+                            .bind(avatar_url.as_ref().and_then(|u| u.as_deref()))
+                            .bind(phone.is_some())
+                            .bind(new_phone)
+                            .bind(now)
+                            .bind(user_id)
+                        }
+                    };
+                    Ok(query.execute(self.writer()).await?.rows_affected())
+                }
+
+                /// Whether a write that matched `rows` rows applied:
+                /// `NotFound` when it matched none because the account
+                /// does not exist.
+                async fn applied(&self, rows: u64, user_id: Uuid) -> AuthResult<bool> {
+                    if rows > 0 {
+                        return Ok(true);
+                    }
+                    match UserStore::user_by_id(self, user_id).await? {
+                        Some(_) => Ok(false),
+                        None => Err(AuthError::NotFound),
+                    }
                 }
 
                 async fn fail_login_once(
@@ -708,12 +809,16 @@ macro_rules! impl_store {
                     .map_err(to_auth)
                 }
 
-                async fn update_user(&self, user: &User) -> AuthResult<()> {
-                    match retrying(|| self.write_user(user)).await {
-                        Ok(0) => Err(AuthError::NotFound),
-                        Ok(_) => Ok(()),
-                        Err(err) => Err(self.user_write_error(err, &user.email).await),
-                    }
+                async fn update_user(
+                    &self,
+                    user_id: Uuid,
+                    update: &UserUpdate,
+                    now: DateTime<Utc>,
+                ) -> AuthResult<bool> {
+                    let rows = retrying(|| self.write_update(user_id, update, now))
+                        .await
+                        .map_err(to_auth)?;
+                    self.applied(rows, user_id).await
                 }
 
                 async fn record_login_failure(
@@ -739,10 +844,7 @@ macro_rules! impl_store {
                     })
                     .await
                     .map_err(to_auth)?;
-                    if done.rows_affected() == 0 {
-                        return Err(AuthError::NotFound);
-                    }
-                    Ok(())
+                    self.applied(done.rows_affected(), user_id).await.map(drop)
                 }
             }
 

@@ -33,6 +33,11 @@ const MIGRATIONS: &[Embedded] = &[
         "identities",
         include_str!("../migrations/sqlite/0004_identities.sql"),
     ),
+    (
+        5,
+        "admin lock",
+        include_str!("../migrations/sqlite/0005_admin_lock.sql"),
+    ),
 ];
 
 /// How long a writer waits for the database lock before giving up with

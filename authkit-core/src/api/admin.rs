@@ -82,8 +82,10 @@ impl Api {
             }
             AdminRoute::Lock => {
                 let id = id_param(params, 0)?;
-                let until = self.lock_until(request)?;
-                let user = auth.admin_lock_user(&principal, id, until, meta).await?;
+                let (until, reason) = self.lock_request(request)?;
+                let user = auth
+                    .admin_lock_user(&principal, id, until, reason.as_deref(), meta)
+                    .await?;
                 Ok(render(StatusCode::OK, &user))
             }
             AdminRoute::Unlock => {
@@ -141,18 +143,20 @@ impl Api {
         }
     }
 
-    /// The optional `{until}` body of a lock (absent: indefinitely).
-    fn lock_until(
+    /// The optional `{until, reason}` body of a lock (no `until`:
+    /// indefinitely; no body: indefinitely, without a reason).
+    fn lock_request(
         &self,
         request: &Request<Bytes>,
-    ) -> Result<Option<DateTime<Utc>>, super::problem::Failure> {
+    ) -> Result<(Option<DateTime<Utc>>, Option<String>), super::problem::Failure> {
         let Some(body) = input::optional_json(request, self.config().body_limit)? else {
-            return Ok(None);
+            return Ok((None, None));
         };
         let mut f = body.fields();
         let until = f.optional("until");
+        let reason = f.optional("reason");
         f.finish()?;
-        until
+        let until = until
             .map(|t| {
                 DateTime::parse_from_rfc3339(&t)
                     .map(|t| t.with_timezone(&Utc))
@@ -162,9 +166,9 @@ impl Api {
                             "invalid_datetime",
                             "Expected an RFC 3339 time, e.g. 2026-01-31T12:00:00Z.",
                         )
-                        .into()
                     })
             })
-            .transpose()
+            .transpose()?;
+        Ok((until, reason))
     }
 }

@@ -16,6 +16,7 @@ use crate::principal::Principal;
 use crate::rate_limit::RateAction;
 use crate::secret::TokenHash;
 use crate::session::{Session, SessionView};
+use crate::store::UserUpdate;
 use crate::user::Profile;
 
 /// `GET /me`: the account, its roles and what they allow, read fresh from
@@ -234,13 +235,15 @@ impl Auth {
         update: ProfileUpdate,
         meta: &RequestMeta,
     ) -> AuthResult<Profile> {
-        let mut user = self.user(principal.user_id).await?;
+        let mut display_name = None;
+        let mut avatar_url = None;
+        let mut new_phone = None;
         let mut errors = Vec::new();
         let mut changed = Vec::new();
         if let Some(name) = update.display_name {
             match name.as_deref().map(clean_display_name).transpose() {
                 Ok(name) => {
-                    user.display_name = name.flatten();
+                    display_name = Some(name.flatten());
                     changed.push("display_name".to_owned());
                 }
                 Err(e) => errors.extend_from_slice(e.field_errors()),
@@ -254,7 +257,7 @@ impl Auth {
                     "Use an http(s) URL of at most 2048 characters.",
                 )),
                 url => {
-                    user.avatar_url = url.map(str::to_owned);
+                    avatar_url = Some(url.map(str::to_owned));
                     changed.push("avatar_url".to_owned());
                 }
             }
@@ -267,10 +270,7 @@ impl Auth {
                 .transpose()
             {
                 Ok(phone) => {
-                    if phone != user.phone {
-                        user.phone = phone;
-                        user.phone_verified_at = None;
-                    }
+                    new_phone = Some(phone);
                     changed.push("phone".to_owned());
                 }
                 Err(e) => errors.extend_from_slice(e.field_errors()),
@@ -279,17 +279,25 @@ impl Auth {
         if !errors.is_empty() {
             return Err(AuthError::Validation(errors));
         }
-        user.updated_at = self.now();
-        self.inner.store.users.update_user(&user).await?;
+        let user_id = principal.user_id;
+        self.update_user(
+            user_id,
+            UserUpdate::Profile {
+                display_name,
+                avatar_url,
+                phone: new_phone,
+            },
+        )
+        .await?;
         self.emit(
             AuthEvent::ProfileUpdated {
-                user_id: user.id,
+                user_id,
                 fields: changed,
             },
             meta,
         )
         .await?;
-        Ok(user.profile())
+        Ok(self.user(user_id).await?.profile())
     }
 
     /// Deactivates the caller's account after checking the password, and
@@ -305,11 +313,9 @@ impl Auth {
         password: &str,
         meta: &RequestMeta,
     ) -> AuthResult<()> {
-        let mut user = self.user(principal.user_id).await?;
+        let user = self.user(principal.user_id).await?;
         self.recheck_password(&user, password, meta).await?;
-        user.is_active = false;
-        user.updated_at = self.now();
-        self.inner.store.users.update_user(&user).await?;
+        self.update_user(user.id, UserUpdate::Active(false)).await?;
         self.revoke_sessions(user.id, None, "deactivated", meta)
             .await?;
         self.emit(AuthEvent::AccountDeactivated { user_id: user.id }, meta)
@@ -498,7 +504,9 @@ impl Auth {
             .users
             .user_by_id(session.user_id)
             .await?
-            .is_some_and(|u| u.is_active && !u.is_locked(now)))
+            // A failure lock leaves sessions alive; an administrator's
+            // lock ends them.
+            .is_some_and(|u| u.is_active && !u.is_admin_locked(now)))
     }
 }
 

@@ -35,9 +35,9 @@ use crate::revocation::RevocationList;
 use crate::secret::TokenHash;
 use crate::store::{
     DeviceSeen, FailureState, LockoutPolicy, MfaStatus, MfaStore, OrgStore, TotpRecord,
-    UserAdminStore, UserStore,
+    UserAdminStore, UserStore, UserUpdate,
 };
-use crate::user::User;
+use crate::user::{AdminLock, User};
 
 /// Most views held; the cache empties when full (cheaper than tracking
 /// recency, and refills at one read per active account).
@@ -199,7 +199,8 @@ watch!(UserStore {
     fn user_by_id(&self, id: Uuid) -> Option<User>;
     fn user_by_email(&self, email: &Email) -> Option<User>;
     fn users_by_verified_phone(&self, phone: &Phone) -> Vec<User>;
-    fn update_user(&self, user: &User) -> () => user.id;
+    fn update_user(&self, user_id: Uuid, update: &UserUpdate, now: DateTime<Utc>) -> bool
+        => user_id;
     // Not part of `/me`, but a lock ends a refresh.
     fn record_login_failure(
         &self,
@@ -212,7 +213,8 @@ watch!(UserStore {
 
 watch!(UserAdminStore {
     fn search_users(&self, query: Option<&str>, offset: u64, limit: u32) -> Vec<User>;
-    fn lock_user(&self, user_id: Uuid, until: DateTime<Utc>) -> () => user_id;
+    fn lock_user(&self, user_id: Uuid, admin_lock: &AdminLock) -> () => user_id;
+    fn unlock_user(&self, user_id: Uuid) -> () => user_id;
 });
 
 // Memberships are an access token's organisation claims. Renaming an

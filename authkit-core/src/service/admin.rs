@@ -29,7 +29,8 @@ use crate::error::{AuthError, AuthResult, FieldError};
 use crate::principal::{Principal, require_permission};
 use crate::roles::{AUDIT_READ, ROLES_ASSIGN, SYSTEM_ADMIN, USERS_READ, USERS_WRITE};
 use crate::session::SessionView;
-use crate::user::{Profile, User};
+use crate::store::UserUpdate;
+use crate::user::{AdminLock, Profile, User};
 
 /// Revocation reason of the sessions an administrator ends.
 const REVOKED_BY_ADMIN: &str = "revoked_by_admin";
@@ -85,8 +86,12 @@ pub struct AdminUser {
     pub profile: Profile,
     /// Global roles.
     pub roles: Vec<String>,
-    /// The lock in force (from failed logins or an administrator), if any.
+    /// When the account's lock ends: the later of the administrator's lock
+    /// and the failure lock, as stored (`null` when neither is set).
     pub locked_until: Option<DateTime<Utc>>,
+    /// The administrator's lock (end, reason, actor, time set), if one is
+    /// set; only an unlock lifts it.
+    pub admin_lock: Option<AdminLock>,
     /// Whether a new password is demanded at the next login.
     pub must_change_password: bool,
     /// Consecutive failed logins.
@@ -145,6 +150,31 @@ impl NewAdmin {
     }
 }
 
+/// Most characters a lock's reason holds.
+pub const MAX_LOCK_REASON: usize = 500;
+
+/// The reason of a lock, trimmed; blank is none.
+fn lock_reason(reason: Option<&str>) -> AuthResult<Option<String>> {
+    let Some(reason) = reason.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    if reason.chars().count() > MAX_LOCK_REASON {
+        return Err(AuthError::invalid_field(
+            "reason",
+            "too_long",
+            format!("At most {MAX_LOCK_REASON} characters."),
+        ));
+    }
+    if reason.chars().any(char::is_control) {
+        return Err(AuthError::invalid_field(
+            "reason",
+            "invalid",
+            "A reason holds no control characters.",
+        ));
+    }
+    Ok(Some(reason.to_owned()))
+}
+
 /// The end of an indefinite administrator lock (MySQL's `DATETIME` ends in
 /// year 9999).
 fn indefinitely() -> DateTime<Utc> {
@@ -157,7 +187,10 @@ fn admin_view(user: &User) -> AdminUser {
     AdminUser {
         profile: user.profile(),
         roles: user.roles.clone(),
-        locked_until: user.locked_until,
+        locked_until: user
+            .locked_until
+            .max(user.admin_lock.as_ref().map(|lock| lock.until)),
+        admin_lock: user.admin_lock.clone(),
         must_change_password: user.must_change_password,
         failed_login_count: user.failed_login_count,
         updated_at: user.updated_at,
@@ -222,21 +255,27 @@ impl Auth {
         })
     }
 
-    /// Locks an account until `until` (default: indefinitely) and revokes
+    /// Locks an account until `until` (default: indefinitely), recording
+    /// `reason` (at most [`MAX_LOCK_REASON`] characters, no control
+    /// characters; blank counts as none) and the administrator, and revokes
     /// every session at once: refresh fails and introspection answers
     /// inactive (needs `internal.users.write`, held now; without
     /// `internal.roles.assign`, only on an account whose permissions the
-    /// administrator all holds).
+    /// administrator all holds). Locking a locked account replaces its
+    /// lock. Neither a password reset nor a successful login lifts the
+    /// lock; [`admin_unlock_user`](Self::admin_unlock_user) does.
     ///
     /// # Errors
     /// `Forbidden` (also for an administrator demoted, deactivated or
     /// locked since the token was signed, or an account that outranks
-    /// them), `NotFound`, `Validation` (own account, `until` in the past).
+    /// them), `NotFound`, `Validation` (own account, `until` in the past,
+    /// `reason` too long or with control characters).
     pub async fn admin_lock_user(
         &self,
         principal: &Principal,
         user_id: Uuid,
         until: Option<DateTime<Utc>>,
+        reason: Option<&str>,
         meta: &RequestMeta,
     ) -> AuthResult<AdminUser> {
         let actor = self.admin_actor(principal, USERS_WRITE).await?;
@@ -251,16 +290,24 @@ impl Auth {
                 "The lock must end in the future.",
             ));
         }
+        let reason = lock_reason(reason)?;
+        let lock = AdminLock {
+            until,
+            reason: reason.clone(),
+            actor_id: Some(principal.user_id),
+            locked_at: now,
+        };
         self.inner
             .store
             .user_admin
-            .lock_user(user_id, until)
+            .lock_user(user_id, &lock)
             .await?;
         self.emit(
             AuthEvent::UserLockedByAdmin {
                 actor_id: principal.user_id,
                 user_id,
                 until,
+                reason,
             },
             meta,
         )
@@ -270,8 +317,9 @@ impl Auth {
         Ok(admin_view(&self.user(user_id).await?))
     }
 
-    /// Lifts an account's lock and clears its failed-login count (needs
-    /// `internal.users.write`, held now).
+    /// Lifts an account's administrator lock and its failure lock, and
+    /// clears its failed-login count (needs `internal.users.write`, held
+    /// now).
     ///
     /// # Errors
     /// `Forbidden` (also for an administrator demoted, deactivated or
@@ -284,7 +332,7 @@ impl Auth {
     ) -> AuthResult<AdminUser> {
         self.admin_actor(principal, USERS_WRITE).await?;
         self.user(user_id).await?;
-        self.inner.store.users.clear_login_failures(user_id).await?;
+        self.inner.store.user_admin.unlock_user(user_id).await?;
         self.emit(
             AuthEvent::UserUnlockedByAdmin {
                 actor_id: principal.user_id,
@@ -313,7 +361,7 @@ impl Auth {
         let actor = self.admin_actor(principal, USERS_WRITE).await?;
         not_yourself(principal, user_id)?;
         self.admin_target(&actor, user_id).await?;
-        let user = self.edit_user(user_id, |u| u.is_active = false).await?;
+        let user = self.edit_user(user_id, UserUpdate::Active(false)).await?;
         self.emit(
             AuthEvent::UserDeactivatedByAdmin {
                 actor_id: principal.user_id,
@@ -339,7 +387,7 @@ impl Auth {
         meta: &RequestMeta,
     ) -> AuthResult<AdminUser> {
         self.admin_actor(principal, USERS_WRITE).await?;
-        let user = self.edit_user(user_id, |u| u.is_active = true).await?;
+        let user = self.edit_user(user_id, UserUpdate::Active(true)).await?;
         self.emit(
             AuthEvent::UserReactivatedByAdmin {
                 actor_id: principal.user_id,
@@ -369,7 +417,7 @@ impl Auth {
         let actor = self.admin_actor(principal, USERS_WRITE).await?;
         self.admin_target(&actor, user_id).await?;
         let user = self
-            .edit_user(user_id, |u| u.must_change_password = true)
+            .edit_user(user_id, UserUpdate::MustChangePassword(true))
             .await?;
         self.emit(
             AuthEvent::PasswordChangeForced {
@@ -431,7 +479,7 @@ impl Auth {
             }
         }
         let user = self
-            .edit_user(user_id, |u| u.roles.clone_from(&wanted))
+            .edit_user(user_id, UserUpdate::Roles(wanted.clone()))
             .await?;
         self.emit(
             AuthEvent::RolesAssigned {
@@ -631,13 +679,11 @@ impl Auth {
         Ok(user)
     }
 
-    /// Reads, changes with `edit` and writes back an account.
-    async fn edit_user(&self, user_id: Uuid, edit: impl FnOnce(&mut User)) -> AuthResult<User> {
-        let mut user = self.user(user_id).await?;
-        edit(&mut user);
-        user.updated_at = self.now();
-        self.inner.store.users.update_user(&user).await?;
-        Ok(user)
+    /// Applies one narrow change to an account and answers the account as
+    /// it then stands.
+    async fn edit_user(&self, user_id: Uuid, update: UserUpdate) -> AuthResult<User> {
+        self.update_user(user_id, update).await?;
+        self.user(user_id).await
     }
 }
 
@@ -655,6 +701,28 @@ mod tests {
         assert_eq!((p.items, p.next_page), (vec![1, 2], Some(3)));
         let last = Page::from_fetched(vec![1], 4, 2);
         assert_eq!((last.items, last.next_page), (vec![1], None));
+    }
+
+    #[test]
+    fn lock_reasons_are_trimmed_bounded_and_printable() {
+        assert_eq!(lock_reason(None).unwrap(), None);
+        assert_eq!(lock_reason(Some("  ")).unwrap(), None);
+        assert_eq!(
+            lock_reason(Some(" chargeback ")).unwrap().as_deref(),
+            Some("chargeback")
+        );
+        let longest = "é".repeat(MAX_LOCK_REASON);
+        assert_eq!(lock_reason(Some(&longest)).unwrap(), Some(longest.clone()));
+        for bad in [
+            format!("{longest}x"),
+            "a\u{0}b".to_owned(),
+            "a\nb".to_owned(),
+        ] {
+            assert!(
+                matches!(lock_reason(Some(&bad)), Err(AuthError::Validation(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::principal::Principal;
 use crate::rate_limit::RateAction;
 use crate::secret::{self, TokenHash};
 use crate::session::{RotateOutcome, RotateRefresh, Session, SessionView};
+use crate::store::UserUpdate;
 use crate::telemetry;
 use crate::user::User;
 
@@ -218,7 +219,10 @@ impl Auth {
             RotateOutcome::Rotated(session) => {
                 let subject = self.subject(session.user_id).await?;
                 let user = &subject.user;
-                if !user.is_active || user.is_locked(request.now) {
+                // A failure lock refuses new logins only: were it to end
+                // sessions, anyone knowing the address could sign its
+                // owner out. An administrator's lock ends them.
+                if !user.is_active || user.is_admin_locked(request.now) {
                     self.inner
                         .store
                         .sessions
@@ -474,17 +478,27 @@ impl Auth {
                 .await?;
             return Err(AuthError::InvalidCredentials);
         };
-        if user.is_locked(now) {
-            self.audit_login_failure(Some(user.id), "account_locked", meta)
-                .await?;
-            return Err(AuthError::AccountLocked {
-                until: user.locked_until,
-            });
-        }
+        let locked = user.is_locked(now);
         if !verification.valid {
+            if locked {
+                // While a lock is in force a wrong password answers exactly
+                // as for an unknown address (same store calls, same body)
+                // and does not count: only the right password learns of
+                // the lock, and guesses cannot prolong it.
+                self.audit_login_failure(Some(user.id), "invalid_credentials", meta)
+                    .await?;
+                return Err(AuthError::InvalidCredentials);
+            }
             self.count_password_failure(&user, "invalid_credentials", meta)
                 .await?;
             return Err(AuthError::InvalidCredentials);
+        }
+        if locked {
+            self.audit_login_failure(Some(user.id), "account_locked", meta)
+                .await?;
+            return Err(AuthError::AccountLocked {
+                until: user.lock_ends(now),
+            });
         }
         if !user.is_active {
             self.audit_login_failure(Some(user.id), "account_inactive", meta)
@@ -512,10 +526,23 @@ impl Auth {
         if user.failed_login_count > 0 || user.locked_until.is_some() {
             self.inner.store.users.clear_login_failures(user.id).await?;
         }
-        if needs_rehash {
-            user.password_hash = Some(self.inner.hasher.hash(password).await?);
-            user.updated_at = self.now();
-            self.inner.store.users.update_user(&user).await?;
+        if needs_rehash && let Some(old) = user.password_hash.clone() {
+            let new = self.inner.hasher.hash(password).await?;
+            // Only while the stored hash is still the one just verified: a
+            // password changed meanwhile is kept.
+            let update = UserUpdate::Rehash {
+                old,
+                new: new.clone(),
+            };
+            if self
+                .inner
+                .store
+                .users
+                .update_user(user.id, &update, self.now())
+                .await?
+            {
+                user.password_hash = Some(new);
+            }
         }
         Ok(user)
     }

@@ -898,9 +898,10 @@ impl Auth {
         if !user.is_active {
             return Err(AuthError::AccountInactive);
         }
-        if user.is_locked(self.now()) {
+        let now = self.now();
+        if user.is_locked(now) {
             return Err(AuthError::AccountLocked {
-                until: user.locked_until,
+                until: user.lock_ends(now),
             });
         }
         if attempt

@@ -26,7 +26,9 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use account::{DataExport, Introspection, Me, MfaSummary, ProfileUpdate, TokenTypeHint};
-pub use admin::{AdminUser, AdminUserDetail, AuditFilter, MAX_PER_PAGE, NewAdmin, Page};
+pub use admin::{
+    AdminUser, AdminUserDetail, AuditFilter, MAX_LOCK_REASON, MAX_PER_PAGE, NewAdmin, Page,
+};
 pub use import::ImportedUser;
 pub use login::{Credentials, LoginOutcome, TokenPair};
 pub use mfa::{MfaChallenge, MfaEnrollment, TotpDisable, TotpEnrolled, TotpSetup};
@@ -502,6 +504,17 @@ impl Auth {
             .user_by_id(id)
             .await?
             .ok_or(AuthError::NotFound)
+    }
+
+    /// Applies one narrow change to an account now (see
+    /// [`UserUpdate`](crate::store::UserUpdate)); answers whether it
+    /// applied.
+    async fn update_user(&self, id: Uuid, update: crate::store::UserUpdate) -> AuthResult<bool> {
+        self.inner
+            .store
+            .users
+            .update_user(id, &update, self.now())
+            .await
     }
 }
 

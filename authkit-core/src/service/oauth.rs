@@ -463,7 +463,7 @@ impl Auth {
         let now = self.now();
         if user.is_locked(now) {
             return Err(AuthError::AccountLocked {
-                until: user.locked_until,
+                until: user.lock_ends(now),
             });
         }
         if !user.is_active {

@@ -11,6 +11,7 @@ use crate::one_time::{OneTimeToken, Purpose};
 use crate::principal::Principal;
 use crate::rate_limit::RateAction;
 use crate::secret::{self, TokenHash};
+use crate::store::UserUpdate;
 use crate::user::User;
 
 /// A new password waiting for the second factor of a forced change
@@ -118,11 +119,13 @@ impl Auth {
         let Some(user) = self.inner.store.users.user_by_email(email).await? else {
             return Ok(());
         };
-        if !user.is_active {
+        let now = self.now();
+        // A failure lock is what a reset is for; an administrator's lock
+        // is not lifted by one, so such an account gets no mail.
+        if !user.is_active || user.is_admin_locked(now) {
             return Ok(());
         }
         let config = &self.inner.config;
-        let now = self.now();
         let token = secret::token256();
         self.inner
             .store
@@ -156,8 +159,8 @@ impl Auth {
 
     /// Sets a new password with a reset token. The new password is checked
     /// before the token is spent; on success every session is revoked, the
-    /// lockout is cleared, and the email counts as verified (the link
-    /// proved it).
+    /// failure lockout is cleared (an administrator's lock is not), and the
+    /// email counts as verified (the link proved it).
     ///
     /// # Errors
     /// `TokenInvalid` (unknown, used, expired or superseded token),
@@ -191,11 +194,10 @@ impl Auth {
         // Hashed once the token is won: concurrent confirmations cost one
         // hash, not one each.
         let new_hash = self.inner.hasher.hash(new_password).await?;
-        let mut user = self.store_password(user, new_hash, None, meta).await?;
+        let user = self.store_password(user, new_hash, None, meta).await?;
+        // Clears the failure lock only: an administrator's lock stays.
         self.inner.store.users.clear_login_failures(user.id).await?;
-        if user.email_verified_at.is_none() {
-            user.email_verified_at = Some(self.now());
-            self.inner.store.users.update_user(&user).await?;
+        if self.update_user(user.id, UserUpdate::EmailVerified).await? {
             self.emit(AuthEvent::EmailVerified { user_id: user.id }, meta)
                 .await?;
         }
@@ -257,11 +259,17 @@ impl Auth {
         meta: &RequestMeta,
     ) -> AuthResult<User> {
         let now = self.now();
+        // Only the password fields: a deactivation or a role change made
+        // while the hash was computed stays.
+        self.inner
+            .store
+            .users
+            .update_user(user.id, &UserUpdate::Password { hash: hash.clone() }, now)
+            .await?;
         user.password_hash = Some(hash);
         user.password_changed_at = Some(now);
         user.must_change_password = false;
         user.updated_at = now;
-        self.inner.store.users.update_user(&user).await?;
         self.revoke_sessions(user.id, keep, "password_changed", meta)
             .await?;
         Ok(user)

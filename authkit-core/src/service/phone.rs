@@ -13,6 +13,7 @@ use crate::principal::Principal;
 use crate::rate_limit::RateAction;
 use crate::secret;
 use crate::sms::SmsMessage;
+use crate::store::UserUpdate;
 use crate::user::Profile;
 
 /// The number a phone-verification code was sent to.
@@ -40,15 +41,20 @@ impl Auth {
     ) -> AuthResult<()> {
         let phone = Phone::parse(phone)?;
         self.require_sms_country(&phone)?;
-        let mut user = self.user(principal.user_id).await?;
+        let user = self.user(principal.user_id).await?;
         self.spend_sms_budget(user.id, &phone, meta).await?;
         let config = &self.inner.config;
         let now = self.now();
         if user.phone.as_ref() != Some(&phone) {
-            user.phone = Some(phone.clone());
-            user.phone_verified_at = None;
-            user.updated_at = now;
-            self.inner.store.users.update_user(&user).await?;
+            self.update_user(
+                user.id,
+                UserUpdate::Profile {
+                    display_name: None,
+                    avatar_url: None,
+                    phone: Some(Some(phone.clone())),
+                },
+            )
+            .await?;
             self.emit(
                 AuthEvent::ProfileUpdated {
                     user_id: user.id,
@@ -106,7 +112,7 @@ impl Auth {
         code: &str,
         meta: &RequestMeta,
     ) -> AuthResult<Profile> {
-        let mut user = self.user(principal.user_id).await?;
+        let user = self.user(principal.user_id).await?;
         self.throttle(RateAction::CodePerAccount, &format!("phone:{}", user.id))
             .await?;
         if code.len() > 32 {
@@ -128,15 +134,18 @@ impl Auth {
         };
         let pending: PendingPhone =
             serde_json::from_value(token.payload).map_err(AuthError::internal)?;
-        if user.phone.as_ref().map(Phone::as_str) != Some(pending.phone.as_str()) {
+        // Proven only while the account still has the number the code was
+        // sent to (checked again in the write, against a concurrent change).
+        let phone = Phone::parse(&pending.phone).map_err(|_| AuthError::MfaInvalidCode)?;
+        if user.phone.as_ref() != Some(&phone)
+            || !self
+                .update_user(user.id, UserUpdate::PhoneVerified(phone))
+                .await?
+        {
             return Err(AuthError::MfaInvalidCode);
         }
-        let now = self.now();
-        user.phone_verified_at = Some(now);
-        user.updated_at = now;
-        self.inner.store.users.update_user(&user).await?;
         self.emit(AuthEvent::PhoneVerified { user_id: user.id }, meta)
             .await?;
-        Ok(user.profile())
+        Ok(self.user(user.id).await?.profile())
     }
 }

@@ -38,11 +38,12 @@ impl Auth {
                 .await?;
             return Err(AuthError::InvalidCredentials);
         }
-        if user.is_locked(self.now()) {
+        let now = self.now();
+        if user.is_locked(now) {
             self.audit_login_failure(Some(user.id), "account_locked", meta)
                 .await?;
             return Err(AuthError::AccountLocked {
-                until: user.locked_until,
+                until: user.lock_ends(now),
             });
         }
         Ok(())

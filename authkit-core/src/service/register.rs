@@ -13,6 +13,7 @@ use crate::error::{AuthError, AuthResult, FieldError};
 use crate::one_time::{CodeCheck, OneTimeToken, Purpose};
 use crate::rate_limit::RateAction;
 use crate::secret::{self, TokenHash};
+use crate::store::UserUpdate;
 use crate::user::User;
 
 /// Input of [`Auth::register`] and [`Auth::start_registration`].
@@ -436,19 +437,18 @@ impl Auth {
     }
 
     async fn mark_verified(&self, user_id: Uuid, meta: &RequestMeta) -> AuthResult<User> {
-        let mut user = self
+        let user = self
             .user(user_id)
             .await
             .map_err(|_| AuthError::TokenInvalid)?;
-        if user.email_verified_at.is_none() {
-            let now = self.now();
-            user.email_verified_at = Some(now);
-            user.updated_at = now;
-            self.inner.store.users.update_user(&user).await?;
+        if user.email_verified_at.is_some() {
+            return Ok(user);
+        }
+        if self.update_user(user_id, UserUpdate::EmailVerified).await? {
             self.emit(AuthEvent::EmailVerified { user_id }, meta)
                 .await?;
         }
-        Ok(user)
+        self.user(user_id).await
     }
 
     pub(super) fn code_hash(&self, purpose: Purpose, subject: &str, code: &str) -> TokenHash {

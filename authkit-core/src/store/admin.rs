@@ -4,11 +4,10 @@
 //! [`UserStore`]: super::UserStore
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::AuthResult;
-use crate::user::User;
+use crate::user::{AdminLock, User};
 
 /// Account administration.
 #[async_trait]
@@ -24,10 +23,17 @@ pub trait UserAdminStore: Send + Sync {
         limit: u32,
     ) -> AuthResult<Vec<User>>;
 
-    /// Sets the account's lock (`locked_until`) to `until`, leaving the
-    /// failure counter alone; [`UserStore::clear_login_failures`] unlocks.
-    /// `NotFound` if absent.
+    /// Sets (or replaces) the account's administrator lock, leaving the
+    /// failure counter and the failure lock alone. Neither
+    /// [`UserStore::clear_login_failures`] nor any
+    /// [`UserStore::update_user`] lifts it; [`unlock_user`](Self::unlock_user)
+    /// does. `NotFound` if absent.
     ///
     /// [`UserStore::clear_login_failures`]: super::UserStore::clear_login_failures
-    async fn lock_user(&self, user_id: Uuid, until: DateTime<Utc>) -> AuthResult<()>;
+    /// [`UserStore::update_user`]: super::UserStore::update_user
+    async fn lock_user(&self, user_id: Uuid, lock: &AdminLock) -> AuthResult<()>;
+
+    /// Lifts the administrator lock and, in the same atomic step, clears
+    /// the failure count and the failure lock. `NotFound` if absent.
+    async fn unlock_user(&self, user_id: Uuid) -> AuthResult<()>;
 }

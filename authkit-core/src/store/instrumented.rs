@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{
     AuditStore, DeviceSeen, FailureState, KeyRecord, KeyStore, LockoutPolicy, MfaStatus, MfaStore,
-    OneTimeTokenStore, SessionStore, TotpRecord, UserStore,
+    OneTimeTokenStore, SessionStore, TotpRecord, UserStore, UserUpdate,
 };
 use crate::audit::{AuditQuery, AuditRecord};
 use crate::email::{Email, Phone};
@@ -58,7 +58,7 @@ instrument!(UserStore, "users", {
     fn user_by_id(&self, id: Uuid) -> Option<User>;
     fn user_by_email(&self, email: &Email) -> Option<User>;
     fn users_by_verified_phone(&self, phone: &Phone) -> Vec<User>;
-    fn update_user(&self, user: &User) -> ();
+    fn update_user(&self, user_id: Uuid, update: &UserUpdate, now: DateTime<Utc>) -> bool;
     fn record_login_failure(
         &self,
         user_id: Uuid,

@@ -55,6 +55,79 @@ pub struct FailureState {
     pub locked_until: Option<DateTime<Utc>>,
 }
 
+/// One narrow change to an account, written by
+/// [`UserStore::update_user`] in one atomic step that sets only the
+/// fields it names (and `updated_at`), so that changes made concurrently to
+/// other fields (a deactivation during a password change, a role change
+/// during a profile edit) are never undone by a write of a row read
+/// earlier.
+#[derive(Clone, PartialEq, Eq)]
+pub enum UserUpdate {
+    /// A new password: sets `password_hash`, `password_changed_at = now`
+    /// and clears `must_change_password`.
+    Password {
+        /// The new PHC string.
+        hash: String,
+    },
+    /// The same password hashed again (new parameters, or a legacy hash
+    /// upgraded at login): sets `password_hash` to `new` only while it is
+    /// still `old`, so a password changed meanwhile is kept. Applies
+    /// nothing else (not even `updated_at`).
+    Rehash {
+        /// The hash the password was verified against.
+        old: String,
+        /// Its replacement.
+        new: String,
+    },
+    /// Sets `must_change_password`.
+    MustChangePassword(bool),
+    /// Sets `is_active`.
+    Active(bool),
+    /// Sets the global roles.
+    Roles(Vec<String>),
+    /// Sets `email_verified_at = now` when the email is not verified yet
+    /// (applies nothing otherwise).
+    EmailVerified,
+    /// Sets `phone_verified_at = now` while the account's phone is still
+    /// this number (applies nothing otherwise).
+    PhoneVerified(Phone),
+    /// Profile fields; each `Some` replaces the field (with `Some(None)`
+    /// clearing it), each `None` leaves it as is. A phone that differs
+    /// from the stored one loses its verification.
+    Profile {
+        /// New display name.
+        display_name: Option<Option<String>>,
+        /// New avatar URL.
+        avatar_url: Option<Option<String>>,
+        /// New phone number.
+        phone: Option<Option<Phone>>,
+    },
+}
+
+impl std::fmt::Debug for UserUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Password { .. } => f.write_str("Password { .. }"),
+            Self::Rehash { .. } => f.write_str("Rehash { .. }"),
+            Self::MustChangePassword(on) => f.debug_tuple("MustChangePassword").field(on).finish(),
+            Self::Active(on) => f.debug_tuple("Active").field(on).finish(),
+            Self::Roles(roles) => f.debug_tuple("Roles").field(roles).finish(),
+            Self::EmailVerified => f.write_str("EmailVerified"),
+            Self::PhoneVerified(phone) => f.debug_tuple("PhoneVerified").field(phone).finish(),
+            Self::Profile {
+                display_name,
+                avatar_url,
+                phone,
+            } => f
+                .debug_struct("Profile")
+                .field("display_name", display_name)
+                .field("avatar_url", avatar_url)
+                .field("phone", phone)
+                .finish(),
+        }
+    }
+}
+
 /// Accounts.
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -71,11 +144,19 @@ pub trait UserStore: Send + Sync {
     /// Accounts whose phone is this number and is verified.
     async fn users_by_verified_phone(&self, phone: &Phone) -> AuthResult<Vec<User>>;
 
-    /// Writes every field of `user` except the login-failure fields
-    /// (`failed_login_count`, `last_failed_login_at`, `locked_until`), which
-    /// only the counter methods below change. `NotFound` if absent;
-    /// `EmailTaken` if the email now collides with another account.
-    async fn update_user(&self, user: &User) -> AuthResult<()>;
+    /// Applies one [`UserUpdate`] at `now` in one atomic step (one
+    /// statement on SQL), setting only the fields it names and
+    /// `updated_at`. Answers whether it applied: `false` only when a
+    /// conditional change ([`UserUpdate::Rehash`],
+    /// [`UserUpdate::EmailVerified`], [`UserUpdate::PhoneVerified`])
+    /// found its condition false. `NotFound` if absent. The lock fields
+    /// are never written here.
+    async fn update_user(
+        &self,
+        user_id: Uuid,
+        update: &UserUpdate,
+        now: DateTime<Utc>,
+    ) -> AuthResult<bool>;
 
     /// Atomically counts a failed login at `now`: restarts the count when
     /// the previous failure is older than `policy.window`, and sets
@@ -88,8 +169,9 @@ pub trait UserStore: Send + Sync {
         policy: LockoutPolicy,
     ) -> AuthResult<FailureState>;
 
-    /// Clears the failure count and any lock (after a successful login or
-    /// an unlock).
+    /// Clears the failure count and the failure lock (after a successful
+    /// login or a password reset). An administrator's lock stays: only
+    /// [`UserAdminStore::unlock_user`] lifts it.
     async fn clear_login_failures(&self, user_id: Uuid) -> AuthResult<()>;
 }
 

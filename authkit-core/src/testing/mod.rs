@@ -33,6 +33,7 @@ mod audit_log;
 mod fixtures;
 mod identities;
 mod keys;
+mod locks;
 mod mfa;
 mod orgs;
 mod services;
@@ -43,6 +44,7 @@ mod users;
 pub use audit_log::*;
 pub use identities::*;
 pub use keys::*;
+pub use locks::*;
 pub use mfa::*;
 pub use orgs::*;
 pub use services::service_url;
@@ -108,13 +110,17 @@ macro_rules! store_conformance_tests {
             users_are_found_by_id_and_email,
             emails_are_unique_after_normalization,
             concurrent_registrations_of_one_email_create_one_user,
-            update_user_writes_every_field_but_the_failure_counters,
-            update_user_to_a_taken_email_fails,
+            update_user_sets_only_the_fields_it_names,
+            conditional_updates_apply_only_while_their_condition_holds,
             update_user_of_an_unknown_account_is_not_found,
+            concurrent_password_change_and_deactivation_both_stay,
             phone_lookup_ignores_unverified_phones,
             login_failures_count_within_the_window_and_lock,
             concurrent_login_failures_all_count,
             login_failures_of_an_unknown_account_are_not_found,
+            // The two locks.
+            admin_locks_are_stored_with_reason_and_actor,
+            only_an_unlock_lifts_an_admin_lock,
             // Sessions and refresh tokens.
             sessions_are_stored_and_found,
             sessions_for_user_lists_live_sessions_newest_first,
@@ -180,7 +186,6 @@ macro_rules! store_conformance_tests {
             accepting_an_invite_makes_one_membership,
             concurrent_invite_acceptances_make_one_membership,
             users_are_searched_and_paged,
-            admin_locks_are_stored,
         );
     };
     (@checks $factory:expr; $($check:ident,)*) => {

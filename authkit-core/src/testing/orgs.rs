@@ -525,29 +525,3 @@ pub async fn users_are_searched_and_paged(store: Store) {
             .all(|w| (w[0].created_at, w[0].id) <= (w[1].created_at, w[1].id))
     );
 }
-
-/// An admin lock sets `locked_until`, up to the indefinite lock's year
-/// 9999; clearing the failures lifts it; unknown accounts are not found.
-pub async fn admin_locks_are_stored(store: Store) {
-    let u = account(&store).await;
-    let until = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 9999, 12, 31, 0, 0, 0).unwrap();
-    store.user_admin.lock_user(u.id, until).await.unwrap();
-    let locked = store.users.user_by_id(u.id).await.unwrap().unwrap();
-    assert_eq!(locked.locked_until, Some(until));
-    assert!(locked.is_locked(now()));
-    store.users.clear_login_failures(u.id).await.unwrap();
-    assert_eq!(
-        store
-            .users
-            .user_by_id(u.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .locked_until,
-        None
-    );
-    assert!(matches!(
-        store.user_admin.lock_user(Uuid::now_v7(), until).await,
-        Err(AuthError::NotFound)
-    ));
-}

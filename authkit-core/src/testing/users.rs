@@ -8,8 +8,8 @@ use uuid::Uuid;
 use super::fixtures::{email, now, race, secs, user};
 use crate::email::{Email, Phone};
 use crate::error::AuthError;
-use crate::store::{LockoutPolicy, Store};
-use crate::user::User;
+use crate::store::{LockoutPolicy, Store, UserUpdate};
+use crate::user::{AdminLock, User};
 
 /// A stored account is found by id and by email, and unknown ones are not.
 pub async fn users_are_found_by_id_and_email(store: Store) {
@@ -137,13 +137,22 @@ pub async fn concurrent_registrations_of_one_email_create_one_user(store: Store)
     }
 }
 
-/// `update_user` writes every field except the login-failure counters.
-pub async fn update_user_writes_every_field_but_the_failure_counters(store: Store) {
+/// What an update is expected to do to an account, at a time.
+type Expect = dyn Fn(&mut User, chrono::DateTime<chrono::Utc>);
+
+/// Each [`UserUpdate`] sets exactly the fields it names and `updated_at`;
+/// every other field (the failure counter and both locks included) stays.
+pub async fn update_user_sets_only_the_fields_it_names(store: Store) {
     let now = now();
-    let original = user(now - Duration::days(1));
+    let mut original = user(now - Duration::days(1));
+    original.phone = Some(Phone::parse("+14155550123").unwrap());
+    original.phone_verified_at = Some(now - Duration::days(1));
+    original.display_name = Some("Ann".into());
+    original.avatar_url = Some("https://cdn.example.com/a/0.png".into());
+    original.password_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$b2xk".into());
     store.users.create_user(&original).await.unwrap();
     let policy = LockoutPolicy {
-        max_failures: 5,
+        max_failures: 1,
         window: Duration::hours(1),
         lock_for: secs(60),
     };
@@ -152,148 +161,290 @@ pub async fn update_user_writes_every_field_but_the_failure_counters(store: Stor
         .record_login_failure(original.id, now, policy)
         .await
         .unwrap();
-
-    let changed = User {
-        id: original.id,
-        email: email(),
-        email_verified_at: Some(now),
-        phone: Some(Phone::parse("+14155550123").unwrap()),
-        phone_verified_at: Some(now - secs(5)),
-        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
-        display_name: Some("Zoë O'Brien 😀".into()),
-        avatar_url: Some("https://cdn.example.com/a/1.png".into()),
-        is_active: false,
-        must_change_password: true,
-        password_changed_at: Some(now - secs(10)),
-        failed_login_count: 99,
-        last_failed_login_at: Some(now - Duration::days(3)),
-        locked_until: Some(now + Duration::days(3)),
-        roles: vec!["END_USER".into(), "STAFF".into()],
-        created_at: original.created_at,
-        updated_at: now,
+    let admin_lock = AdminLock {
+        until: now + Duration::days(2),
+        reason: Some("chargeback".into()),
+        actor_id: Some(Uuid::now_v7()),
+        locked_at: now,
     };
-    store.users.update_user(&changed).await.unwrap();
-
-    let stored = store.users.user_by_id(original.id).await.unwrap().unwrap();
-    let expected = User {
+    store
+        .user_admin
+        .lock_user(original.id, &admin_lock)
+        .await
+        .unwrap();
+    let mut expected = User {
         failed_login_count: 1,
         last_failed_login_at: Some(now),
-        locked_until: None,
-        ..changed.clone()
+        locked_until: Some(now + secs(60)),
+        admin_lock: Some(admin_lock),
+        ..original.clone()
     };
+
+    let new_phone = Phone::parse("+442071838750").unwrap();
+    let steps: Vec<(UserUpdate, Box<Expect>)> = vec![
+        (
+            UserUpdate::Password {
+                hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$bmV3".into(),
+            },
+            Box::new(|u, at| {
+                u.password_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$bmV3".into());
+                u.password_changed_at = Some(at);
+                u.must_change_password = false;
+            }),
+        ),
+        (
+            UserUpdate::MustChangePassword(true),
+            Box::new(|u, _| u.must_change_password = true),
+        ),
+        (
+            UserUpdate::Active(false),
+            Box::new(|u, _| u.is_active = false),
+        ),
+        (
+            UserUpdate::Roles(vec!["END_USER".into(), "STAFF".into()]),
+            Box::new(|u, _| u.roles = vec!["END_USER".into(), "STAFF".into()]),
+        ),
+        (
+            UserUpdate::EmailVerified,
+            Box::new(|u, at| u.email_verified_at = Some(at)),
+        ),
+        (
+            UserUpdate::Profile {
+                display_name: Some(Some("Zoë O'Brien 😀".into())),
+                avatar_url: None,
+                phone: None,
+            },
+            Box::new(|u, _| u.display_name = Some("Zoë O'Brien 😀".into())),
+        ),
+        (
+            UserUpdate::Profile {
+                display_name: None,
+                avatar_url: Some(None),
+                phone: Some(Some(new_phone.clone())),
+            },
+            Box::new(|u, _| {
+                u.avatar_url = None;
+                u.phone = Some(Phone::parse("+442071838750").unwrap());
+                u.phone_verified_at = None;
+            }),
+        ),
+        (
+            UserUpdate::PhoneVerified(new_phone.clone()),
+            Box::new(|u, at| u.phone_verified_at = Some(at)),
+        ),
+        (
+            UserUpdate::Profile {
+                display_name: Some(None),
+                avatar_url: Some(Some("https://cdn.example.com/a/1.png".into())),
+                phone: Some(Some(new_phone.clone())),
+            },
+            // The same number keeps its verification.
+            Box::new(|u, _| {
+                u.display_name = None;
+                u.avatar_url = Some("https://cdn.example.com/a/1.png".into());
+            }),
+        ),
+        (
+            UserUpdate::Active(true),
+            Box::new(|u, _| u.is_active = true),
+        ),
+    ];
+    for (n, (update, apply)) in steps.into_iter().enumerate() {
+        let at = now + secs(i64::try_from(n).unwrap() + 1);
+        assert!(
+            store
+                .users
+                .update_user(original.id, &update, at)
+                .await
+                .unwrap(),
+            "{update:?} applies"
+        );
+        apply(&mut expected, at);
+        expected.updated_at = at;
+        let stored = store.users.user_by_id(original.id).await.unwrap().unwrap();
+        assert_eq!(stored, expected, "{update:?} sets only its fields");
+    }
+
+    let phone_user = store
+        .users
+        .users_by_verified_phone(&new_phone)
+        .await
+        .unwrap();
+    assert_eq!(phone_user.len(), 1, "the phone index follows the update");
+    let cleared = UserUpdate::Profile {
+        display_name: None,
+        avatar_url: None,
+        phone: Some(None),
+    };
+    store
+        .users
+        .update_user(original.id, &cleared, now)
+        .await
+        .unwrap();
+    let stored = store.users.user_by_id(original.id).await.unwrap().unwrap();
     assert_eq!(
-        stored, expected,
-        "update_user writes every field but the failure counters"
-    );
-    assert_eq!(
-        store
-            .users
-            .user_by_email(&changed.email)
-            .await
-            .unwrap()
-            .map(|u| u.id),
-        Some(original.id),
-        "the new email finds the account"
-    );
-    assert_eq!(
-        store.users.user_by_email(&original.email).await.unwrap(),
-        None,
-        "the old email no longer finds the account"
+        (stored.phone, stored.phone_verified_at),
+        (None, None),
+        "a cleared phone is no longer verified"
     );
 }
 
-/// Changing an email to another account's is `EmailTaken` and changes
-/// nothing; a freed email can be taken by someone else.
-pub async fn update_user_to_a_taken_email_fails(store: Store) {
+/// The conditional updates apply only while their condition holds, and
+/// answer whether they did.
+pub async fn conditional_updates_apply_only_while_their_condition_holds(store: Store) {
     let now = now();
-    let ann = user(now);
-    let bob = user(now);
-    store.users.create_user(&ann).await.unwrap();
-    store.users.create_user(&bob).await.unwrap();
-
-    let stolen = User {
-        email: ann.email.clone(),
-        display_name: Some("x".into()),
-        ..bob.clone()
+    let mut u = user(now);
+    u.password_hash = Some("$argon2id$old".into());
+    u.phone = Some(Phone::parse("+14155550123").unwrap());
+    store.users.create_user(&u).await.unwrap();
+    let rehash = |old: &str, new: &str| UserUpdate::Rehash {
+        old: old.into(),
+        new: new.into(),
     };
+
     assert!(
-        matches!(
-            store.users.update_user(&stolen).await,
-            Err(AuthError::EmailTaken)
-        ),
-        "taking another account's email is EmailTaken"
-    );
-    assert_eq!(
-        store.users.user_by_id(bob.id).await.unwrap().as_ref(),
-        Some(&bob),
-        "unchanged"
-    );
-    assert_eq!(
         store
             .users
-            .user_by_email(&ann.email)
+            .update_user(u.id, &rehash("$argon2id$old", "$argon2id$rehashed"), now)
             .await
-            .unwrap()
-            .map(|u| u.id),
-        Some(ann.id),
-        "the email still finds its owner"
+            .unwrap(),
+        "a rehash of the current hash applies"
     );
-    assert_eq!(
-        store
+    assert!(
+        !store
             .users
-            .user_by_email(&bob.email)
+            .update_user(u.id, &rehash("$argon2id$old", "$argon2id$stale"), now)
             .await
-            .unwrap()
-            .map(|u| u.id),
-        Some(bob.id),
-        "the loser keeps its email"
+            .unwrap(),
+        "a rehash of a replaced hash does not apply"
     );
+    let stored = store.users.user_by_id(u.id).await.unwrap().unwrap();
+    assert_eq!(stored.password_hash.as_deref(), Some("$argon2id$rehashed"));
+    assert_eq!(stored.updated_at, u.updated_at, "a rehash is not an edit");
 
-    let moved = User {
-        email: email(),
-        ..bob.clone()
-    };
-    store.users.update_user(&moved).await.unwrap();
-    let ann_takes = User {
-        email: bob.email.clone(),
-        ..ann.clone()
-    };
-    store.users.update_user(&ann_takes).await.unwrap();
+    let later = now + secs(5);
+    assert!(
+        store
+            .users
+            .update_user(u.id, &UserUpdate::EmailVerified, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .users
+            .update_user(u.id, &UserUpdate::EmailVerified, later)
+            .await
+            .unwrap(),
+        "an email is verified once"
+    );
+    let stored = store.users.user_by_id(u.id).await.unwrap().unwrap();
+    assert_eq!(stored.email_verified_at, Some(now), "the first proof stays");
+
+    let other = Phone::parse("+442071838750").unwrap();
+    assert!(
+        !store
+            .users
+            .update_user(u.id, &UserUpdate::PhoneVerified(other), later)
+            .await
+            .unwrap(),
+        "another number is not proven"
+    );
     assert_eq!(
         store
             .users
-            .user_by_email(&bob.email)
+            .user_by_id(u.id)
             .await
             .unwrap()
-            .map(|u| u.id),
-        Some(ann.id),
-        "an email freed by an update can be taken"
+            .unwrap()
+            .phone_verified_at,
+        None
     );
-    let same = store.users.user_by_id(ann.id).await.unwrap().unwrap();
-    store
-        .users
-        .update_user(&same)
-        .await
-        .expect("an update that keeps the account's own email succeeds");
+    assert!(
+        store
+            .users
+            .update_user(
+                u.id,
+                &UserUpdate::PhoneVerified(u.phone.clone().unwrap()),
+                later
+            )
+            .await
+            .unwrap(),
+        "the account's number is proven"
+    );
 }
 
 /// Updating an account that does not exist is `NotFound` and creates
-/// nothing.
+/// nothing, for every kind of update.
 pub async fn update_user_of_an_unknown_account_is_not_found(store: Store) {
     let ghost = user(now());
-    assert!(
-        matches!(
-            store.users.update_user(&ghost).await,
-            Err(AuthError::NotFound)
-        ),
-        "update_user of an unknown id is NotFound"
-    );
+    for update in [
+        UserUpdate::Active(false),
+        UserUpdate::Rehash {
+            old: "a".into(),
+            new: "b".into(),
+        },
+        UserUpdate::EmailVerified,
+        UserUpdate::PhoneVerified(Phone::parse("+14155550123").unwrap()),
+    ] {
+        assert!(
+            matches!(
+                store.users.update_user(ghost.id, &update, now()).await,
+                Err(AuthError::NotFound)
+            ),
+            "{update:?} of an unknown id is NotFound"
+        );
+    }
     assert_eq!(
         store.users.user_by_id(ghost.id).await.unwrap(),
         None,
         "nothing was created"
     );
-    assert_eq!(store.users.user_by_email(&ghost.email).await.unwrap(), None);
+}
+
+/// A password change, a deactivation, a role change and a profile edit
+/// made at the same time all stay: neither write undoes the other. Raced many times.
+pub async fn concurrent_password_change_and_deactivation_both_stay(store: Store) {
+    let now = now();
+    for round in 0..20 {
+        let u = user(now);
+        store.users.create_user(&u).await.unwrap();
+        let hash = format!("$argon2id$round-{round}");
+        let updates = [
+            UserUpdate::Password { hash: hash.clone() },
+            UserUpdate::Active(false),
+            UserUpdate::Roles(vec!["STAFF".into()]),
+            UserUpdate::Profile {
+                display_name: Some(Some("Racer".into())),
+                avatar_url: None,
+                phone: None,
+            },
+        ];
+        race(updates.len(), |i| {
+            let store = store.clone();
+            let update = updates[i].clone();
+            async move { store.users.update_user(u.id, &update, now).await.unwrap() }
+        })
+        .await;
+        let stored = store.users.user_by_id(u.id).await.unwrap().unwrap();
+        assert_eq!(
+            stored.password_hash.as_deref(),
+            Some(hash.as_str()),
+            "the new password stays (round {round})"
+        );
+        assert!(!stored.is_active, "the deactivation stays (round {round})");
+        assert_eq!(
+            stored.roles,
+            vec!["STAFF"],
+            "the roles stay (round {round})"
+        );
+        assert_eq!(
+            stored.display_name.as_deref(),
+            Some("Racer"),
+            "the profile edit stays (round {round})"
+        );
+        assert_eq!(stored.password_changed_at, Some(now));
+    }
 }
 
 /// The phone lookup returns only accounts whose phone is verified.
@@ -325,14 +476,21 @@ pub async fn phone_lookup_ignores_unverified_phones(store: Store) {
         "exactly the accounts with this phone verified"
     );
 
-    let mut unverify = verified[0].clone();
-    unverify.phone_verified_at = None;
-    store.users.update_user(&unverify).await.unwrap();
+    let moved = UserUpdate::Profile {
+        display_name: None,
+        avatar_url: None,
+        phone: Some(Some(other_phone.clone())),
+    };
+    store
+        .users
+        .update_user(verified[0].id, &moved, now)
+        .await
+        .unwrap();
     let found = store.users.users_by_verified_phone(&phone).await.unwrap();
     assert_eq!(
         ids(found),
         ids(vec![verified[1].clone()]),
-        "an update unverifies the phone"
+        "a new number is unverified"
     );
 
     let unknown = Phone::parse("+81312345678").unwrap();

@@ -87,7 +87,20 @@ async fn a_first_release_database_upgrades_in_place() {
         Email::parse("old@example.com").unwrap(),
         Utc::now().trunc_subsecs(0),
     );
-    store.users.create_user(&user).await.unwrap();
+    // The first release's columns (the store writes today's).
+    sqlx::query(OLD_ACCOUNT)
+        .bind(user.id)
+        .bind(user.email.as_str())
+        .bind(user.is_active)
+        .bind(user.must_change_password)
+        .bind(0_i32)
+        .bind(user.locked_until)
+        .bind(r#"["END_USER"]"#)
+        .bind(user.created_at)
+        .bind(user.updated_at)
+        .execute(&pool)
+        .await
+        .unwrap();
 
     SqliteStore::from_pool(pool).migrate().await.unwrap();
     assert_eq!(
@@ -188,4 +201,132 @@ async fn mysql_migrates_a_fresh_database_once() {
         .await
         .unwrap();
     assert_eq!(applied, MySqlStore::migrator().iter().count() as i64);
+}
+
+/// A database from before the administrator's lock had its own columns:
+/// two accounts, one with a lock still in force (which may have been an
+/// administrator's), one whose lock has passed.
+const OLD_ACCOUNT: &str = "INSERT INTO authkit_users (id, email, is_active, \
+     must_change_password, failed_login_count, locked_until, roles, created_at, updated_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// Every migration before the admin-lock one, then two accounts, then the
+/// rest; checks that only the lock in force became an administrator's lock.
+async fn admin_lock_upgrade<DB>(
+    pool: &sqlx::Pool<DB>,
+    migrator: &Migrator,
+    numbered: bool,
+    store: Store,
+) where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    <DB as sqlx::Database>::Connection: sqlx::migrate::Migrate,
+    for<'q> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> uuid::Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> chrono::DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let all: Vec<_> = migrator.iter().cloned().collect();
+    let split = all
+        .iter()
+        .position(|m| m.description == "admin lock")
+        .expect("an admin lock migration");
+    let mut before = Migrator::with_migrations(all[..split].to_vec());
+    before.dangerous_set_table_name(MIGRATIONS_TABLE);
+    before.run(pool).await.unwrap();
+
+    let now = Utc::now().trunc_subsecs(0);
+    let sql = if numbered {
+        let mut n = 0;
+        OLD_ACCOUNT
+            .chars()
+            .map(|c| {
+                if c == '?' {
+                    n += 1;
+                    format!("${n}")
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        OLD_ACCOUNT.to_owned()
+    };
+    let mut accounts = Vec::new();
+    for (name, locked_until) in [
+        ("held", now + chrono::Duration::days(3)),
+        ("passed", now - chrono::Duration::days(3)),
+    ] {
+        let id = uuid::Uuid::now_v7();
+        sqlx::query(AssertSqlSafe(sql.clone()))
+            .bind(id)
+            .bind(format!("{name}@example.com"))
+            .bind(true)
+            .bind(false)
+            .bind(3_i32)
+            .bind(locked_until)
+            .bind(r#"["END_USER"]"#.to_owned())
+            .bind(now - chrono::Duration::days(10))
+            .bind(now - chrono::Duration::days(5))
+            .execute(pool)
+            .await
+            .unwrap();
+        accounts.push((id, locked_until));
+    }
+
+    migrator.run(pool).await.unwrap();
+    let held = store
+        .users
+        .user_by_id(accounts[0].0)
+        .await
+        .unwrap()
+        .unwrap();
+    let lock = held.admin_lock.expect("a lock in force carries over");
+    assert_eq!(lock.until, accounts[0].1);
+    assert_eq!((lock.reason, lock.actor_id), (None, None));
+    assert_eq!(lock.locked_at, now - chrono::Duration::days(5));
+    assert_eq!(held.locked_until, Some(accounts[0].1));
+    let passed = store
+        .users
+        .user_by_id(accounts[1].0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        passed.admin_lock, None,
+        "a lock that passed stays a failure lock"
+    );
+    assert_eq!(passed.locked_until, Some(accounts[1].1));
+}
+
+#[tokio::test]
+async fn sqlite_carries_a_lock_in_force_over_as_an_admin_lock() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    let pool = store.pool().clone();
+    let migrator = SqliteStore::migrator();
+    admin_lock_upgrade(&pool, &migrator, false, Store::new(store)).await;
+}
+
+#[tokio::test]
+async fn postgres_carries_a_lock_in_force_over_as_an_admin_lock() {
+    let Some(url) = databases::postgres_url() else {
+        return;
+    };
+    let (store, _schema) = databases::fresh_postgres(&url).await;
+    let pool = store.pool().clone();
+    let migrator = PgStore::migrator();
+    admin_lock_upgrade(&pool, &migrator, true, Store::new(store)).await;
+}
+
+#[tokio::test]
+async fn mysql_carries_a_lock_in_force_over_as_an_admin_lock() {
+    let Some(url) = databases::mysql_url() else {
+        return;
+    };
+    let (store, _database) = databases::fresh_mysql(&url).await;
+    let pool = store.pool().clone();
+    let migrator = MySqlStore::migrator();
+    admin_lock_upgrade(&pool, &migrator, false, Store::new(store)).await;
 }

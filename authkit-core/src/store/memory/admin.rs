@@ -1,13 +1,13 @@
 //! Account search and admin locks.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::users::clear_failures;
 use super::{MemoryStore, lock};
 use crate::error::{AuthError, AuthResult};
 use crate::store::UserAdminStore;
-use crate::user::User;
+use crate::user::{AdminLock, User};
 
 #[async_trait]
 impl UserAdminStore for MemoryStore {
@@ -39,10 +39,18 @@ impl UserAdminStore for MemoryStore {
             .collect())
     }
 
-    async fn lock_user(&self, user_id: Uuid, until: DateTime<Utc>) -> AuthResult<()> {
+    async fn lock_user(&self, user_id: Uuid, admin_lock: &AdminLock) -> AuthResult<()> {
         let mut users = lock(&self.users);
         let user = users.get_mut(user_id).ok_or(AuthError::NotFound)?;
-        user.locked_until = Some(until);
+        user.admin_lock = Some(admin_lock.clone());
+        Ok(())
+    }
+
+    async fn unlock_user(&self, user_id: Uuid) -> AuthResult<()> {
+        let mut users = lock(&self.users);
+        let user = users.get_mut(user_id).ok_or(AuthError::NotFound)?;
+        user.admin_lock = None;
+        clear_failures(user);
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{MemoryStore, lock};
 use crate::email::{Email, Phone};
 use crate::error::{AuthError, AuthResult};
-use crate::store::{FailureState, LockoutPolicy, UserStore};
+use crate::store::{FailureState, LockoutPolicy, UserStore, UserUpdate};
 use crate::user::User;
 
 /// Accounts with their email and phone indexes, kept in step by
@@ -62,11 +62,13 @@ impl UserTable {
     pub(super) fn get(&self, id: Uuid) -> Option<&User> {
         self.by_id.get(&id)
     }
+}
 
-    /// Whether `email` belongs to an account other than `id`.
-    fn email_owned_by_other(&self, email: &Email, id: Uuid) -> bool {
-        self.by_email.get(email).is_some_and(|owner| *owner != id)
-    }
+/// Clears the failure count and the failure lock (not an admin lock).
+pub(super) fn clear_failures(user: &mut User) {
+    user.failed_login_count = 0;
+    user.last_failed_login_at = None;
+    user.locked_until = None;
 }
 
 /// `at + by`, saturating at the ends of the representable range.
@@ -119,23 +121,71 @@ impl UserStore for MemoryStore {
             .collect())
     }
 
-    async fn update_user(&self, user: &User) -> AuthResult<()> {
+    async fn update_user(
+        &self,
+        user_id: Uuid,
+        update: &UserUpdate,
+        now: DateTime<Utc>,
+    ) -> AuthResult<bool> {
         let mut users = lock(&self.users);
-        let Some(old) = users.by_id.get(&user.id) else {
-            return Err(AuthError::NotFound);
-        };
-        let updated = User {
-            failed_login_count: old.failed_login_count,
-            last_failed_login_at: old.last_failed_login_at,
-            locked_until: old.locked_until,
-            ..user.clone()
-        };
-        if users.email_owned_by_other(&user.email, user.id) {
-            return Err(AuthError::EmailTaken);
+        if let UserUpdate::Profile {
+            phone: Some(phone), ..
+        } = update
+        {
+            let current = users.get(user_id).ok_or(AuthError::NotFound)?;
+            if current.phone != *phone {
+                // Re-inserted so that the phone index follows.
+                let mut moved = users.remove(user_id).ok_or(AuthError::NotFound)?;
+                moved.phone.clone_from(phone);
+                moved.phone_verified_at = None;
+                users.insert(moved);
+            }
         }
-        users.remove(user.id);
-        users.insert(updated);
-        Ok(())
+        let user = users.by_id.get_mut(&user_id).ok_or(AuthError::NotFound)?;
+        match update {
+            UserUpdate::Password { hash } => {
+                user.password_hash = Some(hash.clone());
+                user.password_changed_at = Some(now);
+                user.must_change_password = false;
+            }
+            UserUpdate::Rehash { old, new } => {
+                if user.password_hash.as_deref() != Some(old.as_str()) {
+                    return Ok(false);
+                }
+                user.password_hash = Some(new.clone());
+                return Ok(true);
+            }
+            UserUpdate::MustChangePassword(on) => user.must_change_password = *on,
+            UserUpdate::Active(on) => user.is_active = *on,
+            UserUpdate::Roles(roles) => user.roles.clone_from(roles),
+            UserUpdate::EmailVerified => {
+                if user.email_verified_at.is_some() {
+                    return Ok(false);
+                }
+                user.email_verified_at = Some(now);
+            }
+            UserUpdate::PhoneVerified(phone) => {
+                if user.phone.as_ref() != Some(phone) {
+                    return Ok(false);
+                }
+                user.phone_verified_at = Some(now);
+            }
+            UserUpdate::Profile {
+                display_name,
+                avatar_url,
+                // Applied above, with the index.
+                phone: _,
+            } => {
+                if let Some(name) = display_name {
+                    user.display_name.clone_from(name);
+                }
+                if let Some(url) = avatar_url {
+                    user.avatar_url.clone_from(url);
+                }
+            }
+        }
+        user.updated_at = now;
+        Ok(true)
     }
 
     async fn record_login_failure(
@@ -167,9 +217,7 @@ impl UserStore for MemoryStore {
     async fn clear_login_failures(&self, user_id: Uuid) -> AuthResult<()> {
         let mut users = lock(&self.users);
         let user = users.by_id.get_mut(&user_id).ok_or(AuthError::NotFound)?;
-        user.failed_login_count = 0;
-        user.last_failed_login_at = None;
-        user.locked_until = None;
+        clear_failures(user);
         Ok(())
     }
 }
@@ -200,19 +248,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn changing_phone_and_email_leaves_no_stale_index_entry() {
+    async fn changing_the_phone_leaves_no_stale_index_entry() {
         let store = MemoryStore::new();
         let mut u = user("a@example.com");
         u.phone = Some(Phone::parse("+14155550123").unwrap());
         store.create_user(&u).await.unwrap();
-        u.phone = Some(Phone::parse("+14155550999").unwrap());
-        u.email = Email::parse("z@example.com").unwrap();
-        store.update_user(&u).await.unwrap();
+        let phone = Phone::parse("+14155550999").unwrap();
+        let change = UserUpdate::Profile {
+            display_name: None,
+            avatar_url: None,
+            phone: Some(Some(phone.clone())),
+        };
+        store.update_user(u.id, &change, Utc::now()).await.unwrap();
 
         let table = lock(&store.users);
         assert_eq!(table.by_email.len(), 1);
         assert_eq!(table.by_phone.len(), 1);
-        assert!(table.by_phone.contains_key(u.phone.as_ref().unwrap()));
+        assert!(table.by_phone.contains_key(&phone));
     }
 
     #[tokio::test]
