@@ -111,7 +111,8 @@ async fn every_write_is_forbidden(h: &Harness, principal: &Principal, target: Uu
     let auth = &h.auth;
     let m = meta();
     forbidden(
-        auth.admin_lock_user(principal, target, None, &m).await,
+        auth.admin_lock_user(principal, target, None, None, &m)
+            .await,
         "lock",
     );
     forbidden(
@@ -226,7 +227,7 @@ async fn a_locked_or_deactivated_administrator_writes_nothing() {
     let (locked, _, _) = account(&h, "lou@example.com", &[SYSTEM_ADMIN]).await;
     let kept = issued_token(&h, locked, &[SYSTEM_ADMIN]);
     h.auth
-        .admin_lock_user(&root, locked, None, &meta())
+        .admin_lock_user(&root, locked, None, None, &meta())
         .await
         .unwrap();
     every_write_is_forbidden(&h, &kept, user).await;
@@ -322,7 +323,9 @@ async fn without_roles_assign_no_account_above_one_is_touched() {
     // (roles.assign, audit.read, dashboard), DATA_ADMIN (audit.read, dashboard).
     for target in [root_id, data_admin] {
         forbidden(
-            h.auth.admin_lock_user(&support, target, None, &m).await,
+            h.auth
+                .admin_lock_user(&support, target, None, None, &m)
+                .await,
             "lock",
         );
         forbidden(
@@ -343,7 +346,9 @@ async fn without_roles_assign_no_account_above_one_is_touched() {
 
     // STAFF holds dashboard.view, which SUPPORT lacks as well.
     forbidden(
-        h.auth.admin_lock_user(&support, staff, None, &m).await,
+        h.auth
+            .admin_lock_user(&support, staff, None, None, &m)
+            .await,
         "lock STAFF",
     );
     // An account whose permissions SUPPORT all holds: a plain user.
@@ -352,7 +357,7 @@ async fn without_roles_assign_no_account_above_one_is_touched() {
         .await
         .unwrap();
     h.auth
-        .admin_lock_user(&support, user, None, &m)
+        .admin_lock_user(&support, user, None, None, &m)
         .await
         .unwrap();
     h.auth
@@ -362,7 +367,7 @@ async fn without_roles_assign_no_account_above_one_is_touched() {
     // And another SUPPORT account (equal permissions).
     let (peer, _, _) = account(&h, "pat@example.com", &["SUPPORT"]).await;
     h.auth
-        .admin_lock_user(&support, peer, None, &m)
+        .admin_lock_user(&support, peer, None, None, &m)
         .await
         .unwrap();
 
@@ -371,7 +376,7 @@ async fn without_roles_assign_no_account_above_one_is_touched() {
     let (_, role_admin, _) = account(&h, "ray@example.com", &["ROLE_ADMIN"]).await;
     assert!(!role_admin.has_permission(AUDIT_READ) && !role_admin.has_permission(DASHBOARD_VIEW));
     h.auth
-        .admin_lock_user(&role_admin, data_admin, None, &m)
+        .admin_lock_user(&role_admin, data_admin, None, None, &m)
         .await
         .unwrap();
     h.auth

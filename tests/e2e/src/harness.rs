@@ -329,9 +329,12 @@ impl Harness {
     pub async fn force_password_change(&self, email: &str) {
         let users = &self.auth.store().users;
         let email = Email::parse(email).unwrap();
-        let mut user = users.user_by_email(&email).await.unwrap().unwrap();
-        user.must_change_password = true;
-        users.update_user(&user).await.unwrap();
+        let user = users.user_by_email(&email).await.unwrap().unwrap();
+        let forced = authkit_core::store::UserUpdate::MustChangePassword(true);
+        users
+            .update_user(user.id, &forced, chrono::Utc::now())
+            .await
+            .unwrap();
     }
 
     /// The `?token=` of the newest mail to `to`.

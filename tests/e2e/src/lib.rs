@@ -65,6 +65,7 @@ macro_rules! e2e_tests {
             registration_confirmed_by_code,
             registration_codes_share_one_budget_per_email,
             login_failures_and_lockout,
+            failure_lock_keeps_sessions_and_hides_behind_invalid_credentials,
             refresh_rotation_and_reuse,
             sixteen_concurrent_refreshes_give_one_success,
             password_reset,
@@ -125,7 +126,8 @@ macro_rules! e2e_tests {
             admin_manages_accounts,
             admin_lock_kills_sessions_immediately,
             admin_session_revocation_ends_access_at_once,
-            admin_writes_use_the_current_roles
+            admin_writes_use_the_current_roles,
+            admin_lock_survives_a_password_reset
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

@@ -3,7 +3,7 @@
 
 use authkit_core::api::ApiConfig;
 use authkit_core::email::{Email, Phone};
-use authkit_core::store::LockoutPolicy;
+use authkit_core::store::{LockoutPolicy, UserUpdate};
 use authkit_core::{AuthConfig, NewAdmin};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -529,14 +529,23 @@ pub async fn introspection_and_lookup(factory: &Factory) {
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), json!({"emails": []}));
     let users = &h.auth.store().users;
-    let mut user = users
+    let user = users
         .user_by_email(&Email::parse("pia@example.com").unwrap())
         .await
         .unwrap()
         .unwrap();
-    user.phone = Some(Phone::parse("+14155550123").unwrap());
-    user.phone_verified_at = Some(chrono::Utc::now());
-    users.update_user(&user).await.unwrap();
+    let phone = Phone::parse("+14155550123").unwrap();
+    let now = chrono::Utc::now();
+    let set_phone = UserUpdate::Profile {
+        display_name: None,
+        avatar_url: None,
+        phone: Some(Some(phone.clone())),
+    };
+    users.update_user(user.id, &set_phone, now).await.unwrap();
+    users
+        .update_user(user.id, &UserUpdate::PhoneVerified(phone), now)
+        .await
+        .unwrap();
     let r = h
         .post("/email/lookup", json!({"phone": "+14155550123"}))
         .await;

@@ -592,3 +592,90 @@ pub async fn admin_writes_use_the_current_roles(factory: &Factory) {
     assert_eq!(r.status, 200);
     assert_access(&h, &ann, false).await;
 }
+
+/// An administrator's lock survives a password reset: the lock records
+/// its reason and actor, a reset request answers 202 and mails nothing, a
+/// link mailed before the lock sets the password but the account stays
+/// locked until an unlock.
+pub async fn admin_lock_survives_a_password_reset(factory: &Factory) {
+    let h = Harness::default(factory).await;
+    let root = admin(&h).await;
+    let root_id = id_of(&h, &root).await;
+    let eve = h.signed_in("eve@example.com").await;
+    let eve_id = id_of(&h, &eve).await;
+    h.post("/password/reset", json!({"email": "eve@example.com"}))
+        .await;
+    h.auth.background_idle().await;
+    let early_link = h.link_token("eve@example.com");
+
+    let lock = format!("/admin/users/{eve_id}/lock");
+    for bad in [
+        json!({"reason": 5}),
+        json!({"reason": "x".repeat(501)}),
+        json!({"reason": "tab\tseparated"}),
+    ] {
+        h.call(Method::POST, &lock, access(&root), Some(bad))
+            .await
+            .assert_problem(422, "validation_failed");
+    }
+    let r = h
+        .call(
+            Method::POST,
+            &lock,
+            access(&root),
+            Some(json!({"reason": " chargeback 💳 "})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let locked = r.json();
+    assert_eq!(locked["admin_lock"]["reason"], "chargeback 💳");
+    assert_eq!(locked["admin_lock"]["actor_id"], root_id.as_str());
+    assert!(
+        locked["admin_lock"]["until"]
+            .as_str()
+            .unwrap()
+            .starts_with("9999-12-31")
+    );
+    assert_eq!(locked["locked_until"], locked["admin_lock"]["until"]);
+
+    let mails = h.mailer.count();
+    let r = h
+        .post("/password/reset", json!({"email": "eve@example.com"}))
+        .await;
+    assert_eq!(r.status, 202, "a locked account's reset answers as any");
+    h.auth.background_idle().await;
+    assert_eq!(h.mailer.count(), mails, "no reset mail to a locked account");
+
+    let r = h
+        .post(
+            "/password/reset/confirm",
+            json!({"token": early_link, "new_password": "a brand new passphrase"}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    h.post(
+        "/token",
+        json!({"email": "eve@example.com", "password": "a brand new passphrase"}),
+    )
+    .await
+    .assert_problem(403, "account_locked");
+    let detail = h
+        .get(&format!("/admin/users/{eve_id}"), access(&root))
+        .await
+        .json();
+    assert_eq!(detail["admin_lock"], locked["admin_lock"], "the lock stays");
+
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/admin/users/{eve_id}/unlock"),
+            access(&root),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (&r.json()["admin_lock"], &r.json()["locked_until"]),
+        (&json!(null), &json!(null))
+    );
+    h.login("eve@example.com", "a brand new passphrase").await;
+}

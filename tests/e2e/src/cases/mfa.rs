@@ -8,6 +8,7 @@ use authkit_core::AuthConfig;
 use authkit_core::api::ApiConfig;
 use authkit_core::email::Email;
 use authkit_core::roles::RoleMap;
+use authkit_core::store::UserUpdate;
 use http::Method;
 use serde_json::{Value, json};
 
@@ -571,7 +572,10 @@ pub async fn mfa_enrollment_demanded_by_a_role(factory: &Factory) {
         .unwrap()
         .unwrap();
     user.roles.push("STAFF".into());
-    users.update_user(&user).await.unwrap();
+    users
+        .update_user(user.id, &UserUpdate::Roles(user.roles), chrono::Utc::now())
+        .await
+        .unwrap();
 
     let r = h
         .post("/token", json!({"email": email, "password": PASSWORD}))

@@ -22,9 +22,9 @@ pub use account::{
     tokenless_password_change_is_only_for_a_forced_change,
 };
 pub use admin::{
-    admin_lock_kills_sessions_immediately, admin_manages_accounts,
-    admin_routes_need_global_permissions, admin_session_revocation_ends_access_at_once,
-    admin_writes_use_the_current_roles,
+    admin_lock_kills_sessions_immediately, admin_lock_survives_a_password_reset,
+    admin_manages_accounts, admin_routes_need_global_permissions,
+    admin_session_revocation_ends_access_at_once, admin_writes_use_the_current_roles,
 };
 pub use input::{bad_input_never_breaks_a_route, unknown_routes_and_methods};
 pub use load_shedding::busy_hash_threads_shed_logins_with_503;
@@ -60,8 +60,9 @@ pub use sms_budgets::{
     sms_login_codes_spend_the_budgets,
 };
 pub use tokens::{
-    expired_access_tokens, forged_and_foreign_tokens_are_rejected, login_failures_and_lockout,
-    refresh_rotation_and_reuse, sixteen_concurrent_refreshes_give_one_success,
+    expired_access_tokens, failure_lock_keeps_sessions_and_hides_behind_invalid_credentials,
+    forged_and_foreign_tokens_are_rejected, login_failures_and_lockout, refresh_rotation_and_reuse,
+    sixteen_concurrent_refreshes_give_one_success,
 };
 pub use web::{
     client_ip_and_trusted_proxies, cookie_mode_refuses_planted_cookies, cookie_mode_with_csrf,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use authkit_core::AuthConfig;
+use authkit_core::store::UserUpdate;
 use http::Method;
 use serde_json::{Value, json};
 
@@ -64,9 +65,11 @@ impl Harness {
         if verified {
             let users = &self.auth.store().users;
             let parsed = authkit_core::email::Email::parse(email).unwrap();
-            let mut user = users.user_by_email(&parsed).await.unwrap().unwrap();
-            user.email_verified_at = Some(chrono::Utc::now());
-            users.update_user(&user).await.unwrap();
+            let user = users.user_by_email(&parsed).await.unwrap().unwrap();
+            users
+                .update_user(user.id, &UserUpdate::EmailVerified, chrono::Utc::now())
+                .await
+                .unwrap();
         }
         self.login(email, PASSWORD).await
     }
@@ -476,9 +479,11 @@ pub async fn invites_are_bound_to_the_invited_email(factory: &Factory) {
     .assert_problem(422, "validation_failed");
     let users = &h.auth.store().users;
     let email = authkit_core::email::Email::parse("cy@example.com").unwrap();
-    let mut proven = users.user_by_email(&email).await.unwrap().unwrap();
-    proven.email_verified_at = Some(chrono::Utc::now());
-    users.update_user(&proven).await.unwrap();
+    let proven = users.user_by_email(&email).await.unwrap().unwrap();
+    users
+        .update_user(proven.id, &UserUpdate::EmailVerified, chrono::Utc::now())
+        .await
+        .unwrap();
     let cy = h.login("cy@example.com", PASSWORD).await;
 
     // Eight concurrent acceptances: one joins.

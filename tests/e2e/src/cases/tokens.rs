@@ -61,6 +61,87 @@ pub async fn login_failures_and_lockout(factory: &Factory) {
     h.login("eve@example.com", PASSWORD).await;
 }
 
+/// A failure lock refuses new logins only: the owner's existing access
+/// token and refresh token keep working; while it holds, a wrong password
+/// answers byte for byte as for an unknown address, and only the right
+/// password learns `account_locked`.
+pub async fn failure_lock_keeps_sessions_and_hides_behind_invalid_credentials(factory: &Factory) {
+    let auth = AuthConfig::builder()
+        .lockout(LockoutPolicy {
+            max_failures: 2,
+            window: chrono::Duration::minutes(15),
+            lock_for: chrono::Duration::minutes(15),
+        })
+        .build()
+        .unwrap();
+    let h = Harness::start(
+        factory,
+        Options {
+            auth,
+            ..Options::default()
+        },
+    )
+    .await;
+    let pair = h.signed_in("gil@example.com").await;
+    for _ in 0..2 {
+        h.post(
+            "/token",
+            json!({"email": "gil@example.com", "password": "wrong password!"}),
+        )
+        .await
+        .assert_problem(401, "invalid_credentials");
+    }
+    let unknown = h
+        .post(
+            "/token",
+            json!({"email": "nobody@example.com", "password": "wrong password!"}),
+        )
+        .await;
+    let wrong = h
+        .post(
+            "/token",
+            json!({"email": "gil@example.com", "password": "wrong password!"}),
+        )
+        .await;
+    wrong.assert_problem(401, "invalid_credentials");
+    assert_eq!(
+        (unknown.status, &unknown.body),
+        (wrong.status, &wrong.body),
+        "a locked account answers a wrong password as an unknown address"
+    );
+    assert_eq!(unknown.header("content-type"), wrong.header("content-type"));
+    let locked = h
+        .post(
+            "/token",
+            json!({"email": "gil@example.com", "password": PASSWORD}),
+        )
+        .await;
+    locked.assert_problem(403, "account_locked");
+    assert!(locked.json()["locked_until"].is_string());
+
+    let access = pair["access_token"].as_str().unwrap();
+    assert_eq!(h.get("/me", access).await.status, 200);
+    let introspected = h.introspect(access).await.json();
+    assert_eq!(introspected["active"], true);
+    let r = h
+        .post(
+            "/token/refresh",
+            json!({"refresh_token": pair["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let refreshed = r.json();
+    assert_eq!(
+        h.get("/me", refreshed["access_token"].as_str().unwrap())
+            .await
+            .status,
+        200
+    );
+
+    h.clock.advance(chrono::Duration::minutes(16));
+    h.login("gil@example.com", PASSWORD).await;
+}
+
 /// Every refresh rotates; presenting a spent token revokes the session.
 pub async fn refresh_rotation_and_reuse(factory: &Factory) {
     let h = Harness::default(factory).await;
