@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use authkit_core::AuthConfig;
 use authkit_core::rate_limit::{GovernorLimiter, Quota, RateAction, RateLimits};
+use authkit_core::store::UserUpdate;
 use http::Method;
 use serde_json::{Value, json};
 
@@ -213,9 +214,19 @@ pub async fn sms_countries_are_allow_listed(factory: &Factory) {
     // authkit's back here) is not offered and not texted.
     let stored = authkit_core::email::Email::parse(email).unwrap();
     let users = &h.auth.store().users;
-    let mut user = users.user_by_email(&stored).await.unwrap().unwrap();
-    user.phone = Some(authkit_core::email::Phone::parse(GERMANY).unwrap());
-    users.update_user(&user).await.unwrap();
+    let user = users.user_by_email(&stored).await.unwrap().unwrap();
+    let german = authkit_core::email::Phone::parse(GERMANY).unwrap();
+    let now = chrono::Utc::now();
+    let moved = UserUpdate::Profile {
+        display_name: None,
+        avatar_url: None,
+        phone: Some(Some(german.clone())),
+    };
+    users.update_user(user.id, &moved, now).await.unwrap();
+    users
+        .update_user(user.id, &UserUpdate::PhoneVerified(german), now)
+        .await
+        .unwrap();
     let (mfa_token, methods) = challenged(&h, email).await;
     assert!(!methods.contains(&json!("sms")), "{methods:?}");
     let before = h.sms.count();
