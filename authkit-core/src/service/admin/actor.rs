@@ -65,9 +65,7 @@ impl Auth {
             .user_by_id(principal.user_id)
             .await?
             .ok_or(AuthError::Forbidden)?;
-        // A failure lock leaves the administrator's sessions alive, as for
-        // anyone; an administrator's lock ends them.
-        if !user.is_active || user.is_admin_locked(self.now()) {
+        if !user.is_active || user.is_locked(self.now()) {
             return Err(AuthError::Forbidden);
         }
         let actor = Actor {
