@@ -338,6 +338,20 @@ async fn without_roles_assign_no_account_above_one_is_touched() {
                 .await,
             "force password change",
         );
+        forbidden(
+            h.auth.admin_unlock_user(&support, target, &m).await,
+            "unlock",
+        );
+        forbidden(
+            h.auth.admin_reactivate_user(&support, target, &m).await,
+            "reactivate",
+        );
+        forbidden(
+            h.auth
+                .admin_revoke_sessions(&support, target, None, &m)
+                .await,
+            "revoke sessions",
+        );
     }
     assert!(!refused(&h, &root_pair), "the SYSTEM_ADMIN was not locked");
     let root_after = h.auth.admin_user(&root, root_id).await.unwrap();
@@ -368,6 +382,16 @@ async fn without_roles_assign_no_account_above_one_is_touched() {
     let (peer, _, _) = account(&h, "pat@example.com", &["SUPPORT"]).await;
     h.auth
         .admin_lock_user(&support, peer, None, None, &m)
+        .await
+        .unwrap();
+    // The rest of the writes on an account it all covers: undo and sign out.
+    h.auth.admin_unlock_user(&support, user, &m).await.unwrap();
+    h.auth
+        .admin_reactivate_user(&support, user, &m)
+        .await
+        .unwrap();
+    h.auth
+        .admin_revoke_sessions(&support, user, None, &m)
         .await
         .unwrap();
 

@@ -319,19 +319,21 @@ impl Auth {
 
     /// Lifts an account's administrator lock and its failure lock, and
     /// clears its failed-login count (needs `internal.users.write`, held
-    /// now).
+    /// now; without `internal.roles.assign`, only on an account whose
+    /// permissions the administrator all holds).
     ///
     /// # Errors
     /// `Forbidden` (also for an administrator demoted, deactivated or
-    /// locked since the token was signed), `NotFound`.
+    /// locked since the token was signed, or an account that outranks
+    /// them), `NotFound`.
     pub async fn admin_unlock_user(
         &self,
         principal: &Principal,
         user_id: Uuid,
         meta: &RequestMeta,
     ) -> AuthResult<AdminUser> {
-        self.admin_actor(principal, USERS_WRITE).await?;
-        self.user(user_id).await?;
+        let actor = self.admin_actor(principal, USERS_WRITE).await?;
+        self.admin_target(&actor, user_id).await?;
         self.inner.store.user_admin.unlock_user(user_id).await?;
         self.emit(
             AuthEvent::UserUnlockedByAdmin {
@@ -375,18 +377,22 @@ impl Auth {
         Ok(admin_view(&user))
     }
 
-    /// Reactivates an account (needs `internal.users.write`, held now).
+    /// Reactivates an account (needs `internal.users.write`, held now;
+    /// without `internal.roles.assign`, only on an account whose
+    /// permissions the administrator all holds).
     ///
     /// # Errors
     /// `Forbidden` (also for an administrator demoted, deactivated or
-    /// locked since the token was signed), `NotFound`.
+    /// locked since the token was signed, or an account that outranks
+    /// them), `NotFound`.
     pub async fn admin_reactivate_user(
         &self,
         principal: &Principal,
         user_id: Uuid,
         meta: &RequestMeta,
     ) -> AuthResult<AdminUser> {
-        self.admin_actor(principal, USERS_WRITE).await?;
+        let actor = self.admin_actor(principal, USERS_WRITE).await?;
+        self.admin_target(&actor, user_id).await?;
         let user = self.edit_user(user_id, UserUpdate::Active(true)).await?;
         self.emit(
             AuthEvent::UserReactivatedByAdmin {
@@ -521,15 +527,17 @@ impl Auth {
     }
 
     /// Revokes one session of an account, or every one when `session_id`
-    /// is `None` (needs `internal.users.write`, held now), exactly as logout does:
+    /// is `None` (needs `internal.users.write`, held now; without
+    /// `internal.roles.assign`, only on an account whose permissions the
+    /// administrator all holds), exactly as logout does:
     /// refresh fails, introspection answers inactive, and the sessions'
     /// access tokens are refused by [`authenticate`](Self::authenticate)
     /// (so on `/me` and every host route) at once. Answers how many ended.
     ///
     /// # Errors
     /// `Forbidden` (also for an administrator demoted, deactivated or
-    /// locked since the token was signed), `NotFound` (account, or not a
-    /// live session of it).
+    /// locked since the token was signed, or an account that outranks
+    /// them), `NotFound` (account, or not a live session of it).
     pub async fn admin_revoke_sessions(
         &self,
         principal: &Principal,
@@ -537,8 +545,8 @@ impl Auth {
         session_id: Option<Uuid>,
         meta: &RequestMeta,
     ) -> AuthResult<u64> {
-        self.admin_actor(principal, USERS_WRITE).await?;
-        self.user(user_id).await?;
+        let actor = self.admin_actor(principal, USERS_WRITE).await?;
+        self.admin_target(&actor, user_id).await?;
         let count = match session_id {
             Some(id) => {
                 if !self

@@ -16,9 +16,10 @@
 //!
 //! The same current permissions set the **privilege order**
 //! ([`Auth::admin_target`]): an actor without `internal.roles.assign`
-//! cannot lock, deactivate or force a password change on an account that
-//! holds a global permission the actor lacks (a support role cannot lock
-//! the `SYSTEM_ADMIN`). Role assignment needs `internal.roles.assign` and
+//! cannot write to an account that holds a global permission the actor
+//! lacks: not lock or unlock it, deactivate or reactivate it, force a
+//! password change or revoke its sessions (a support role cannot lock the
+//! `SYSTEM_ADMIN`, nor sign it out everywhere). Role assignment needs `internal.roles.assign` and
 //! is bounded by the current permissions too: only roles they cover are
 //! granted or withdrawn.
 
@@ -77,8 +78,9 @@ impl Auth {
         Ok(actor)
     }
 
-    /// The account `user_id`, if `actor` may lock, deactivate or force a
-    /// password change on it: an actor holding `internal.roles.assign`
+    /// The account `user_id`, if `actor` may write to it (lock, unlock,
+    /// deactivate, reactivate, force a password change, revoke its
+    /// sessions): an actor holding `internal.roles.assign`
     /// may act on any account; any other only on accounts whose global
     /// permissions are all among its own.
     ///

@@ -570,7 +570,13 @@ pub async fn admin_writes_use_the_current_roles(factory: &Factory) {
     // SUPPORT writes accounts but cannot touch the SYSTEM_ADMIN.
     assert_eq!(set_roles(json!(["SUPPORT"])).await.status, 200);
     let support = h.login("eve@example.com", PASSWORD).await;
-    for action in ["lock", "deactivate", "force-password-change"] {
+    for action in [
+        "lock",
+        "unlock",
+        "deactivate",
+        "reactivate",
+        "force-password-change",
+    ] {
         h.call(
             Method::POST,
             &format!("/admin/users/{root_id}/{action}"),
@@ -580,6 +586,14 @@ pub async fn admin_writes_use_the_current_roles(factory: &Factory) {
         .await
         .assert_problem(403, "forbidden");
     }
+    h.call(
+        Method::DELETE,
+        &format!("/admin/users/{root_id}/sessions"),
+        access(&support),
+        None,
+    )
+    .await
+    .assert_problem(403, "forbidden");
     assert_access(&h, &root, true).await;
     let r = h
         .call(
