@@ -148,6 +148,8 @@ pub struct AuthConfig {
     pub hash_concurrency: usize,
     /// Bounds of the wait for a hash thread: callers beyond
     /// `max_waiting` (`AUTHKIT_HASH_QUEUE`, default 64, at most 100,000),
+    /// beyond `max_per_client` from one client address
+    /// (`AUTHKIT_HASH_QUEUE_PER_CLIENT`, default 4, at most 100,000),
     /// or still waiting after `max_wait` (`AUTHKIT_HASH_MAX_WAIT`, default
     /// 5s, at most 60s), are answered 503 `server_busy` with `Retry-After`
     /// at once, without hashing.
@@ -390,6 +392,10 @@ impl AuthConfig {
         env.number("AUTHKIT_ARGON2_PARALLELISM", &mut c.hash_params.parallelism)?;
         env.number("AUTHKIT_HASH_CONCURRENCY", &mut c.hash_concurrency)?;
         env.number("AUTHKIT_HASH_QUEUE", &mut c.hash_queue.max_waiting)?;
+        env.number(
+            "AUTHKIT_HASH_QUEUE_PER_CLIENT",
+            &mut c.hash_queue.max_per_client,
+        )?;
         let mut max_wait = Duration::from_std(c.hash_queue.max_wait).unwrap_or(Duration::MAX);
         env.duration("AUTHKIT_HASH_MAX_WAIT", &mut max_wait)?;
         c.hash_queue.max_wait = max_wait
@@ -616,6 +622,12 @@ impl AuthConfig {
         if self.hash_queue.max_waiting > 100_000 {
             return Err(ConfigError::new(
                 "AUTHKIT_HASH_QUEUE",
+                "must be at most 100000",
+            ));
+        }
+        if self.hash_queue.max_per_client > 100_000 {
+            return Err(ConfigError::new(
+                "AUTHKIT_HASH_QUEUE_PER_CLIENT",
                 "must be at most 100000",
             ));
         }
@@ -966,6 +978,7 @@ mod tests {
             ("AUTHKIT_PASSWORD_POLICY", "nist"),
             ("AUTHKIT_SIGNING_ALGORITHM", "ES256"),
             ("AUTHKIT_ACCOUNT_CACHE_TTL", "0"),
+            ("AUTHKIT_HASH_QUEUE_PER_CLIENT", "2"),
             ("UNRELATED", "x"),
         ])
         .unwrap();
@@ -981,6 +994,7 @@ mod tests {
         assert_eq!(c.password_policy.min_length, 15);
         assert_eq!(c.signing_algorithm, Algorithm::ES256);
         assert_eq!(c.account_cache_ttl, Duration::zero());
+        assert_eq!(c.hash_queue.max_per_client, 2);
     }
 
     #[test]
@@ -1006,6 +1020,9 @@ mod tests {
             ("AUTHKIT_SESSION_TTL", "99999999999999d"),
             ("AUTHKIT_ACCOUNT_CACHE_TTL", "2h"),
             ("AUTHKIT_ACCOUNT_CACHE_TTL", "a while"),
+            ("AUTHKIT_HASH_QUEUE_PER_CLIENT", "100001"),
+            ("AUTHKIT_HASH_QUEUE_PER_CLIENT", "-1"),
+            ("AUTHKIT_HASH_QUEUE_PER_CLIENT", "a few"),
         ] {
             let err = vars(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}: {err}");

@@ -163,10 +163,23 @@ impl PasswordHasher {
     }
 
     /// Hashes a new password (NFKC-normalized) to an argon2id PHC string.
+    /// Waits for a thread as the whole line allows; for a request, use
+    /// [`hash_for_client`](Self::hash_for_client).
     pub async fn hash(&self, password: &str) -> AuthResult<String> {
+        self.hash_from(None, password).await
+    }
+
+    /// Like [`hash`](Self::hash), for a request from `client` (its per-IP key,
+    /// [`IpPrefixes::key`](crate::rate_limit::IpPrefixes::key)), which waits for a thread only
+    /// within its share of the line ([`HashQueue::max_per_client`]).
+    pub async fn hash_for_client(&self, client: &str, password: &str) -> AuthResult<String> {
+        self.hash_from(Some(client), password).await
+    }
+
+    async fn hash_from(&self, client: Option<&str>, password: &str) -> AuthResult<String> {
         let password = normalize(password);
         let inner = Arc::clone(&self.inner);
-        self.run("hash", move || {
+        self.run(client, "hash", move || {
             inner
                 .argon2
                 .hash_password(password.as_bytes())
@@ -182,12 +195,35 @@ impl PasswordHasher {
     /// argon2 hashes are checked against the NFKC form of the password,
     /// Django hashes against the password as typed (Django does not
     /// normalize). Errors only when the blocking pool fails; a wrong
-    /// password or a malformed stored hash is `valid: false`.
+    /// password or a malformed stored hash is `valid: false`. Waits for a
+    /// thread as the whole line allows; for a request, use
+    /// [`verify_for_client`](Self::verify_for_client).
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> AuthResult<Verification> {
+        self.verify_from(None, password, stored).await
+    }
+
+    /// Like [`verify`](Self::verify), for a request from `client` (its per-IP key,
+    /// [`IpPrefixes::key`](crate::rate_limit::IpPrefixes::key)), which waits for a thread only
+    /// within its share of the line ([`HashQueue::max_per_client`]).
+    pub async fn verify_for_client(
+        &self,
+        client: &str,
+        password: &str,
+        stored: Option<&str>,
+    ) -> AuthResult<Verification> {
+        self.verify_from(Some(client), password, stored).await
+    }
+
+    async fn verify_from(
+        &self,
+        client: Option<&str>,
+        password: &str,
+        stored: Option<&str>,
+    ) -> AuthResult<Verification> {
         let password = Zeroizing::new(password.to_owned());
         let stored = stored.map(str::to_owned);
         let inner = Arc::clone(&self.inner);
-        self.run("verify", move || match stored {
+        self.run(client, "verify", move || match stored {
             Some(stored) => inner.check(&password, &stored),
             None => {
                 inner.check(&password, &inner.dummy);
@@ -254,16 +290,18 @@ impl PasswordHasher {
         })
     }
 
-    /// Runs `job` on the hash threads once one is free; the run counts in
-    /// the `op` hash-duration histogram.
+    /// Runs `job` on the hash threads once one is free, waiting in
+    /// `client`'s share of the line; the run counts in the `op`
+    /// hash-duration histogram.
     async fn run<T: Send + 'static>(
         &self,
+        client: Option<&str>,
         op: &'static str,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> AuthResult<T> {
         self.inner
             .pool
-            .run(move || {
+            .run(client, move || {
                 let started = Instant::now();
                 let outcome = job();
                 telemetry::hash_duration(op, started);
@@ -652,7 +690,7 @@ mod tests {
                         (hasher.clone(), Arc::clone(&running), Arc::clone(&peak));
                     tokio::spawn(async move {
                         hasher
-                            .run("hash", move || {
+                            .run(None, "hash", move || {
                                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                                 peak.fetch_max(now, Ordering::SeqCst);
                                 // Real work, to give the jobs a chance to overlap.

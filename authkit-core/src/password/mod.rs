@@ -35,6 +35,14 @@ pub struct HashQueue {
     /// Callers that may wait for a busy thread at once; the next one is
     /// refused at once. 0: nobody waits.
     pub max_waiting: usize,
+    /// Callers from one client (its per-IP key,
+    /// [`IpPrefixes::key`](crate::rate_limit::IpPrefixes::key)) that may
+    /// wait at once; the
+    /// next one from it is refused at once, while callers from other
+    /// clients still get a place. Calls not made for a request
+    /// ([`PasswordHasher::hash`], [`PasswordHasher::verify`]) are held
+    /// only to `max_waiting`.
+    pub max_per_client: usize,
     /// Longest wait for a thread; a caller still waiting then is refused.
     pub max_wait: std::time::Duration,
 }
@@ -45,17 +53,21 @@ impl HashQueue {
     /// machine and are not about shedding.
     pub(crate) const PATIENT: Self = Self {
         max_waiting: 10_000,
+        max_per_client: 10_000,
         max_wait: std::time::Duration::from_secs(3600),
     };
 }
 
 impl Default for HashQueue {
     /// 64 waiting callers (under a second of argon2id work on two cores
-    /// with the OWASP parameters), none for longer than 5 s (a bound for
-    /// when hashing itself slows down, e.g. on a starved machine).
+    /// with the OWASP parameters), at most 4 of them from one client (a
+    /// 16th of the line: a flood from up to 15 sources still leaves
+    /// places), none for longer than 5 s (a bound for when hashing itself
+    /// slows down, e.g. on a starved machine).
     fn default() -> Self {
         Self {
             max_waiting: 64,
+            max_per_client: 4,
             max_wait: std::time::Duration::from_secs(5),
         }
     }

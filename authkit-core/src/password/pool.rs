@@ -10,17 +10,20 @@
 //! whenever nothing else waits. Where the priority cannot be changed the
 //! threads run at the normal one, which is logged once per thread.
 //!
-//! The wait for a thread is bounded twice ([`HashQueue`]): at most
-//! `max_waiting` callers wait, and none longer than `max_wait`. A caller
-//! beyond either bound is refused at once with `ServerBusy` (503 with
-//! `Retry-After`) without hashing anything, so a flood of logins with
-//! random emails turns into cheap refusals instead of a queue that makes
-//! every login, the legitimate ones included, wait without end.
+//! The wait for a thread is bounded three times ([`HashQueue`]): at most
+//! `max_waiting` callers wait, at most `max_per_client` of them from one
+//! client, and none longer than `max_wait`. A caller beyond any bound is
+//! refused at once with `ServerBusy` (503 with `Retry-After`) without
+//! hashing anything, so a flood of logins with random emails turns into
+//! cheap refusals instead of a queue that makes every login, the legitimate
+//! ones included, wait without end; and since one source holds only its
+//! share of the line, a flood from a few sources leaves places for callers
+//! from the others.
 
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use thread_priority::{ThreadPriority, ThreadPriorityValue};
@@ -49,7 +52,15 @@ pub(super) struct HashPool {
     threads: usize,
     queue: HashQueue,
     /// Callers waiting for a slot now.
-    waiting: AtomicUsize,
+    line: Mutex<Line>,
+}
+
+/// Who waits in the line: how many callers in all, and per client key.
+#[derive(Default)]
+struct Line {
+    waiting: usize,
+    /// Waiting callers per client key; keys with none are removed.
+    by_client: HashMap<String, usize>,
 }
 
 impl HashPool {
@@ -74,7 +85,7 @@ impl HashPool {
             #[cfg(any(test, feature = "testing"))]
             threads,
             queue,
-            waiting: AtomicUsize::new(0),
+            line: Mutex::new(Line::default()),
         })
     }
 
@@ -83,17 +94,22 @@ impl HashPool {
     /// queued, so a caller that stops waiting before then costs nothing,
     /// and held until the job ends, even if the caller stops waiting.
     ///
+    /// `client` is the key of the caller's source (its per-IP key,
+    /// [`IpPrefixes::key`](crate::rate_limit::IpPrefixes::key)); `None` (a call not made for a
+    /// request) is held only to the bounds of the whole line.
+    ///
     /// Fails with `ServerBusy`, without running `job`, when every slot is
-    /// taken and `max_waiting` callers already wait, or when no slot came
-    /// free within `max_wait`.
+    /// taken and `max_waiting` callers already wait, or `max_per_client`
+    /// from `client`, or when no slot came free within `max_wait`.
     pub(super) async fn run<T: Send + 'static>(
         &self,
+        client: Option<&str>,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> AuthResult<T> {
         let waiting = telemetry::Queued::enter(telemetry::HASH_QUEUE_DEPTH);
         let slot = match Arc::clone(&self.slots).try_acquire_owned() {
             Ok(slot) => slot,
-            Err(TryAcquireError::NoPermits) => self.wait_for_slot().await?,
+            Err(TryAcquireError::NoPermits) => self.wait_for_slot(client).await?,
             Err(TryAcquireError::Closed) => {
                 return Err(AuthError::internal("the hash slots are closed"));
             }
@@ -117,10 +133,12 @@ impl HashPool {
 }
 
 impl HashPool {
-    /// Waits in line for a slot, if there is room in the line, for at most
-    /// `max_wait`.
-    async fn wait_for_slot(&self) -> AuthResult<OwnedSemaphorePermit> {
-        let _place = self.take_place()?;
+    /// Waits in line for a slot, if there is room in the line (and in
+    /// `client`'s share of it), for at most `max_wait`.
+    async fn wait_for_slot(&self, client: Option<&str>) -> AuthResult<OwnedSemaphorePermit> {
+        // Held across the wait: a caller that stops waiting (its future
+        // dropped) gives its place back all the same.
+        let _place = self.take_place(client)?;
         let acquire = Arc::clone(&self.slots).acquire_owned();
         match tokio::time::timeout(self.queue.max_wait, acquire).await {
             Ok(slot) => slot.map_err(AuthError::internal),
@@ -129,20 +147,42 @@ impl HashPool {
     }
 
     /// A place in the line of waiting callers, or `ServerBusy` when it is
-    /// full.
-    fn take_place(&self) -> AuthResult<Place<'_>> {
-        self.waiting
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.queue.max_waiting).then_some(n + 1)
-            })
-            .map_err(|_| shed("queue_full"))?;
-        Ok(Place(&self.waiting))
+    /// full or `client` already holds its share of it.
+    fn take_place(&self, client: Option<&str>) -> AuthResult<Place<'_>> {
+        let mut line = self.line();
+        if line.waiting >= self.queue.max_waiting {
+            return Err(shed("queue_full"));
+        }
+        if let Some(client) = client {
+            let held = line.by_client.get(client).copied().unwrap_or(0);
+            if held >= self.queue.max_per_client {
+                return Err(shed("client_share"));
+            }
+            line.by_client.insert(client.to_owned(), held + 1);
+        }
+        line.waiting += 1;
+        Ok(Place {
+            pool: self,
+            client: client.map(str::to_owned),
+        })
+    }
+
+    /// The line, even if a thread panicked while holding it (its counts
+    /// are only ever changed whole, so they stay consistent).
+    fn line(&self) -> std::sync::MutexGuard<'_, Line> {
+        self.line.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Callers waiting for a slot now.
     #[cfg(test)]
     fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::Acquire)
+        self.line().waiting
+    }
+
+    /// Callers from `client` waiting for a slot now.
+    #[cfg(test)]
+    fn waiting_from(&self, client: &str) -> usize {
+        self.line().by_client.get(client).copied().unwrap_or(0)
     }
 
     /// Takes every slot until the returned value is dropped, so that hashes
@@ -157,12 +197,25 @@ impl HashPool {
     }
 }
 
-/// One caller's place in the line; given back when dropped.
-struct Place<'a>(&'a AtomicUsize);
+/// One caller's place in the line (and in its client's share of it);
+/// given back when dropped, also when the caller stops waiting.
+struct Place<'a> {
+    pool: &'a HashPool,
+    client: Option<String>,
+}
 
 impl Drop for Place<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        let mut line = self.pool.line();
+        line.waiting = line.waiting.saturating_sub(1);
+        if let Some(client) = self.client.take()
+            && let Some(held) = line.by_client.get_mut(&client)
+        {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                line.by_client.remove(&client);
+            }
+        }
     }
 }
 
@@ -204,11 +257,14 @@ fn lower_priority() {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
 
     fn queue(max_waiting: usize) -> HashQueue {
         HashQueue {
             max_waiting,
+            max_per_client: max_waiting,
             max_wait: Duration::from_secs(3600),
         }
     }
@@ -219,7 +275,7 @@ mod tests {
         let mut jobs = tokio::task::JoinSet::new();
         for i in 0..8 {
             let pool = Arc::clone(&pool);
-            jobs.spawn(async move { pool.run(move || i * 2).await.unwrap() });
+            jobs.spawn(async move { pool.run(None, move || i * 2).await.unwrap() });
         }
         let mut results = jobs.join_all().await;
         results.sort_unstable();
@@ -229,9 +285,13 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_job_fails_alone_and_the_thread_lives_on() {
         let pool = HashPool::start(1, queue(1)).unwrap();
-        let err = pool.run(|| panic!("boom")).await.unwrap_err();
+        let err = pool.run(None, || panic!("boom")).await.unwrap_err();
         assert!(matches!(err, AuthError::Internal(_)), "{err:?}");
-        assert_eq!(pool.run(|| 7).await.unwrap(), 7, "the one thread survived");
+        assert_eq!(
+            pool.run(None, || 7).await.unwrap(),
+            7,
+            "the one thread survived"
+        );
     }
 
     /// The workers run below the normal priority (niceness > 0), so
@@ -241,7 +301,7 @@ mod tests {
     async fn workers_run_at_background_priority() {
         let pool = HashPool::start(1, queue(1)).unwrap();
         let nice = pool
-            .run(|| {
+            .run(None, || {
                 let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
                 // Fields after the command name, which ends with ')'; nice
                 // is field 19 of the line, the 17th after the name.
@@ -258,7 +318,7 @@ mod tests {
         let (release, gate) = std::sync::mpsc::channel::<()>();
         let pool = Arc::clone(pool);
         let task = tokio::spawn(async move {
-            pool.run(move || {
+            pool.run(None, move || {
                 let _ = gate.recv();
             })
             .await
@@ -281,14 +341,14 @@ mod tests {
         // The second caller waits in line for the one thread.
         let second = {
             let pool = Arc::clone(&pool);
-            tokio::spawn(async move { pool.run(|| 2).await })
+            tokio::spawn(async move { pool.run(None, || 2).await })
         };
         until(|| pool.waiting() == 1).await;
         // The line is full: the third is refused without running.
         let ran = Arc::new(AtomicUsize::new(0));
         let counted = Arc::clone(&ran);
         let err = pool
-            .run(move || counted.fetch_add(1, Ordering::SeqCst))
+            .run(None, move || counted.fetch_add(1, Ordering::SeqCst))
             .await
             .unwrap_err();
         assert!(
@@ -300,7 +360,11 @@ mod tests {
         first.await.unwrap();
         assert_eq!(second.await.unwrap().unwrap(), 2, "the waiting one ran");
         assert_eq!(pool.waiting(), 0);
-        assert_eq!(pool.run(|| 3).await.unwrap(), 3, "a free pool takes work");
+        assert_eq!(
+            pool.run(None, || 3).await.unwrap(),
+            3,
+            "a free pool takes work"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,7 +373,7 @@ mod tests {
         // caller heard back, the caller's next job would be shed.
         let pool = HashPool::start(1, queue(0)).unwrap();
         for i in 0..200 {
-            assert_eq!(pool.run(move || i).await.unwrap(), i);
+            assert_eq!(pool.run(None, move || i).await.unwrap(), i);
         }
     }
 
@@ -318,11 +382,11 @@ mod tests {
         let pool = Arc::new(HashPool::start(1, queue(0)).unwrap());
         let held = pool.hold_all().await.unwrap();
         for _ in 0..3 {
-            let err = pool.run(|| ()).await.unwrap_err();
+            let err = pool.run(None, || ()).await.unwrap_err();
             assert_eq!(err.code(), "server_busy");
         }
         drop(held);
-        assert_eq!(pool.run(|| 5).await.unwrap(), 5);
+        assert_eq!(pool.run(None, || 5).await.unwrap(), 5);
     }
 
     // Paused time: the deadline passes without really waiting.
@@ -333,16 +397,135 @@ mod tests {
                 1,
                 HashQueue {
                     max_waiting: 4,
+                    max_per_client: 4,
                     max_wait: Duration::from_millis(500),
                 },
             )
             .unwrap(),
         );
         let held = pool.hold_all().await.unwrap();
-        let err = pool.run(|| ()).await.unwrap_err();
+        let err = pool.run(None, || ()).await.unwrap_err();
         assert_eq!(err.code(), "server_busy");
         assert_eq!(pool.waiting(), 0, "the place was given back");
         drop(held);
-        assert_eq!(pool.run(|| 1).await.unwrap(), 1);
+        assert_eq!(pool.run(None, || 1).await.unwrap(), 1);
+    }
+
+    /// A caller from `client` that runs `job` on `pool`, spawned.
+    fn caller(
+        pool: &Arc<HashPool>,
+        client: &'static str,
+        job: u32,
+    ) -> tokio::task::JoinHandle<AuthResult<u32>> {
+        let pool = Arc::clone(pool);
+        tokio::spawn(async move { pool.run(Some(client), move || job).await })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_at_its_share_is_shed_while_another_still_gets_a_place() {
+        let pool = Arc::new(
+            HashPool::start(
+                1,
+                HashQueue {
+                    max_waiting: 8,
+                    max_per_client: 2,
+                    max_wait: Duration::from_secs(3600),
+                },
+            )
+            .unwrap(),
+        );
+        let held = pool.hold_all().await.unwrap();
+        let flood = [caller(&pool, "flood", 1), caller(&pool, "flood", 2)];
+        until(|| pool.waiting_from("flood") == 2).await;
+        // The flooding client holds its share: its next caller is refused
+        // at once, without running, though the line has room.
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&ran);
+        let err = pool
+            .run(Some("flood"), move || {
+                counted.fetch_add(1, Ordering::SeqCst)
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, AuthError::ServerBusy { retry_after } if retry_after == RETRY_AFTER),
+            "{err:?}"
+        );
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "a shed job never runs");
+        assert_eq!(pool.waiting_from("flood"), 2, "the refusal took no place");
+        // Another client still gets a place, and its hash once a thread is free.
+        let other = caller(&pool, "other", 7);
+        until(|| pool.waiting_from("other") == 1).await;
+        // Callers that are not requests are held only to the whole line.
+        let (a, b) = (Arc::clone(&pool), Arc::clone(&pool));
+        let unkeyed = [
+            tokio::spawn(async move { a.run(None, || 8).await }),
+            tokio::spawn(async move { b.run(None, || 9).await }),
+        ];
+        until(|| pool.waiting() == 5).await;
+        drop(held);
+        assert_eq!(other.await.unwrap().unwrap(), 7);
+        let mut done = Vec::new();
+        for task in flood.into_iter().chain(unkeyed) {
+            done.push(task.await.unwrap().unwrap());
+        }
+        done.sort_unstable();
+        assert_eq!(done, [1, 2, 8, 9]);
+        assert_eq!(pool.waiting(), 0);
+        assert!(pool.line().by_client.is_empty(), "no key is left behind");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_s_places_come_back_when_its_jobs_end() {
+        let pool = Arc::new(
+            HashPool::start(
+                1,
+                HashQueue {
+                    max_waiting: 8,
+                    max_per_client: 1,
+                    max_wait: Duration::from_secs(3600),
+                },
+            )
+            .unwrap(),
+        );
+        for round in 0..3 {
+            let held = pool.hold_all().await.unwrap();
+            let waiting = caller(&pool, "a", round);
+            until(|| pool.waiting_from("a") == 1).await;
+            let err = pool.run(Some("a"), || 0).await.unwrap_err();
+            assert_eq!(err.code(), "server_busy");
+            drop(held);
+            assert_eq!(waiting.await.unwrap().unwrap(), round);
+            assert_eq!(pool.waiting_from("a"), 0, "round {round}: place given back");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_caller_gives_its_place_back() {
+        let pool = Arc::new(
+            HashPool::start(
+                1,
+                HashQueue {
+                    max_waiting: 8,
+                    max_per_client: 1,
+                    max_wait: Duration::from_secs(3600),
+                },
+            )
+            .unwrap(),
+        );
+        let held = pool.hold_all().await.unwrap();
+        let waiting = caller(&pool, "a", 1);
+        until(|| pool.waiting_from("a") == 1).await;
+        // The caller stops waiting (its request was dropped): its future is
+        // dropped mid-wait, and its place, in the line and in its share,
+        // comes back.
+        waiting.abort();
+        assert!(waiting.await.unwrap_err().is_cancelled());
+        assert_eq!(pool.waiting_from("a"), 0);
+        assert_eq!(pool.waiting(), 0);
+        let again = caller(&pool, "a", 2);
+        until(|| pool.waiting_from("a") == 1).await;
+        drop(held);
+        assert_eq!(again.await.unwrap().unwrap(), 2, "the client waits again");
     }
 }

@@ -469,7 +469,7 @@ impl Auth {
         let verification = self
             .inner
             .hasher
-            .verify(&credentials.password, stored)
+            .verify_for_client(&self.client_key(meta), &credentials.password, stored)
             .await?;
         let now = self.now();
 

@@ -411,9 +411,16 @@ impl Auth {
     /// (or unreadable) client address shares one key, never skips the
     /// limit.
     async fn throttle_ip(&self, action: RateAction, meta: &RequestMeta) -> AuthResult<()> {
+        self.throttle(action, &self.client_key(meta)).await
+    }
+
+    /// The per-IP key of the client of `meta`
+    /// ([`IpPrefixes::key`](crate::rate_limit::IpPrefixes::key)), which
+    /// per-IP limits count under and which holds the client's share of the
+    /// hash line.
+    fn client_key(&self, meta: &RequestMeta) -> String {
         let ip = meta.ip.as_deref().and_then(|ip| ip.trim().parse().ok());
-        let key = self.inner.config.rate_limits.ip_prefixes().key(ip);
-        self.throttle(action, &key).await
+        self.inner.config.rate_limits.ip_prefixes().key(ip)
     }
 
     async fn throttle(&self, action: RateAction, key: &str) -> AuthResult<()> {

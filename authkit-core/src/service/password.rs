@@ -193,7 +193,11 @@ impl Auth {
             .ok_or(AuthError::TokenInvalid)?;
         // Hashed once the token is won: concurrent confirmations cost one
         // hash, not one each.
-        let new_hash = self.inner.hasher.hash(new_password).await?;
+        let new_hash = self
+            .inner
+            .hasher
+            .hash_for_client(&self.client_key(meta), new_password)
+            .await?;
         let user = self.store_password(user, new_hash, None, meta).await?;
         // Clears the failure lock only: an administrator's lock stays.
         self.inner.store.users.clear_login_failures(user.id).await?;

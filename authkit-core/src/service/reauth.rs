@@ -31,7 +31,11 @@ impl Auth {
         let verification = self
             .inner
             .hasher
-            .verify(password, user.password_hash.as_deref())
+            .verify_for_client(
+                &self.client_key(meta),
+                password,
+                user.password_hash.as_deref(),
+            )
             .await?;
         if !verification.valid {
             self.count_password_failure(user, "password_recheck_failed", meta)

@@ -381,7 +381,11 @@ impl Auth {
             .config
             .password_policy
             .validate(&input.password, &context)?;
-        let password_hash = self.inner.hasher.hash(&input.password).await?;
+        let password_hash = self
+            .inner
+            .hasher
+            .hash_for_client(&self.client_key(meta), &input.password)
+            .await?;
         Ok(ValidRegistration {
             email,
             password_hash,

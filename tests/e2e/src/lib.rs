@@ -108,6 +108,7 @@ macro_rules! e2e_tests {
             sms_login_codes_spend_the_budgets,
             sms_countries_are_allow_listed,
             busy_hash_threads_shed_logins_with_503,
+            a_flooding_client_is_shed_while_others_keep_their_place,
             oauth_google_new_and_returning_user,
             oauth_linking_rules,
             oauth_respects_closed_registration,

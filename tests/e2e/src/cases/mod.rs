@@ -27,7 +27,9 @@ pub use admin::{
     admin_session_revocation_ends_access_at_once, admin_writes_use_the_current_roles,
 };
 pub use input::{bad_input_never_breaks_a_route, unknown_routes_and_methods};
-pub use load_shedding::busy_hash_threads_shed_logins_with_503;
+pub use load_shedding::{
+    a_flooding_client_is_shed_while_others_keep_their_place, busy_hash_threads_shed_logins_with_503,
+};
 pub use mfa::{
     forced_password_change_waits_for_the_second_factor, mfa_codes_by_email_and_sms,
     mfa_disabled_is_a_disabled_feature, mfa_enrollment_demanded_by_a_role,
