@@ -1,7 +1,8 @@
 -- POST a login with a fresh random-looking address each time and a wrong
 -- password: {"email": "f<RUN>-<thread>-<n>@example.com", ...}. Every
 -- request costs the server one (dummy) argon2id verification, or a cheap
--- 503 when it sheds the load.
+-- 503 when it sheds the load. Sent as from the one client address
+-- FLOOD_FROM (X-Forwarded-For; the server trusts the loopback proxy).
 package.path = os.getenv("WRK_SCRIPTS") .. "/?.lua;" .. package.path
 require "report"
 local threads = 0
@@ -11,10 +12,11 @@ function setup(thread)
 end
 function init(args)
   run = os.getenv("RUN_ID")
+  from = os.getenv("FLOOD_FROM")
   n = 0
 end
 function request()
   n = n + 1
   local body = string.format('{"email":"f%s-%d-%d@example.com","password":"not the password"}', run, tid, n)
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json", ["X-Forwarded-For"] = from}, body)
 end

@@ -7,6 +7,10 @@
 //! `GET /me` runs at the usual connections while a prober signs the bench
 //! account in one login at a time, as a person would. The figures of the
 //! flood phase are reported as ratios to the idle phase of the same run.
+//!
+//! All traffic comes from the loopback, which the server trusts as a proxy:
+//! the flood says it is from [`FLOOD_FROM`], the prober from [`PROBE_FROM`]
+//! (`X-Forwarded-For`), as one flooding source and one user elsewhere.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -17,6 +21,10 @@ use crate::{BoxError, Options};
 
 /// Connections of the flood.
 pub const FLOOD_CONNECTIONS: usize = 500;
+/// The client address the flood is sent as.
+pub const FLOOD_FROM: &str = "198.51.100.66";
+/// The client address the prober is sent as.
+pub const PROBE_FROM: &str = "203.0.113.5";
 /// Pause between two logins of the prober.
 const PROBE_PAUSE: Duration = Duration::from_millis(100);
 
@@ -101,7 +109,10 @@ pub async fn run(
         script: "random_login.lua",
         connections: FLOOD_CONNECTIONS,
         duration: options.duration + Duration::from_secs(2),
-        env: vec![("RUN_ID", format!("{}", std::process::id()))],
+        env: vec![
+            ("RUN_ID", format!("{}", std::process::id())),
+            ("FLOOD_FROM", FLOOD_FROM.to_owned()),
+        ],
     };
     let flooding = {
         let scripts = scripts.to_owned();
@@ -132,6 +143,7 @@ async fn probe(client: &reqwest::Client, url: &str, duration: Duration) -> Resul
         let status = client
             .post(url)
             .header("content-type", "application/json")
+            .header("x-forwarded-for", PROBE_FROM)
             .body(body.clone())
             .send()
             .await?

@@ -232,6 +232,9 @@ impl Target {
                 for action in ["LOGIN_PER_IP", "LOGIN_PER_EMAIL", "REGISTER_PER_IP"] {
                     set(&format!("AUTHKIT_RATE_{action}"), "off".into());
                 }
+                // The login-flood scenario sends its flood and its prober
+                // as from two client addresses (X-Forwarded-For).
+                set("AUTHKIT_TRUSTED_PROXIES", "127.0.0.1/32".into());
                 let url = match db {
                     None => format!("sqlite://{}", work.join("authkit.db").display()),
                     Some(name) => with_database(admin_url, name)?.to_string(),
