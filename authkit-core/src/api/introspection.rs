@@ -3,8 +3,8 @@
 //!
 //! - The caller authenticates, before the body is read: the configured
 //!   [`IntrospectionClient`](super::IntrospectionClient) with HTTP Basic
-//!   (`Authorization: Basic base64(id:secret)`, the id and secret as
-//!   configured), or a bearer token (or access cookie) whose account holds
+//!   (`Authorization: Basic base64(id:secret)`, the id and secret each
+//!   form-urlencoded first, as RFC 6749 section 2.3.1 asks), or a bearer token (or access cookie) whose account holds
 //!   [`TOKENS_INTROSPECT`]. No credentials, or wrong ones: 401
 //!   `token_invalid` with `WWW-Authenticate`; a principal without the
 //!   permission: 403 `forbidden`. Unauthenticated introspection would let
@@ -60,8 +60,10 @@ impl Api {
     }
 }
 
-/// The id and secret of an `Authorization: Basic` header; `None` for
-/// another scheme or no header. A Basic header that does not decode to
+/// The id and secret of an `Authorization: Basic` header, each
+/// form-urldecoded (RFC 6749 section 2.3.1: a client encodes both before
+/// joining them, so a `:` in either travels as `%3A`); `None` for another
+/// scheme or no header. A Basic header that does not decode to
 /// `id:secret` is refused.
 fn basic_credentials(request: &Request<Bytes>) -> Result<Option<(String, String)>, Failure> {
     let Some(value) = request.headers().get(AUTHORIZATION) else {
@@ -82,7 +84,16 @@ fn basic_credentials(request: &Request<Bytes>) -> Result<Option<(String, String)
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or(Failure::Unauthenticated)?;
     let (id, secret) = decoded.split_once(':').ok_or(Failure::Unauthenticated)?;
-    Ok(Some((id.to_owned(), secret.to_owned())))
+    Ok(Some((form_decode(id)?, form_decode(secret)?)))
+}
+
+/// One `application/x-www-form-urlencoded` value: `+` is a space, `%XX` a
+/// byte; the result must be UTF-8.
+fn form_decode(value: &str) -> Result<String, Failure> {
+    percent_encoding::percent_decode_str(&value.replace('+', " "))
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
+        .map_err(|_| Failure::Unauthenticated)
 }
 
 #[cfg(test)]
@@ -105,6 +116,13 @@ mod tests {
             basic_credentials(&r).unwrap(),
             Some(("rs".to_owned(), "s3cret:with:colons".to_owned()))
         );
+        // Both halves are form-urlencoded by the client (RFC 6749 2.3.1).
+        let encoded = STANDARD.encode("my%3Aapp:a+b%25c%3Ad%C3%A9");
+        let r = with_authorization(&format!("Basic {encoded}"));
+        assert_eq!(
+            basic_credentials(&r).unwrap(),
+            Some(("my:app".to_owned(), "a b%c:dé".to_owned()))
+        );
         let r = with_authorization(&format!("bAsIc  {encoded} "));
         assert!(basic_credentials(&r).unwrap().is_some());
         for other in ["Bearer abc", "Basic", "Token x"] {
@@ -117,10 +135,12 @@ mod tests {
         }
         let no_colon = STANDARD.encode("justanid");
         let invalid_utf8 = STANDARD.encode([0xff, b':', b'x']);
+        let invalid_escape = STANDARD.encode("rs:%FF%FE");
         for bad in [
             "Basic !!!",
             &format!("Basic {no_colon}"),
             &format!("Basic {invalid_utf8}"),
+            &format!("Basic {invalid_escape}"),
         ] {
             assert!(
                 basic_credentials(&with_authorization(bad)).is_err(),
