@@ -16,7 +16,7 @@ use crate::principal::Principal;
 use crate::rate_limit::RateAction;
 use crate::secret::{self, TokenHash};
 use crate::session::{RotateOutcome, RotateRefresh, Session, SessionView};
-use crate::store::UserUpdate;
+use crate::store::{LockoutPolicy, UserUpdate};
 use crate::telemetry;
 use crate::user::User;
 
@@ -556,12 +556,26 @@ impl Auth {
         reason: &str,
         meta: &RequestMeta,
     ) -> AuthResult<()> {
+        self.record_lockout_failure(user, self.inner.config.lockout, meta)
+            .await?;
+        self.audit_login_failure(Some(user.id), reason, meta).await
+    }
+
+    /// Counts one failure of `user` towards the failure lock under
+    /// `policy`, and audits the lock when this failure is the one that
+    /// sets it. Password and second-factor failures both lock here.
+    pub(super) async fn record_lockout_failure(
+        &self,
+        user: &User,
+        policy: LockoutPolicy,
+        meta: &RequestMeta,
+    ) -> AuthResult<()> {
         let now = self.now();
         let state = self
             .inner
             .store
             .users
-            .record_login_failure(user.id, now, self.inner.config.lockout)
+            .record_login_failure(user.id, now, policy)
             .await?;
         let already_locked = user.is_locked(now);
         if let Some(until) = state
@@ -577,7 +591,7 @@ impl Auth {
             )
             .await?;
         }
-        self.audit_login_failure(Some(user.id), reason, meta).await
+        Ok(())
     }
 
     pub(super) async fn audit_login_failure(

@@ -814,29 +814,11 @@ impl Auth {
         if failures >= config.mfa_max_failures {
             // The budget is spent: lock exactly like a password lockout
             // (a policy of one failure locks at once).
-            let state = self
-                .inner
-                .store
-                .users
-                .record_login_failure(
-                    user.id,
-                    now,
-                    LockoutPolicy {
-                        max_failures: 1,
-                        ..config.lockout
-                    },
-                )
-                .await?;
-            if let Some(until) = state.locked_until.filter(|until| *until > now) {
-                self.emit(
-                    AuthEvent::AccountLocked {
-                        user_id: user.id,
-                        until,
-                    },
-                    meta,
-                )
-                .await?;
-            }
+            let policy = LockoutPolicy {
+                max_failures: 1,
+                ..config.lockout
+            };
+            self.record_lockout_failure(user, policy, meta).await?;
         }
         Ok(())
     }
