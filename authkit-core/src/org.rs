@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::email::Email;
 use crate::error::{AuthError, AuthResult};
 use crate::secret::TokenHash;
+use utoipa::ToSchema;
 
 /// Shortest slug accepted.
 pub const MIN_SLUG_LEN: usize = 3;
@@ -63,7 +64,7 @@ pub fn clean_org_name(name: &str) -> AuthResult<String> {
 }
 
 /// An organisation as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Org {
     /// UUID v7.
     pub id: Uuid,
@@ -91,7 +92,7 @@ impl Org {
 }
 
 /// One account's membership of one organisation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Membership {
     /// The organisation.
     pub org_id: Uuid,
@@ -120,7 +121,7 @@ impl Membership {
 
 /// A member as listed to other members: the membership joined with the
 /// account's public fields.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Member {
     /// The account.
     pub user_id: Uuid,
@@ -179,7 +180,7 @@ impl Invite {
 }
 
 /// An invitation as listed to the members who manage them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct InviteView {
     /// Invitation id (to revoke it).
     pub id: Uuid,

@@ -5,6 +5,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::secret::TokenHash;
+use utoipa::ToSchema;
 
 /// One login on one device. Its refresh tokens form a family: each refresh
 /// rotates the current token, and presenting an already-rotated one revokes
@@ -52,7 +53,7 @@ impl Session {
 }
 
 /// A session as listed to its owner (`GET /sessions`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct SessionView {
     /// Session id.
     pub id: Uuid,

@@ -5,6 +5,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::email::{Email, Phone};
+use utoipa::ToSchema;
 
 /// The global role every new account gets.
 pub const DEFAULT_ROLE: &str = "END_USER";
@@ -13,7 +14,7 @@ pub const DEFAULT_ROLE: &str = "END_USER";
 /// the account's sessions, and is lifted only by an administrator's unlock
 /// (or when `until` passes), never by a password reset or a successful
 /// login.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct AdminLock {
     /// When the lock ends; an indefinite lock ends in year 9999.
     pub until: DateTime<Utc>,
@@ -174,7 +175,7 @@ impl User {
 }
 
 /// What an account looks like to its owner and to API clients.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Profile {
     /// Account id.
     pub id: Uuid,

@@ -45,6 +45,7 @@ use uuid::Uuid;
 
 use super::config::ApiConfig;
 use crate::service::TokenPair;
+use utoipa::ToSchema;
 
 /// Name of the access-token cookie.
 pub const ACCESS_COOKIE: &str = "__Host-authkit_access";
@@ -80,7 +81,7 @@ pub(crate) fn read<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h 
 /// `access_token` unless
 /// [`cookie_access_token_in_body`](ApiConfig::cookie_access_token_in_body)
 /// is on (the tokens travel in the cookies).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TokenBody<'a> {
     /// The access token; absent in cookie mode unless configured.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -3,23 +3,31 @@
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use serde::Serialize;
-use serde_json::json;
+use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::Api;
+use super::account::{
+    ACCEPTED, ConfirmRegistration, EmailRequest, Emails, ForcedPasswordChange, LoginAnswer,
+    LoginRequest, LookupRequest, PageQuery, PasswordChange, PasswordChangeRequest, PasswordRequest,
+    RefreshRequest, RegisterRequest, Registered, ResetConfirm, UserAnswer, VerifyByCode,
+    VerifyByLink, VerifyEmailRequest,
+};
 use super::cookies::{self, REFRESH_COOKIE, TokenBody};
 use super::input::{self, JsonBody};
+use super::mfa::{
+    BackupCodes, ChallengeRequest, CodeRequest, DisableRequest, EnrollEnableRequest, EnrollRequest,
+    Enrolled, VerifyRequest,
+};
+use super::phone::{PhoneCode, PhoneRequest};
 use super::problem::{Failure, json as render, no_content, raw};
-use super::query::Query;
 use super::routes::Endpoint;
 use crate::audit::RequestMeta;
 use crate::error::{AuthError, FieldError};
 use crate::mfa::MfaMethod;
 use crate::principal::Principal;
-use crate::service::{
-    Credentials, LoginOutcome, ProfileUpdate, Registration, TokenPair, TotpDisable,
-};
+use crate::service::{Credentials, LoginOutcome, ProfileUpdate, Registration, TokenPair};
 
 /// The `method` names `POST /mfa/verify` accepts.
 const VERIFY_METHODS: &str = "totp, backup_code, email, sms";
@@ -42,74 +50,68 @@ impl Api {
         }
         match endpoint {
             Endpoint::Register => {
-                let input = registration(&self.body(request)?)?;
+                let input = registration(self.body(request)?);
                 let registered = auth.register(input, meta).await?;
                 Ok(render(
                     StatusCode::CREATED,
-                    &json!({
-                        "user": registered.user.profile(),
-                        "verification_sent": registered.verification_sent,
-                    }),
+                    &Registered {
+                        user: registered.user.profile(),
+                        verification_sent: registered.verification_sent,
+                    },
                 ))
             }
             Endpoint::RegisterStart => {
-                let input = registration(&self.body(request)?)?;
+                let input = registration(self.body(request)?);
                 let challenge = auth.start_registration(input, meta).await?;
                 Ok(render(StatusCode::ACCEPTED, &challenge))
             }
             Endpoint::RegisterConfirm => {
-                let body = self.body(request)?;
-                let mut f = body.fields();
-                let (challenge, code) = (f.string("challenge_id"), f.string("code"));
-                f.finish()?;
-                let registered = auth.confirm_registration(&challenge, &code, meta).await?;
+                let ConfirmRegistration { challenge_id, code } = self.body(request)?;
+                let registered = auth
+                    .confirm_registration(&challenge_id, &code, meta)
+                    .await?;
                 Ok(user_answer(StatusCode::CREATED, &registered.user))
             }
             Endpoint::VerifyEmail => {
-                let body = self.body(request)?;
-                let mut f = body.fields();
-                let user = if body.has("token") {
-                    let token = f.string("token");
-                    f.finish()?;
-                    auth.verify_email(&token, meta).await?
-                } else {
-                    let (email, code) = (f.string("email"), f.string("code"));
-                    f.finish()?;
-                    auth.verify_email_code(&email, &code, meta).await?
+                let user = match VerifyEmailRequest::read(self.json_body(request)?)? {
+                    VerifyEmailRequest::Link(VerifyByLink { token }) => {
+                        auth.verify_email(&token, meta).await?
+                    }
+                    VerifyEmailRequest::Code(VerifyByCode { email, code }) => {
+                        auth.verify_email_code(&email, &code, meta).await?
+                    }
                 };
                 Ok(user_answer(StatusCode::OK, &user))
             }
             Endpoint::ResendVerification => {
-                let email = self.one_field(request, "email")?;
+                let EmailRequest { email } = self.body(request)?;
                 auth.resend_verification(&email, meta).await?;
                 Ok(accepted())
             }
             Endpoint::Login => {
-                let body = self.body(request)?;
-                let mut f = body.fields();
-                let credentials = Credentials::new(f.string("email"), f.string("password"));
-                f.finish()?;
-                let outcome = auth.login(credentials, meta).await?;
+                let LoginRequest { email, password } = self.body(request)?;
+                let outcome = auth.login(Credentials::new(email, password), meta).await?;
                 Ok(self.login_answer(outcome))
             }
             Endpoint::Refresh => self.refresh(request, meta).await,
             Endpoint::PasswordReset => {
-                let email = self.one_field(request, "email")?;
+                let EmailRequest { email } = self.body(request)?;
                 auth.request_password_reset(&email, meta).await?;
                 Ok(accepted())
             }
             Endpoint::PasswordResetConfirm => {
-                let body = self.body(request)?;
-                let mut f = body.fields();
-                let (token, password) = (f.string("token"), f.string("new_password"));
-                f.finish()?;
-                auth.confirm_password_reset(&token, &password, meta).await?;
+                let ResetConfirm {
+                    token,
+                    new_password,
+                } = self.body(request)?;
+                auth.confirm_password_reset(&token, &new_password, meta)
+                    .await?;
                 Ok(no_content())
             }
             Endpoint::EmailLookup => {
-                let phone = self.one_field(request, "phone")?;
+                let LookupRequest { phone } = self.body(request)?;
                 let emails = auth.lookup_email(&phone, meta).await?;
-                Ok(render(StatusCode::OK, &json!({ "emails": emails })))
+                Ok(render(StatusCode::OK, &Emails { emails }))
             }
             Endpoint::Introspect => self.introspect(request, meta).await,
             Endpoint::Me => {
@@ -119,20 +121,13 @@ impl Api {
             }
             Endpoint::UpdateMe => {
                 let principal = self.principal(request)?;
-                let body = self.body(request)?;
-                let mut f = body.fields();
-                let update = ProfileUpdate {
-                    display_name: f.nullable("display_name"),
-                    avatar_url: f.nullable("avatar_url"),
-                    phone: f.nullable("phone"),
-                };
-                f.finish()?;
-                let profile = auth.update_profile(&principal, update, meta).await?;
-                Ok(render(StatusCode::OK, &json!({ "user": profile })))
+                let update: ProfileUpdate = self.body(request)?;
+                let user = auth.update_profile(&principal, update, meta).await?;
+                Ok(render(StatusCode::OK, &UserAnswer { user }))
             }
             Endpoint::Deactivate => {
                 let principal = self.principal(request)?;
-                let password = self.one_field(request, "password")?;
+                let PasswordRequest { password } = self.body(request)?;
                 auth.deactivate(&principal, &password, meta).await?;
                 Ok(self.signed_out())
             }
@@ -145,9 +140,7 @@ impl Api {
             }
             Endpoint::MyAudit => {
                 let principal = self.principal(request)?;
-                let mut query = Query::parse(request.uri().query());
-                let (page, per_page) = query.page();
-                query.finish()?;
+                let PageQuery { page, per_page } = PageQuery::read(request.uri().query())?;
                 Ok(render(
                     StatusCode::OK,
                     &auth.my_audit(&principal, page, per_page).await?,
@@ -155,16 +148,9 @@ impl Api {
             }
             Endpoint::Logout => {
                 let principal = self.principal(request)?;
-                let body = input::optional_json(request, self.config().body_limit)?;
-                let token = match &body {
-                    Some(body) => {
-                        let mut f = body.fields();
-                        let token = f.optional("refresh_token");
-                        f.finish()?;
-                        token
-                    }
-                    None => None,
-                };
+                let body: Option<RefreshRequest> =
+                    input::optional_typed(request, self.config().body_limit)?;
+                let token = body.and_then(|body| body.refresh_token);
                 auth.logout(&principal, token.as_deref(), meta).await?;
                 Ok(self.signed_out())
             }
@@ -188,24 +174,21 @@ impl Api {
             }
             Endpoint::ChangePassword => self.change_password(request, meta).await,
             Endpoint::MfaChallenge => {
-                let body = self.body(request)?;
-                let mut f = body.fields();
-                let (token, method) = (f.string("mfa_token"), f.string("method"));
-                f.finish()?;
+                let ChallengeRequest { mfa_token, method } = self.body(request)?;
                 // `totp` and `backup_code` parse, and the service refuses
                 // them (`mfa_method_unavailable`): nothing is sent for them.
                 let method: MfaMethod = input::choice("method", &method, CHALLENGE_METHODS)?;
-                auth.mfa_challenge(&token, method, meta).await?;
+                auth.mfa_challenge(&mfa_token, method, meta).await?;
                 Ok(accepted())
             }
             Endpoint::MfaVerify => {
-                let body = self.body(request)?;
-                let mut f = body.fields();
-                let token = f.string("mfa_token");
-                let (method, code) = (f.string("method"), f.string("code"));
-                f.finish()?;
+                let VerifyRequest {
+                    mfa_token,
+                    method,
+                    code,
+                } = self.body(request)?;
                 let method = input::choice("method", &method, VERIFY_METHODS)?;
-                let pair = auth.mfa_verify(&token, method, &code, meta).await?;
+                let pair = auth.mfa_verify(&mfa_token, method, &code, meta).await?;
                 Ok(self.tokens(&pair))
             }
             Endpoint::TotpSetup => {
@@ -217,24 +200,13 @@ impl Api {
             }
             Endpoint::TotpEnable => {
                 let principal = self.principal(request)?;
-                let code = self.one_field(request, "code")?;
+                let CodeRequest { code } = self.body(request)?;
                 let codes = auth.totp_enable(&principal, &code, meta).await?;
                 Ok(backup_codes(&codes))
             }
             Endpoint::TotpDisable => {
                 let principal = self.principal(request)?;
-                let body = self.body(request)?;
-                let mut f = body.fields();
-                let proof = if body.has("password") {
-                    TotpDisable::Password {
-                        password: f.string("password"),
-                    }
-                } else {
-                    TotpDisable::Code {
-                        code: f.string("code"),
-                    }
-                };
-                f.finish()?;
+                let proof = DisableRequest::read(self.json_body(request)?)?;
                 auth.totp_disable(&principal, proof, meta).await?;
                 Ok(no_content())
             }
@@ -244,25 +216,15 @@ impl Api {
                 Ok(backup_codes(&codes))
             }
             Endpoint::EnrollTotpSetup => {
-                let token = self.one_field(request, "mfa_token")?;
+                let EnrollRequest { mfa_token } = self.body(request)?;
                 Ok(render(
                     StatusCode::OK,
-                    &auth.enrollment_totp_setup(&token, meta).await?,
+                    &auth.enrollment_totp_setup(&mfa_token, meta).await?,
                 ))
             }
             Endpoint::EnrollTotpEnable => {
-                let body = self.body(request)?;
-                let mut f = body.fields();
-                let (token, code) = (f.string("mfa_token"), f.string("code"));
-                f.finish()?;
-                let enrolled = auth.enrollment_totp_enable(&token, &code, meta).await?;
-                // The token body of a login, plus the backup codes.
-                #[derive(Serialize)]
-                struct Enrolled<'a> {
-                    #[serde(flatten)]
-                    tokens: TokenBody<'a>,
-                    backup_codes: &'a [String],
-                }
+                let EnrollEnableRequest { mfa_token, code } = self.body(request)?;
+                let enrolled = auth.enrollment_totp_enable(&mfa_token, &code, meta).await?;
                 let answer = Enrolled {
                     tokens: TokenBody::new(&enrolled.tokens, self.config()),
                     backup_codes: &enrolled.backup_codes,
@@ -271,18 +233,18 @@ impl Api {
             }
             Endpoint::PhoneVerifyStart => {
                 let principal = self.principal(request)?;
-                let phone = self.one_field(request, "phone")?;
+                let PhoneRequest { phone } = self.body(request)?;
                 auth.start_phone_verification(&principal, &phone, meta)
                     .await?;
                 Ok(accepted())
             }
             Endpoint::PhoneVerifyConfirm => {
                 let principal = self.principal(request)?;
-                let code = self.one_field(request, "code")?;
-                let profile = auth
+                let PhoneCode { code } = self.body(request)?;
+                let user = auth
                     .confirm_phone_verification(&principal, &code, meta)
                     .await?;
-                Ok(render(StatusCode::OK, &json!({ "user": profile })))
+                Ok(render(StatusCode::OK, &UserAnswer { user }))
             }
             Endpoint::OAuthStart => self.oauth_start(param(params), request, meta).await,
             Endpoint::OAuthCallback => Ok(self.oauth_callback(param(params), request, meta).await),
@@ -290,11 +252,7 @@ impl Api {
             Endpoint::LinkIdentity => self.link_identity(request, meta).await,
             Endpoint::UnlinkIdentity => self.unlink_identity(request, meta).await,
             Endpoint::OpenApi => {
-                let mut response = raw(
-                    StatusCode::OK,
-                    "application/json",
-                    Bytes::from_static(super::OPENAPI.as_bytes()),
-                );
+                let mut response = raw(StatusCode::OK, "application/json", self.openapi_json());
                 // The same document for every caller: caches may keep it.
                 response.headers_mut().insert(
                     http::header::CACHE_CONTROL,
@@ -313,16 +271,9 @@ impl Api {
     /// the refresh cookie.
     async fn refresh(&self, request: &Request<Bytes>, meta: &RequestMeta) -> Answer {
         let config = self.config();
-        let body = input::optional_json(request, config.body_limit)?;
-        let from_body = match &body {
-            Some(body) => {
-                let mut f = body.fields();
-                let token = f.optional("refresh_token");
-                f.finish()?;
-                token
-            }
-            None => None,
-        };
+        let body: Option<RefreshRequest> = input::optional_typed(request, config.body_limit)?;
+        let had_body = body.is_some();
+        let from_body = body.and_then(|body| body.refresh_token);
         let token = match from_body {
             Some(token) => token,
             None if config.cookie_mode => {
@@ -332,7 +283,7 @@ impl Api {
                 self.check_csrf(request)?;
                 token.to_owned()
             }
-            None if body.is_some() => {
+            None if had_body => {
                 return Err(AuthError::Validation(vec![FieldError::new(
                     "refresh_token",
                     "required",
@@ -355,43 +306,55 @@ impl Api {
     /// `invalid_credentials`, as for a wrong password.
     async fn change_password(&self, request: &Request<Bytes>, meta: &RequestMeta) -> Answer {
         let principal = self.authenticate(request.method(), request.headers())?;
-        let body = self.body(request)?;
-        let mut f = body.fields();
-        let current = f.string("current_password");
-        let new = f.string("new_password");
-        match principal {
-            Some(principal) => {
-                f.finish()?;
+        let body = self.json_body(request)?;
+        let signed = principal.is_some();
+        match (principal, PasswordChangeRequest::read(signed, body)?) {
+            (Some(principal), Some(PasswordChangeRequest::Signed(change))) => {
+                let PasswordChange {
+                    current_password,
+                    new_password,
+                } = change;
                 self.auth()
-                    .change_password(&principal, &current, &new, meta)
+                    .change_password(&principal, &current_password, &new_password, meta)
                     .await?;
                 Ok(no_content())
             }
-            None if body.has("email") => {
-                let email = f.string("email");
-                f.finish()?;
+            (None, Some(PasswordChangeRequest::Forced(change))) => {
+                let ForcedPasswordChange {
+                    current_password,
+                    new_password,
+                    email,
+                } = change;
                 let outcome = self
                     .auth()
-                    .login_with_new_password(Credentials::new(email, current), &new, meta)
+                    .login_with_new_password(
+                        Credentials::new(email, current_password),
+                        &new_password,
+                        meta,
+                    )
                     .await?;
                 Ok(self.login_answer(outcome))
             }
-            None => Err(Failure::Unauthenticated),
+            _ => Err(Failure::Unauthenticated),
         }
     }
 
     pub(super) fn login_answer(&self, outcome: LoginOutcome) -> Response<Bytes> {
         match outcome {
             LoginOutcome::Tokens(pair) => self.tokens(&pair),
-            LoginOutcome::MfaRequired(challenge) => render(StatusCode::OK, &challenge),
-            LoginOutcome::MfaEnrollmentRequired(enrollment) => render(StatusCode::OK, &enrollment),
+            LoginOutcome::MfaRequired(challenge) => {
+                render(StatusCode::OK, &LoginAnswer::Challenge(challenge))
+            }
+            LoginOutcome::MfaEnrollmentRequired(enrollment) => {
+                render(StatusCode::OK, &LoginAnswer::Enrollment(enrollment))
+            }
         }
     }
 
     /// 200 with the pair; in cookie mode the cookies, and a body without
     /// the tokens (see [`TokenBody`]).
     fn tokens(&self, pair: &TokenPair) -> Response<Bytes> {
-        let body = TokenBody::new(pair, self.config());
+        let body = LoginAnswer::Tokens(TokenBody::new(pair, self.config()));
         self.with_cookies(render(StatusCode::OK, &body), pair)
     }
 
@@ -418,21 +381,18 @@ impl Api {
         response
     }
 
-    pub(super) fn body(&self, request: &Request<Bytes>) -> Result<JsonBody, Failure> {
-        input::json(request, self.config().body_limit)
-    }
-
-    /// A body with one required string field.
-    pub(super) fn one_field(
+    /// The route's request body, of type `T` (see [`input`]).
+    pub(super) fn body<T: DeserializeOwned + ToSchema>(
         &self,
         request: &Request<Bytes>,
-        field: &str,
-    ) -> Result<String, Failure> {
-        let body = self.body(request)?;
-        let mut f = body.fields();
-        let value = f.string(field);
-        f.finish()?;
-        Ok(value)
+    ) -> Result<T, Failure> {
+        input::typed(request, self.config().body_limit)
+    }
+
+    /// The body as a JSON object, for routes whose request type depends
+    /// on which fields it has.
+    pub(super) fn json_body(&self, request: &Request<Bytes>) -> Result<JsonBody, Failure> {
+        input::json(request, self.config().body_limit)
     }
 
     /// The caller, or 401 when there is none.
@@ -447,26 +407,34 @@ fn param(params: &[String]) -> &str {
     params.first().map_or("", String::as_str)
 }
 
-fn registration(body: &JsonBody) -> Result<Registration, Failure> {
-    let mut f = body.fields();
-    let mut input = Registration::new(f.string("email"), f.string("password"));
-    input.display_name = f.optional("display_name");
-    input.phone = f.optional("phone");
-    f.finish()?;
-    Ok(input)
+fn registration(body: RegisterRequest) -> Registration {
+    let mut input = Registration::new(body.email, body.password);
+    input.display_name = body.display_name;
+    input.phone = body.phone;
+    input
 }
 
 fn user_answer(status: StatusCode, user: &crate::user::User) -> Response<Bytes> {
-    render(status, &json!({ "user": user.profile() }))
+    render(
+        status,
+        &UserAnswer {
+            user: user.profile(),
+        },
+    )
 }
 
 /// 200 `{backup_codes}`.
 fn backup_codes(codes: &[String]) -> Response<Bytes> {
-    render(StatusCode::OK, &json!({ "backup_codes": codes }))
+    render(
+        StatusCode::OK,
+        &BackupCodes {
+            backup_codes: codes,
+        },
+    )
 }
 
 /// The fixed 202 of flows that must not disclose whether an account
 /// exists, and of flows that send a code.
 fn accepted() -> Response<Bytes> {
-    render(StatusCode::ACCEPTED, &json!({ "status": "accepted" }))
+    render(StatusCode::ACCEPTED, &ACCEPTED)
 }

@@ -1,24 +1,36 @@
-//! Request bodies: size, media type, JSON, and typed fields.
+//! Request bodies: size, media type, JSON, and the route's request type.
 //!
 //! Bodies are JSON objects; the routes of OAuth-family standards
 //! (introspection) also read `application/x-www-form-urlencoded`, whose
 //! fields are strings. Unknown fields are ignored. A field of the wrong type
 //! or a missing required field answers 422 `validation_failed` naming every
 //! such field at once.
+//!
+//! Each route reads one request type (`Deserialize` + `ToSchema`). A valid
+//! body is deserialized in one pass, straight into that type. serde stops
+//! at the first error, so a body it refuses is read again as a JSON object
+//! and checked against the type's generated schema ([`check`]): every
+//! property the schema lists is checked (`required`, `invalid_type`), in
+//! declaration order. The schema that documents a route is thus the one
+//! that validates it.
 
 use std::str::FromStr;
 
 use bytes::Bytes;
 use http::Request;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
 
 use super::problem::Failure;
 use crate::error::{AuthError, FieldError};
 
 /// `value` of `field` parsed as one of a fixed set of names (`expected`
 /// lists them for the message); anything else is a 422 with an
-/// `invalid_choice` field error. Read after [`Fields::finish`], so a
+/// `invalid_choice` field error. Read after the body's type is read, so a
 /// missing or mistyped field is reported as such first.
 pub(crate) fn choice<T: FromStr>(field: &str, value: &str, expected: &str) -> Result<T, Failure> {
     value.parse().map_err(|_| {
@@ -34,7 +46,36 @@ pub(crate) fn choice<T: FromStr>(field: &str, value: &str, expected: &str) -> Re
 #[derive(Debug, Default)]
 pub(crate) struct JsonBody(Map<String, Value>);
 
-/// Reads the body of `request`: `None` when it is empty.
+/// Reads the body of `request` as `T`: `None` when it is empty. One pass
+/// for a valid body; see the module docs for an invalid one.
+pub(crate) fn optional_typed<T: DeserializeOwned + ToSchema>(
+    request: &Request<Bytes>,
+    limit: usize,
+) -> Result<Option<T>, Failure> {
+    let Some(body) = sized_body(request, limit)? else {
+        return Ok(None);
+    };
+    if !is_json(request) {
+        return Err(Failure::UnsupportedMediaType);
+    }
+    // Only an object: serde would also read a struct from an array.
+    let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if object && let Ok(value) = serde_json::from_slice::<T>(body) {
+        return Ok(Some(value));
+    }
+    parse_object(body)?.typed().map(Some)
+}
+
+/// Reads a body of type `T` that must be there.
+pub(crate) fn typed<T: DeserializeOwned + ToSchema>(
+    request: &Request<Bytes>,
+    limit: usize,
+) -> Result<T, Failure> {
+    optional_typed(request, limit)?.ok_or(Failure::Malformed("A JSON body is required."))
+}
+
+/// Reads the body of `request` as a JSON object, for routes whose request
+/// type depends on which fields are present: `None` when it is empty.
 pub(crate) fn optional_json(
     request: &Request<Bytes>,
     limit: usize,
@@ -45,8 +86,13 @@ pub(crate) fn optional_json(
     if !is_json(request) {
         return Err(Failure::UnsupportedMediaType);
     }
+    parse_object(body).map(Some)
+}
+
+/// The JSON object of `body`.
+fn parse_object(body: &[u8]) -> Result<JsonBody, Failure> {
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(Some(JsonBody(map))),
+        Ok(Value::Object(map)) => Ok(JsonBody(map)),
         Ok(_) => Err(Failure::Malformed("The body must be a JSON object.")),
         Err(_) => Err(Failure::Malformed("The body is not valid JSON.")),
     }
@@ -119,122 +165,155 @@ fn is_json(request: &Request<Bytes>) -> bool {
 }
 
 impl JsonBody {
-    /// Starts reading fields; [`Fields::finish`] reports every bad one.
-    pub(crate) fn fields(&self) -> Fields<'_> {
-        Fields {
-            body: self,
-            errors: Vec::new(),
-        }
-    }
-
-    fn get(&self, field: &str) -> Option<&Value> {
-        self.0.get(field)
-    }
-
+    /// Whether `field` is present and not `null`.
     pub(crate) fn has(&self, field: &str) -> bool {
-        self.get(field).is_some_and(|v| !v.is_null())
+        self.0.get(field).is_some_and(|v| !v.is_null())
+    }
+
+    /// The body as `T`, after [`check`] found every field fine.
+    pub(crate) fn typed<T: DeserializeOwned + ToSchema>(self) -> Result<T, Failure> {
+        check::<T>(&self.0)?;
+        // Only a field the schema does not describe could still fail here.
+        T::deserialize(Value::Object(self.0))
+            .map_err(|_| Failure::Malformed("The body does not fit this route."))
     }
 }
 
-/// Collects typed fields and their errors.
-pub(crate) struct Fields<'a> {
-    body: &'a JsonBody,
-    errors: Vec<FieldError>,
+/// What a property of a request type holds, as its schema says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A string (also an enumeration, or a reference).
+    String,
+    /// An array of strings.
+    Strings,
+    /// `true` or `false`.
+    Boolean,
+    /// An integer.
+    Integer,
 }
 
-impl Fields<'_> {
-    /// A required string.
-    pub(crate) fn string(&mut self, field: &str) -> String {
-        match self.body.get(field) {
-            Some(Value::String(s)) => s.clone(),
-            None | Some(Value::Null) => {
-                self.errors.push(FieldError::new(
-                    field,
-                    "required",
-                    "This field is required.",
-                ));
-                String::new()
-            }
-            Some(_) => {
-                self.wrong_type(field);
-                String::new()
-            }
-        }
-    }
-
-    /// An optional string (absent or `null` → `None`).
-    pub(crate) fn optional(&mut self, field: &str) -> Option<String> {
-        self.nullable(field).flatten()
-    }
-
-    /// A string that may be absent (`None`), `null` (`Some(None)`) or set.
-    pub(crate) fn nullable(&mut self, field: &str) -> Option<Option<String>> {
-        match self.body.get(field) {
-            None => None,
-            Some(Value::Null) => Some(None),
-            Some(Value::String(s)) => Some(Some(s.clone())),
-            Some(_) => {
-                self.wrong_type(field);
-                None
-            }
-        }
-    }
-
-    /// A required array of strings.
-    pub(crate) fn strings(&mut self, field: &str) -> Vec<String> {
-        match self.body.get(field) {
-            Some(Value::Array(items)) => {
-                let strings: Option<Vec<String>> = items
-                    .iter()
-                    .map(|v| v.as_str().map(str::to_owned))
-                    .collect();
-                strings.unwrap_or_else(|| {
-                    self.errors.push(FieldError::new(
-                        field,
-                        "invalid_type",
-                        "Expected an array of strings.",
-                    ));
-                    Vec::new()
-                })
-            }
-            None | Some(Value::Null) => {
-                self.errors.push(FieldError::new(
-                    field,
-                    "required",
-                    "This field is required.",
-                ));
-                Vec::new()
-            }
-            Some(_) => {
-                self.errors.push(FieldError::new(
-                    field,
-                    "invalid_type",
-                    "Expected an array of strings.",
-                ));
-                Vec::new()
-            }
-        }
-    }
-
-    fn wrong_type(&mut self, field: &str) {
-        self.errors
-            .push(FieldError::new(field, "invalid_type", "Expected a string."));
-    }
-
-    /// `Ok` when every field read was fine.
-    pub(crate) fn finish(self) -> Result<(), Failure> {
-        if self.errors.is_empty() {
-            Ok(())
+impl Kind {
+    fn of(schema: &RefOr<Schema>) -> Self {
+        let schema_type = match schema {
+            RefOr::T(Schema::Array(_)) => return Self::Strings,
+            RefOr::T(Schema::Object(object)) => &object.schema_type,
+            _ => return Self::String,
+        };
+        let is = |t: Type| match schema_type {
+            SchemaType::Type(own) => *own == t,
+            SchemaType::Array(types) => types.contains(&t),
+            SchemaType::AnyValue => false,
+        };
+        if is(Type::Array) {
+            Self::Strings
+        } else if is(Type::Boolean) {
+            Self::Boolean
+        } else if is(Type::Integer) {
+            Self::Integer
         } else {
-            Err(Failure::Auth(AuthError::Validation(self.errors)))
+            Self::String
         }
+    }
+
+    fn accepts(self, value: &Value) -> bool {
+        match self {
+            Self::String => value.is_string(),
+            Self::Strings => value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Value::is_string)),
+            Self::Boolean => value.is_boolean(),
+            Self::Integer => value.is_i64() || value.is_u64(),
+        }
+    }
+
+    fn expected(self) -> &'static str {
+        match self {
+            Self::String => "Expected a string.",
+            Self::Strings => "Expected an array of strings.",
+            Self::Boolean => "Expected true or false.",
+            Self::Integer => "Expected an integer.",
+        }
+    }
+}
+
+/// Every bad field of `body` against `T`'s generated schema, at once: a
+/// required property absent or `null` (`required`), a property of another
+/// type (`invalid_type`). Unknown fields are ignored.
+pub(crate) fn check<T: ToSchema>(body: &Map<String, Value>) -> Result<(), Failure> {
+    let RefOr::T(Schema::Object(schema)) = T::schema() else {
+        return Ok(());
+    };
+    let mut errors = Vec::new();
+    for (name, property) in &schema.properties {
+        match body.get(name) {
+            None | Some(Value::Null) => {
+                if schema.required.iter().any(|r| r == name) {
+                    errors.push(FieldError::new(name, "required", "This field is required."));
+                }
+            }
+            Some(value) => {
+                let kind = Kind::of(property);
+                if !kind.accepts(value) {
+                    errors.push(FieldError::new(name, "invalid_type", kind.expected()));
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Auth(AuthError::Validation(errors)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use serde::Deserialize;
+
     use super::*;
+
+    #[derive(Debug, Deserialize, ToSchema)]
+    struct Login {
+        email: String,
+    }
+
+    #[derive(Debug, Deserialize, ToSchema)]
+    #[allow(dead_code)]
+    struct Sample {
+        email: String,
+        password: String,
+        name: Option<String>,
+        n: Option<String>,
+        phone: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize, ToSchema)]
+    #[allow(dead_code)]
+    struct Arrays {
+        a: Vec<String>,
+        e: Vec<String>,
+        b: Vec<String>,
+        c: Vec<String>,
+        d: Vec<String>,
+    }
+
+    #[derive(Debug, Deserialize, ToSchema)]
+    struct Form {
+        token: String,
+        token_type_hint: Option<String>,
+        x: Option<String>,
+    }
+
+    fn codes(failure: Failure) -> Vec<(String, String)> {
+        let Failure::Auth(err) = failure else {
+            panic!("expected field errors")
+        };
+        err.field_errors()
+            .iter()
+            .map(|e| (e.field.clone(), e.code.clone()))
+            .collect()
+    }
 
     fn request(content_type: Option<&str>, body: &str) -> Request<Bytes> {
         let mut builder = Request::post("/x");
@@ -256,12 +335,11 @@ mod tests {
             "Application/JSON",
             "application/merge-patch+json",
         ] {
-            let body = optional_json(&request(Some(ct), r#"{"email":"a@b.c","extra":[1]}"#), 1024)
-                .unwrap()
-                .unwrap();
-            let mut f = body.fields();
-            assert_eq!(f.string("email"), "a@b.c");
-            f.finish().unwrap();
+            let r = request(Some(ct), r#"{"email":"a@b.c","extra":[1]}"#);
+            assert_eq!(typed::<Login>(&r, 1024).unwrap().email, "a@b.c");
+            // The slow path (a JSON object read first) agrees.
+            let body = optional_json(&r, 1024).unwrap().unwrap();
+            assert_eq!(body.typed::<Login>().unwrap().email, "a@b.c");
         }
     }
 
@@ -326,39 +404,44 @@ mod tests {
 
     #[test]
     fn wrong_types_and_missing_fields_are_all_reported() {
-        let body = optional_json(
-            &request(
-                Some("application/json"),
-                r#"{"email":5,"name":null,"phone":["x"],"n":"ok"}"#,
-            ),
-            1024,
-        )
-        .unwrap()
-        .unwrap();
-        let mut f = body.fields();
-        f.string("email");
-        f.string("password");
-        assert_eq!(f.nullable("name"), Some(None));
-        assert_eq!(f.nullable("absent"), None);
-        assert_eq!(f.optional("n"), Some("ok".to_owned()));
-        f.optional("phone");
-        let Err(Failure::Auth(err)) = f.finish() else {
-            panic!("expected errors")
-        };
-        let codes: Vec<_> = err
-            .field_errors()
-            .iter()
-            .map(|e| (e.field.as_str(), e.code.as_str()))
-            .collect();
-        assert_eq!(
-            codes,
-            [
-                ("email", "invalid_type"),
-                ("password", "required"),
-                ("phone", "invalid_type")
-            ]
+        let r = request(
+            Some("application/json"),
+            r#"{"email":5,"name":null,"phone":["x"],"n":"ok"}"#,
         );
+        let expected = [
+            ("email", "invalid_type"),
+            ("password", "required"),
+            ("phone", "invalid_type"),
+        ]
+        .map(|(f, c)| (f.to_owned(), c.to_owned()));
+        assert_eq!(codes(typed::<Sample>(&r, 1024).unwrap_err()), expected);
+        let body = optional_json(&r, 1024).unwrap().unwrap();
         assert!(body.has("email") && !body.has("name") && !body.has("absent"));
+        assert_eq!(codes(body.typed::<Sample>().unwrap_err()), expected);
+    }
+
+    #[test]
+    fn valid_bodies_read_the_same_on_both_paths() {
+        // Repeated keys: the last one wins, as in a JSON object.
+        let r = request(Some("application/json"), r#"{"email":"a","email":"b"}"#);
+        assert_eq!(typed::<Login>(&r, 64).unwrap().email, "b");
+        // `null` for an optional field is absent; a struct is never read
+        // from an array.
+        let r = request(
+            Some("application/json"),
+            r#"{"email":"e","password":"p","name":null}"#,
+        );
+        assert_eq!(typed::<Sample>(&r, 1024).unwrap().name, None);
+        let r = request(Some("application/json"), r#"["a@b.c"]"#);
+        assert_eq!(
+            typed::<Login>(&r, 64).unwrap_err().into_response().status(),
+            400
+        );
+        assert!(
+            optional_typed::<Login>(&request(None, " "), 64)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -393,17 +476,18 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        let mut f = body.fields();
-        assert_eq!(f.strings("a"), ["x", "ÿ"]);
-        assert!(f.strings("e").is_empty());
-        f.strings("b");
-        f.strings("c");
-        f.strings("d");
-        let Err(Failure::Auth(err)) = f.finish() else {
-            panic!("expected errors")
-        };
-        let codes: Vec<_> = err.field_errors().iter().map(|e| e.code.as_str()).collect();
-        assert_eq!(codes, ["invalid_type", "invalid_type", "required"]);
+        let codes: Vec<_> = codes(body.typed::<Arrays>().unwrap_err())
+            .into_iter()
+            .map(|(field, code)| format!("{field}:{code}"))
+            .collect();
+        assert_eq!(codes, ["b:invalid_type", "c:invalid_type", "d:required"]);
+        let r = request(
+            Some("application/json"),
+            r#"{"a":["x","ÿ"],"b":[],"c":[],"d":[],"e":[]}"#,
+        );
+        let arrays = typed::<Arrays>(&r, 1024).unwrap();
+        assert_eq!(arrays.a, ["x", "ÿ"]);
+        assert!(arrays.e.is_empty());
     }
 
     #[test]
@@ -415,16 +499,15 @@ mod tests {
                 1024,
             )
             .unwrap();
-            let mut f = body.fields();
-            assert_eq!(f.string("token"), "a+b c");
-            assert_eq!(f.optional("token_type_hint").unwrap(), "refresh_token");
-            assert_eq!(f.optional("x").unwrap(), "");
-            f.finish().unwrap();
+            let form = body.typed::<Form>().unwrap();
+            assert_eq!(form.token, "a+b c");
+            assert_eq!(form.token_type_hint.unwrap(), "refresh_token");
+            assert_eq!(form.x.unwrap(), "");
         }
         // JSON still works; other types do not.
         let body =
             json_or_form(&request(Some("application/json"), r#"{"token":"t"}"#), 64).unwrap();
-        assert_eq!(body.fields().string("token"), "t");
+        assert_eq!(body.typed::<Form>().unwrap().token, "t");
         let status = |r: Result<JsonBody, Failure>| r.unwrap_err().into_response().status();
         assert_eq!(
             status(json_or_form(&request(Some("text/plain"), "token=t"), 64)),
@@ -441,20 +524,12 @@ mod tests {
         assert_eq!(status(json_or_form(&request(Some(form), &huge), 64)), 413);
         // Missing fields and invalid UTF-8 (replaced, never a panic).
         let body = json_or_form(&request(Some(form), "other=1&%FF=%FE"), 64).unwrap();
-        let mut f = body.fields();
-        f.string("token");
-        assert!(f.finish().is_err());
+        assert!(body.typed::<Form>().is_err());
     }
 
     #[test]
     fn unicode_survives() {
-        let body = optional_json(
-            &request(Some("application/json"), r#"{"p":"pässwörd 🔑\u0000"}"#),
-            1024,
-        )
-        .unwrap()
-        .unwrap();
-        let mut f = body.fields();
-        assert_eq!(f.string("p"), "pässwörd 🔑\0");
+        let r = request(Some("application/json"), r#"{"email":"pässwörd 🔑\u0000"}"#);
+        assert_eq!(typed::<Login>(&r, 1024).unwrap().email, "pässwörd 🔑\0");
     }
 }

@@ -24,6 +24,7 @@ use http::header::AUTHORIZATION;
 use http::{Request, StatusCode};
 
 use super::Api;
+use super::account::IntrospectRequest;
 use super::handlers::Answer;
 use super::input;
 use super::problem::{Failure, json as render};
@@ -35,12 +36,11 @@ impl Api {
     /// `POST /token/introspect`.
     pub(super) async fn introspect(&self, request: &Request<Bytes>, meta: &RequestMeta) -> Answer {
         self.check_introspection_caller(request)?;
-        let body = input::json_or_form(request, self.config().body_limit)?;
-        let mut f = body.fields();
-        let token = f.string("token");
-        let hint = f.optional("token_type_hint");
-        f.finish()?;
-        let hint = hint.and_then(|hint| hint.parse().ok());
+        let IntrospectRequest {
+            token,
+            token_type_hint,
+        } = input::json_or_form(request, self.config().body_limit)?.typed()?;
+        let hint = token_type_hint.and_then(|hint| hint.parse().ok());
         let introspection = self.auth().introspect(&token, hint, meta).await?;
         Ok(render(StatusCode::OK, &introspection))
     }

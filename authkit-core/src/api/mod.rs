@@ -16,7 +16,10 @@
 //!   [`Permission`] and [`error_response`] let adapters protect the host
 //!   application's own routes with the same rules and error bodies.
 //! - `GET <mount>/openapi.json` serves an OpenAPI 3.1 description of every
-//!   route.
+//!   route ([`Api::openapi`]), generated from the route tables: each
+//!   feature's routes sit in one table that names each route's request
+//!   and answer types (`Deserialize`/`Serialize` with a derived
+//!   `utoipa::ToSchema`), so the document describes what is served.
 //!
 //! # Details of the contract
 //!
@@ -26,7 +29,8 @@
 //!   `payload_too_large` 413, `method_not_allowed` 405 with `Allow`).
 //!   Wrong field types and missing fields answer **422**
 //!   `validation_failed` with `errors: [{field, code, message}]`
-//!   (`invalid_type`, `required`); unknown fields are ignored.
+//!   (`invalid_type`, `required`), every bad field at once, checked
+//!   against the request type's schema; unknown fields are ignored.
 //! - Authenticated routes read `Authorization: Bearer <access token>` (or,
 //!   in cookie mode, the access cookie). Missing or invalid: 401
 //!   `token_invalid` (`token_expired` once expired) with
@@ -126,6 +130,7 @@
 //! # }
 //! ```
 
+mod account;
 mod admin;
 mod authentication;
 mod client_ip;
@@ -134,8 +139,11 @@ pub mod cookies;
 mod handlers;
 mod input;
 mod introspection;
+mod mfa;
 mod oauth;
+mod openapi;
 mod orgs;
+mod phone;
 mod problem;
 mod query;
 mod request_id;
@@ -143,7 +151,7 @@ mod routes;
 mod security_headers;
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, USER_AGENT};
@@ -167,9 +175,6 @@ use crate::service::Auth;
 use problem::Failure;
 use routes::{JWKS_PATH, Resolved};
 
-/// The OpenAPI 3.1 document served at `<mount>/openapi.json`.
-pub const OPENAPI: &str = include_str!("openapi.json");
-
 /// The HTTP API over one [`Auth`] service. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Api {
@@ -180,6 +185,8 @@ pub struct Api {
 struct Inner {
     auth: Auth,
     config: ApiConfig,
+    /// The OpenAPI document as served, generated at its first request.
+    openapi: OnceLock<Bytes>,
 }
 
 impl From<Auth> for Api {
@@ -189,6 +196,7 @@ impl From<Auth> for Api {
             inner: Arc::new(Inner {
                 auth,
                 config: ApiConfig::default(),
+                openapi: OnceLock::new(),
             }),
         }
     }
@@ -202,7 +210,11 @@ impl Api {
     pub fn new(auth: Auth, config: ApiConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Self {
-            inner: Arc::new(Inner { auth, config }),
+            inner: Arc::new(Inner {
+                auth,
+                config,
+                openapi: OnceLock::new(),
+            }),
         })
     }
 
@@ -214,6 +226,30 @@ impl Api {
     /// The HTTP settings.
     pub fn config(&self) -> &ApiConfig {
         &self.inner.config
+    }
+
+    /// The OpenAPI 3.1 document of the routes this API serves (the one at
+    /// `GET <mount>/openapi.json`), generated from the features' route
+    /// tables and their request and answer types. A host can merge it into
+    /// the document of its own routes
+    /// ([`OpenApi::merge`](utoipa::openapi::OpenApi::merge)).
+    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
+        openapi::document(&routes::TABLES, &self.config().mount_path)
+    }
+
+    /// The served document, serialized once.
+    fn openapi_json(&self) -> Bytes {
+        self.inner
+            .openapi
+            .get_or_init(|| match self.openapi().to_json() {
+                Ok(json) => Bytes::from(json),
+                Err(err) => {
+                    // Generated from types: never fails in practice.
+                    tracing::error!(error = %err, "the OpenAPI document did not serialize");
+                    Bytes::from_static(b"{}")
+                }
+            })
+            .clone()
     }
 
     /// Serves one request. Its path is relative to the mount point

@@ -23,16 +23,197 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use http::header::{LOCATION, REFERRER_POLICY, SET_COOKIE};
-use http::{HeaderValue, Request, Response, StatusCode};
-use serde_json::json;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use serde::{Deserialize, Serialize};
 use url::form_urlencoded;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::OneOfBuilder;
+use utoipa::openapi::{RefOr, Schema};
 
 use super::Api;
+use super::account::LoginAnswer;
 use super::cookies;
+use super::openapi as p;
 use super::problem::{Failure, json as render, no_content};
+use super::routes::{Access, Answer as Ok2xx, Endpoint, Input, Route, inline, named};
 use crate::audit::RequestMeta;
 use crate::error::AuthError;
-use crate::service::{LoginOutcome, OAuthCallback, OAuthResult};
+use crate::service::{IdentityList, LoginOutcome, OAuthCallback, OAuthResult};
+use crate::store::Identity;
+
+/// `?redirect_to=` of `GET /oauth/{provider}/start`.
+#[derive(ToSchema)]
+pub(crate) struct StartQuery {
+    /// Where a cookie-mode sign-in ends (must pass the allow-list).
+    pub(crate) redirect_to: Option<String>,
+}
+
+/// The query of `GET /oauth/{provider}/callback`, as the provider sends
+/// it.
+#[derive(ToSchema)]
+pub(crate) struct CallbackQuery {
+    /// The authorization code.
+    pub(crate) code: Option<String>,
+    /// The signed state of the start.
+    pub(crate) state: Option<String>,
+    /// The issuer (RFC 9207).
+    pub(crate) iss: Option<String>,
+    /// The provider's error, instead of a code.
+    pub(crate) error: Option<String>,
+}
+
+/// `POST /me/identities`.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct LinkRequest {
+    /// The provider's name.
+    pub(crate) provider: String,
+    /// Where a cookie-mode link ends (must pass the allow-list).
+    pub(crate) redirect_to: Option<String>,
+}
+
+/// `DELETE /me/identities`.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct UnlinkRequest {
+    /// The provider's name.
+    pub(crate) provider: String,
+    /// The account's password, for an account that has one.
+    pub(crate) password: Option<String>,
+}
+
+/// 200 of `POST /me/identities`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct LinkStarted {
+    /// Where to send the browser.
+    pub(crate) authorization_url: String,
+    /// Seconds the link may take.
+    pub(crate) expires_in: i64,
+}
+
+/// 200 of a callback that linked an identity.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Linked {
+    /// The identity linked.
+    pub(crate) identity: Identity,
+}
+
+/// The 200 of a callback: a login answer, or a link's.
+fn callback_answer(schemas: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+    OneOfBuilder::new()
+        .item(inline::<LoginAnswer<'static>>(schemas))
+        .item(named::<Linked>(schemas))
+        .into()
+}
+
+const SOCIAL: &str = "social login";
+
+/// The routes of the social-login feature.
+pub(crate) static ROUTES: &[Route] = &[
+    Route::new(
+        Method::GET,
+        "/oauth/{provider}/start",
+        Endpoint::OAuthStart,
+        SOCIAL,
+        "Start a social sign-in",
+    )
+    .describe(
+        "Redirects the browser to the provider (authorization code flow, PKCE S256, signed \
+         single-use state, OIDC nonce) and sets the browser-binding cookie \
+         __Host-authkit_oauth that the callback requires.",
+    )
+    .query(inline::<StartQuery>)
+    .answers(&[Ok2xx::empty(
+        302,
+        "To the provider's authorization endpoint",
+    )])
+    .problems(&[
+        p::BAD_REQUEST,
+        p::NOT_FOUND,
+        p::VALIDATION_FAILED,
+        p::PROVIDER_ERROR,
+    ]),
+    Route::new(
+        Method::GET,
+        "/oauth/{provider}/callback",
+        Endpoint::OAuthCallback,
+        SOCIAL,
+        "Finish a social sign-in or link",
+    )
+    .describe(
+        "Checks the state against the binding cookie, redeems the code with the PKCE \
+         verifier, verifies the identity (ID token iss, aud, nonce, expiry for OIDC) and \
+         signs in by (provider, subject). With no identity yet, an account with the \
+         provider's email is linked only when both the provider and the account verified \
+         it (else 409 account_exists_unverified); otherwise an account is created (403 \
+         registration_closed when auto-registration is off). Answers carry \
+         Referrer-Policy: no-referrer and clear the binding cookie.",
+    )
+    .query(inline::<CallbackQuery>)
+    .answers(&[
+        Ok2xx::json(
+            200,
+            "Signed in (token pair, or an MFA challenge), or, for a link, the identity",
+            callback_answer,
+        ),
+        Ok2xx::empty(
+            302,
+            "Cookie mode: to redirect_to with the session cookies set (an MFA challenge \
+             travels in the URL fragment)",
+        ),
+    ])
+    .problems(&[
+        p::OAUTH_STATE,
+        p::OAUTH_TOKEN,
+        p::OAUTH_DENIED,
+        p::NOT_FOUND,
+        p::OAUTH_CONFLICT,
+        p::VALIDATION_FAILED,
+        p::PROVIDER_ERROR,
+    ]),
+    Route::new(
+        Method::GET,
+        "/me/identities",
+        Endpoint::Identities,
+        SOCIAL,
+        "The account's linked identities",
+    )
+    .access(Access::Signed)
+    .answers(&[Ok2xx::json(
+        200,
+        "Identities, oldest first",
+        named::<IdentityList>,
+    )]),
+    Route::new(
+        Method::POST,
+        "/me/identities",
+        Endpoint::LinkIdentity,
+        SOCIAL,
+        "Start linking a provider to the account",
+    )
+    .describe(
+        "Answers the provider URL to send the browser to, and sets the browser-binding \
+         cookie; the callback then links the identity (409 identity_taken when it belongs \
+         to another account or the account has one of this provider).",
+    )
+    .access(Access::Signed)
+    .input(Input::Json(named::<LinkRequest>))
+    .answers(&[Ok2xx::json(
+        200,
+        "Send the browser to authorization_url",
+        named::<LinkStarted>,
+    )])
+    .problems(&[p::NOT_FOUND, p::PROVIDER_ERROR]),
+    Route::new(
+        Method::DELETE,
+        "/me/identities",
+        Endpoint::UnlinkIdentity,
+        SOCIAL,
+        "Unlink a provider (an account with a password confirms it)",
+    )
+    .access(Access::Signed)
+    .input(Input::Json(named::<UnlinkRequest>))
+    .answers(&[Ok2xx::empty(204, "Unlinked")])
+    .problems(&[p::NOT_FOUND, p::LAST_SIGN_IN_METHOD]),
+];
 
 /// Name of the cookie binding a sign-in to the browser that started it.
 pub const OAUTH_COOKIE: &str = "__Host-authkit_oauth";
@@ -47,15 +228,12 @@ impl Api {
         request: &Request<Bytes>,
         meta: &RequestMeta,
     ) -> Answer {
-        let query = query(request)?;
+        let query = StartQuery {
+            redirect_to: query(request)?.remove("redirect_to"),
+        };
         let started = self
             .auth()
-            .oauth_start(
-                provider,
-                query.get("redirect_to").map(String::as_str),
-                None,
-                meta,
-            )
+            .oauth_start(provider, query.redirect_to.as_deref(), None, meta)
             .await?;
         let mut response = Response::new(Bytes::new());
         *response.status_mut() = StatusCode::FOUND;
@@ -86,11 +264,17 @@ impl Api {
         meta: &RequestMeta,
     ) -> Answer {
         let mut query = query(request)?;
-        let callback = OAuthCallback {
+        let query = CallbackQuery {
             code: query.remove("code"),
             state: query.remove("state"),
             iss: query.remove("iss"),
             error: query.remove("error"),
+        };
+        let callback = OAuthCallback {
+            code: query.code,
+            state: query.state,
+            iss: query.iss,
+            error: query.error,
             // A repeated binding cookie binds nothing: the state check fails.
             browser_binding: cookies::read(request.headers(), OAUTH_COOKIE)
                 .ok()
@@ -114,9 +298,7 @@ impl Api {
             }
             OAuthResult::SignedIn(outcome) => self.login_answer(outcome),
             OAuthResult::Linked(_) if cookie_mode => redirect(&outcome.redirect_to, None)?,
-            OAuthResult::Linked(identity) => {
-                render(StatusCode::OK, &json!({ "identity": identity }))
-            }
+            OAuthResult::Linked(identity) => render(StatusCode::OK, &Linked { identity }),
         })
     }
 
@@ -136,21 +318,20 @@ impl Api {
         meta: &RequestMeta,
     ) -> Answer {
         let principal = self.principal(request)?;
-        let body = self.body(request)?;
-        let mut f = body.fields();
-        let provider = f.string("provider");
-        let redirect_to = f.optional("redirect_to");
-        f.finish()?;
+        let LinkRequest {
+            provider,
+            redirect_to,
+        } = self.body(request)?;
         let started = self
             .auth()
             .oauth_start(&provider, redirect_to.as_deref(), Some(&principal), meta)
             .await?;
         let mut response = render(
             StatusCode::OK,
-            &json!({
-                "authorization_url": started.authorization_url,
-                "expires_in": started.expires_in,
-            }),
+            &LinkStarted {
+                authorization_url: started.authorization_url,
+                expires_in: started.expires_in,
+            },
         );
         set_binding(&mut response, &started.browser_binding, started.expires_in);
         Ok(private(response))
@@ -164,11 +345,7 @@ impl Api {
         meta: &RequestMeta,
     ) -> Answer {
         let principal = self.principal(request)?;
-        let body = self.body(request)?;
-        let mut f = body.fields();
-        let provider = f.string("provider");
-        let password = f.optional("password");
-        f.finish()?;
+        let UnlinkRequest { provider, password } = self.body(request)?;
         self.auth()
             .unlink_identity(&principal, &provider, password.as_deref(), meta)
             .await?;
@@ -259,7 +436,7 @@ mod tests {
     #[test]
     fn fragments_flatten_the_challenge() {
         let f = fragment(
-            &json!({"mfa_required": true, "mfa_token": "a b", "methods": ["totp", "sms"]}),
+            &serde_json::json!({"mfa_required": true, "mfa_token": "a b", "methods": ["totp", "sms"]}),
         );
         assert_eq!(f, "methods=totp%2Csms&mfa_required=true&mfa_token=a+b");
     }

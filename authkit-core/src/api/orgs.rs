@@ -1,18 +1,216 @@
-//! Handlers of the organisation routes: parse, call [`Auth`], render.
+//! The organisation routes: their request and answer types, their table,
+//! and their handlers (parse, call [`Auth`], render).
 //!
 //! [`Auth`]: crate::Auth
 
 use bytes::Bytes;
-use http::{Request, StatusCode};
-use serde_json::json;
+use http::{Method, Request, StatusCode};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::Api;
 use super::handlers::Answer;
+use super::openapi as p;
 use super::problem::{json as render, no_content};
-use super::routes::OrgRoute;
+use super::routes::{Access, Answer as Ok2xx, Endpoint, Input, OrgRoute, Route, inline, named};
 use crate::audit::RequestMeta;
 use crate::error::AuthError;
+use crate::org::{InviteView, Member};
+use crate::service::MyOrg;
+
+/// `POST /orgs`.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct CreateOrg {
+    /// Display name.
+    pub(crate) name: String,
+    /// Unique, URL-safe, immutable handle.
+    pub(crate) slug: String,
+}
+
+/// `PATCH /orgs/{slug}`.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct RenameOrg {
+    /// The new display name.
+    pub(crate) name: String,
+}
+
+/// `PATCH /orgs/{slug}/members/{user_id}`.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct RoleRequest {
+    /// The organisation role (`OWNER`, `ADMIN`, `MEMBER`, or a host role).
+    pub(crate) role: String,
+}
+
+/// `POST /orgs/{slug}/invites`.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct InviteRequest {
+    /// The invited address.
+    pub(crate) email: String,
+    /// The role the invitee gets.
+    pub(crate) role: String,
+}
+
+/// `POST /invites/accept`.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct AcceptRequest {
+    /// The emailed invitation token.
+    pub(crate) token: String,
+}
+
+/// 200 of `POST /invites/accept`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Joined {
+    /// The organisation joined, with the caller's role.
+    pub(crate) membership: MyOrg,
+}
+
+const ORGS: &str = "organisations";
+
+/// The routes of the organisations feature.
+pub(crate) static ROUTES: &[Route] = &[
+    Route::new(
+        Method::POST,
+        "/orgs",
+        Endpoint::Org(OrgRoute::Create),
+        ORGS,
+        "Create an organisation; the caller becomes its OWNER",
+    )
+    .access(Access::Signed)
+    .input(Input::Json(named::<CreateOrg>))
+    .answers(&[Ok2xx::json(201, "Created", named::<MyOrg>)])
+    .problems(&[p::LAST_OWNER]),
+    Route::new(
+        Method::GET,
+        "/orgs",
+        Endpoint::Org(OrgRoute::Mine),
+        ORGS,
+        "The caller's organisations with the caller's role",
+    )
+    .access(Access::Signed)
+    .answers(&[Ok2xx::json(200, "By slug", inline::<Vec<MyOrg>>)]),
+    Route::new(
+        Method::GET,
+        "/orgs/{slug}",
+        Endpoint::Org(OrgRoute::View),
+        ORGS,
+        "One organisation of the caller",
+    )
+    .describe("Needs the organisation permission `org.view`; a non-member gets 404.")
+    .access(Access::Signed)
+    .answers(&[Ok2xx::json(200, "The organisation", named::<MyOrg>)])
+    .problems(&[p::NOT_FOUND]),
+    Route::new(
+        Method::PATCH,
+        "/orgs/{slug}",
+        Endpoint::Org(OrgRoute::Rename),
+        ORGS,
+        "Rename an organisation",
+    )
+    .describe("Needs the organisation permission `org.update`.")
+    .access(Access::Signed)
+    .input(Input::Json(named::<RenameOrg>))
+    .answers(&[Ok2xx::json(200, "Renamed", named::<MyOrg>)])
+    .problems(&[p::NOT_FOUND]),
+    Route::new(
+        Method::POST,
+        "/orgs/{slug}/leave",
+        Endpoint::Org(OrgRoute::Leave),
+        ORGS,
+        "Leave an organisation (not as its last OWNER)",
+    )
+    .access(Access::Signed)
+    .answers(&[Ok2xx::empty(204, "Left")])
+    .problems(&[p::NOT_FOUND, p::LAST_OWNER]),
+    Route::new(
+        Method::GET,
+        "/orgs/{slug}/members",
+        Endpoint::Org(OrgRoute::Members),
+        ORGS,
+        "The members, oldest first",
+    )
+    .describe("Needs the organisation permission `member.view`.")
+    .access(Access::Signed)
+    .answers(&[Ok2xx::json(200, "Members", inline::<Vec<Member>>)])
+    .problems(&[p::NOT_FOUND]),
+    Route::new(
+        Method::PATCH,
+        "/orgs/{slug}/members/{user_id}",
+        Endpoint::Org(OrgRoute::ChangeRole),
+        ORGS,
+        "Change a member's role",
+    )
+    .describe(
+        "Needs the organisation permission `member.role.change`; only an OWNER grants OWNER          or changes an OWNER; the last OWNER cannot be demoted (409 `last_owner`).",
+    )
+    .access(Access::Signed)
+    .input(Input::Json(named::<RoleRequest>))
+    .answers(&[Ok2xx::json(200, "The member", named::<Member>)])
+    .problems(&[p::NOT_FOUND, p::LAST_OWNER]),
+    Route::new(
+        Method::DELETE,
+        "/orgs/{slug}/members/{user_id}",
+        Endpoint::Org(OrgRoute::RemoveMember),
+        ORGS,
+        "Remove a member",
+    )
+    .describe(
+        "Needs the organisation permission `member.remove`; only an OWNER removes an OWNER;          the last OWNER cannot be removed (409 `last_owner`).",
+    )
+    .access(Access::Signed)
+    .answers(&[Ok2xx::empty(204, "Removed")])
+    .problems(&[p::NOT_FOUND, p::LAST_OWNER]),
+    Route::new(
+        Method::POST,
+        "/orgs/{slug}/invites",
+        Endpoint::Org(OrgRoute::Invite),
+        ORGS,
+        "Invite an email address; a single-use link is emailed",
+    )
+    .describe(
+        "Needs the organisation permission `member.invite`; a newer invitation to one          address replaces the older.",
+    )
+    .access(Access::Signed)
+    .input(Input::Json(named::<InviteRequest>))
+    .answers(&[Ok2xx::json(201, "Invitation sent", named::<InviteView>)])
+    .problems(&[p::NOT_FOUND, p::LAST_OWNER]),
+    Route::new(
+        Method::GET,
+        "/orgs/{slug}/invites",
+        Endpoint::Org(OrgRoute::Invites),
+        ORGS,
+        "Pending invitations, newest first",
+    )
+    .describe("Needs the organisation permission `member.invite`.")
+    .access(Access::Signed)
+    .answers(&[Ok2xx::json(200, "Invitations", inline::<Vec<InviteView>>)])
+    .problems(&[p::NOT_FOUND]),
+    Route::new(
+        Method::DELETE,
+        "/orgs/{slug}/invites/{id}",
+        Endpoint::Org(OrgRoute::RevokeInvite),
+        ORGS,
+        "Withdraw a pending invitation",
+    )
+    .describe("Needs the organisation permission `member.invite`.")
+    .access(Access::Signed)
+    .answers(&[Ok2xx::empty(204, "Withdrawn")])
+    .problems(&[p::NOT_FOUND]),
+    Route::new(
+        Method::POST,
+        "/invites/accept",
+        Endpoint::Org(OrgRoute::AcceptInvite),
+        ORGS,
+        "Accept an invitation; the caller's verified email must be the invited one",
+    )
+    .describe(
+        "401 `token_invalid` for an unknown, expired, spent or withdrawn invitation; 403          `email_not_verified` or `invite_email_mismatch`; 409 `already_member`.",
+    )
+    .access(Access::Signed)
+    .input(Input::Json(named::<AcceptRequest>))
+    .answers(&[Ok2xx::json(200, "Joined", named::<Joined>)])
+    .problems(&[p::LAST_OWNER]),
+];
 
 /// The path parameter at `index`, or 404 when it is missing.
 pub(super) fn param(params: &[String], index: usize) -> Result<&str, AuthError> {
@@ -40,10 +238,7 @@ impl Api {
         let principal = self.principal(request)?;
         match route {
             OrgRoute::Create => {
-                let body = self.body(request)?;
-                let mut f = body.fields();
-                let (name, slug) = (f.string("name"), f.string("slug"));
-                f.finish()?;
+                let CreateOrg { name, slug } = self.body(request)?;
                 let org = auth.create_org(&principal, &name, &slug, meta).await?;
                 Ok(render(StatusCode::CREATED, &org))
             }
@@ -54,7 +249,7 @@ impl Api {
             }
             OrgRoute::Rename => {
                 let slug = param(params, 0)?;
-                let name = self.one_field(request, "name")?;
+                let RenameOrg { name } = self.body(request)?;
                 let org = auth.rename_org(&principal, slug, &name, meta).await?;
                 Ok(render(StatusCode::OK, &org))
             }
@@ -69,7 +264,7 @@ impl Api {
             OrgRoute::ChangeRole => {
                 let slug = param(params, 0)?;
                 let user_id = id_param(params, 1)?;
-                let role = self.one_field(request, "role")?;
+                let RoleRequest { role } = self.body(request)?;
                 let member = auth
                     .change_member_role(&principal, slug, user_id, &role, meta)
                     .await?;
@@ -83,10 +278,7 @@ impl Api {
             }
             OrgRoute::Invite => {
                 let slug = param(params, 0)?;
-                let body = self.body(request)?;
-                let mut f = body.fields();
-                let (email, role) = (f.string("email"), f.string("role"));
-                f.finish()?;
+                let InviteRequest { email, role } = self.body(request)?;
                 let invite = auth
                     .invite_member(&principal, slug, &email, &role, meta)
                     .await?;
@@ -103,9 +295,9 @@ impl Api {
                 Ok(no_content())
             }
             OrgRoute::AcceptInvite => {
-                let token = self.one_field(request, "token")?;
-                let org = auth.accept_invite(&principal, &token, meta).await?;
-                Ok(render(StatusCode::OK, &json!({ "membership": org })))
+                let AcceptRequest { token } = self.body(request)?;
+                let membership = auth.accept_invite(&principal, &token, meta).await?;
+                Ok(render(StatusCode::OK, &Joined { membership }))
             }
         }
     }

@@ -14,12 +14,13 @@
 //! `errors[]` entry per field (`invalid_type`, `required`).
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
-use crate::error::AuthError;
+use crate::error::{AuthError, FieldError};
 
 /// `Content-Type` of error bodies.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -87,6 +88,33 @@ impl Failure {
     }
 }
 
+/// The RFC 9457 body of every error answer.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Problem)]
+pub(crate) struct ProblemBody<'a> {
+    /// Always `about:blank`.
+    #[serde(rename = "type")]
+    #[schema(value_type = String)]
+    pub(crate) kind: &'static str,
+    /// The status's title.
+    #[schema(value_type = String)]
+    pub(crate) title: &'a str,
+    /// The HTTP status.
+    pub(crate) status: u16,
+    /// The stable machine code.
+    #[schema(value_type = String)]
+    pub(crate) code: &'a str,
+    /// A sentence for people.
+    pub(crate) detail: String,
+    /// Every bad field of a validation failure.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    #[schema(value_type = Vec<FieldError>)]
+    pub(crate) errors: &'a [FieldError],
+    /// When an account's failure lock ends (`account_locked`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) locked_until: Option<DateTime<Utc>>,
+}
+
 /// Renders an [`AuthError`] exactly as the HTTP API does: problem+json with
 /// the stable `code`, `errors[]` for validation failures, `Retry-After` on
 /// 429 and on 503 `server_busy`, `WWW-Authenticate` on token failures. Internal details are logged,
@@ -104,20 +132,19 @@ pub fn error_response(err: &AuthError) -> Response<Bytes> {
         }
         other => sentence(other),
     };
-    let mut body = json!({
-        "type": "about:blank",
-        "title": err.title(),
-        "status": status.as_u16(),
-        "code": err.code(),
-        "detail": detail,
-    });
-    if !err.field_errors().is_empty() {
-        body["errors"] = json!(err.field_errors());
-    }
-    if let AuthError::AccountLocked { until: Some(until) } = err {
-        body["locked_until"] = json!(until);
-    }
-    let mut response = raw(status, PROBLEM_JSON, body.to_string().into());
+    let body = ProblemBody {
+        kind: "about:blank",
+        title: err.title(),
+        status: status.as_u16(),
+        code: err.code(),
+        detail,
+        errors: err.field_errors(),
+        locked_until: match err {
+            AuthError::AccountLocked { until } => *until,
+            _ => None,
+        },
+    };
+    let mut response = problem_answer(status, &body);
     let headers = response.headers_mut();
     match err {
         AuthError::RateLimited { retry_after } | AuthError::ServerBusy { retry_after } => {
@@ -204,14 +231,22 @@ fn sentence(err: &AuthError) -> String {
 }
 
 fn problem(status: StatusCode, code: &str, title: &str, detail: &str) -> Response<Bytes> {
-    let body = json!({
-        "type": "about:blank",
-        "title": title,
-        "status": status.as_u16(),
-        "code": code,
-        "detail": detail,
-    });
-    raw(status, PROBLEM_JSON, body.to_string().into())
+    let body = ProblemBody {
+        kind: "about:blank",
+        title,
+        status: status.as_u16(),
+        code,
+        detail: detail.to_owned(),
+        errors: &[],
+        locked_until: None,
+    };
+    problem_answer(status, &body)
+}
+
+/// The problem+json answer of `body` (which always serializes).
+fn problem_answer(status: StatusCode, body: &ProblemBody<'_>) -> Response<Bytes> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    raw(status, PROBLEM_JSON, bytes.into())
 }
 
 /// A JSON response of `value`.
@@ -247,6 +282,8 @@ pub(crate) fn raw(status: StatusCode, content_type: &'static str, body: Bytes) -
 mod tests {
     #![allow(clippy::unwrap_used)]
     use std::time::Duration;
+
+    use serde_json::json;
 
     use super::*;
 

@@ -1,7 +1,11 @@
 //! The route table: every route the API serves, relative to the mount
-//! point.
+//! point, as the concatenation of the features' tables ([`TABLES`]). Each
+//! row names its request and answer types, from which the OpenAPI
+//! document is generated (see `openapi.rs`).
 
 use http::Method;
+use utoipa::ToSchema;
+use utoipa::openapi::{Ref, RefOr, Schema};
 
 /// What a route does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,198 +106,213 @@ impl Endpoint {
     }
 }
 
-/// One row of the table; `{name}` segments match one path segment.
+/// One row of a feature's table: the route, and what it reads and
+/// answers (the OpenAPI document is generated from these rows).
 #[derive(Debug)]
 pub(crate) struct Route {
+    /// The method.
     pub(crate) method: Method,
+    /// The path; `{name}` segments match one path segment.
     pub(crate) path: &'static str,
+    /// What serves it.
     pub(crate) endpoint: Endpoint,
+    /// Its description: input and answer types, access, errors.
+    pub(crate) doc: RouteDoc,
 }
 
-const fn route(method: Method, path: &'static str, endpoint: Endpoint) -> Route {
-    Route {
-        method,
-        path,
-        endpoint,
+impl Route {
+    /// A route of `tag` with `summary`, public, without input, that
+    /// answers nothing yet: the builder methods below fill the rest.
+    pub(crate) const fn new(
+        method: Method,
+        path: &'static str,
+        endpoint: Endpoint,
+        tag: &'static str,
+        summary: &'static str,
+    ) -> Self {
+        Self {
+            method,
+            path,
+            endpoint,
+            doc: RouteDoc {
+                tag,
+                summary,
+                description: "",
+                access: Access::Public,
+                input: Input::None,
+                query: None,
+                answers: &[],
+                problems: &[],
+            },
+        }
+    }
+
+    /// A longer description.
+    pub(crate) const fn describe(mut self, description: &'static str) -> Self {
+        self.doc.description = description;
+        self
+    }
+
+    /// Who may call it.
+    pub(crate) const fn access(mut self, access: Access) -> Self {
+        self.doc.access = access;
+        self
+    }
+
+    /// The request body.
+    pub(crate) const fn input(mut self, input: Input) -> Self {
+        self.doc.input = input;
+        self
+    }
+
+    /// The query parameters: the properties of a schema.
+    pub(crate) const fn query(mut self, query: SchemaFn) -> Self {
+        self.doc.query = Some(query);
+        self
+    }
+
+    /// The successful answers.
+    pub(crate) const fn answers(mut self, answers: &'static [Answer]) -> Self {
+        self.doc.answers = answers;
+        self
+    }
+
+    /// The errors particular to the route (those of every route, of its
+    /// body and of its access are added by the document).
+    pub(crate) const fn problems(mut self, problems: &'static [Problem]) -> Self {
+        self.doc.problems = problems;
+        self
     }
 }
 
-/// Every route served under the mount point.
-pub(crate) static ROUTES: [Route; 61] = [
-    route(Method::POST, "/register", Endpoint::Register),
-    route(Method::POST, "/register/start", Endpoint::RegisterStart),
-    route(Method::POST, "/register/confirm", Endpoint::RegisterConfirm),
-    route(Method::POST, "/email/verify", Endpoint::VerifyEmail),
-    route(
-        Method::POST,
-        "/email/verify/resend",
-        Endpoint::ResendVerification,
-    ),
-    route(Method::POST, "/token", Endpoint::Login),
-    route(Method::POST, "/token/refresh", Endpoint::Refresh),
-    route(Method::POST, "/password/reset", Endpoint::PasswordReset),
-    route(
-        Method::POST,
-        "/password/reset/confirm",
-        Endpoint::PasswordResetConfirm,
-    ),
-    route(Method::POST, "/email/lookup", Endpoint::EmailLookup),
-    route(Method::POST, "/token/introspect", Endpoint::Introspect),
-    route(Method::GET, "/me", Endpoint::Me),
-    route(Method::PATCH, "/me", Endpoint::UpdateMe),
-    route(Method::POST, "/me/deactivate", Endpoint::Deactivate),
-    route(Method::GET, "/me/export", Endpoint::Export),
-    route(Method::GET, "/me/audit", Endpoint::MyAudit),
-    route(Method::POST, "/logout", Endpoint::Logout),
-    route(Method::POST, "/logout-all", Endpoint::LogoutAll),
-    route(Method::GET, "/sessions", Endpoint::Sessions),
-    route(Method::DELETE, "/sessions/{id}", Endpoint::RevokeSession),
-    route(Method::POST, "/password/change", Endpoint::ChangePassword),
-    route(Method::POST, "/mfa/challenge", Endpoint::MfaChallenge),
-    route(Method::POST, "/mfa/verify", Endpoint::MfaVerify),
-    route(Method::POST, "/mfa/totp/setup", Endpoint::TotpSetup),
-    route(Method::POST, "/mfa/totp/enable", Endpoint::TotpEnable),
-    route(Method::POST, "/mfa/totp/disable", Endpoint::TotpDisable),
-    route(Method::POST, "/mfa/backup-codes", Endpoint::BackupCodes),
-    route(
-        Method::POST,
-        "/mfa/enroll/totp/setup",
-        Endpoint::EnrollTotpSetup,
-    ),
-    route(
-        Method::POST,
-        "/mfa/enroll/totp/enable",
-        Endpoint::EnrollTotpEnable,
-    ),
-    route(
-        Method::POST,
-        "/phone/verify/start",
-        Endpoint::PhoneVerifyStart,
-    ),
-    route(
-        Method::POST,
-        "/phone/verify/confirm",
-        Endpoint::PhoneVerifyConfirm,
-    ),
-    route(Method::GET, "/oauth/{provider}/start", Endpoint::OAuthStart),
-    route(
-        Method::GET,
-        "/oauth/{provider}/callback",
-        Endpoint::OAuthCallback,
-    ),
-    route(Method::GET, "/me/identities", Endpoint::Identities),
-    route(Method::POST, "/me/identities", Endpoint::LinkIdentity),
-    route(Method::DELETE, "/me/identities", Endpoint::UnlinkIdentity),
-    route(Method::GET, "/openapi.json", Endpoint::OpenApi),
-    route(Method::POST, "/orgs", Endpoint::Org(OrgRoute::Create)),
-    route(Method::GET, "/orgs", Endpoint::Org(OrgRoute::Mine)),
-    route(Method::GET, "/orgs/{slug}", Endpoint::Org(OrgRoute::View)),
-    route(
-        Method::PATCH,
-        "/orgs/{slug}",
-        Endpoint::Org(OrgRoute::Rename),
-    ),
-    route(
-        Method::POST,
-        "/orgs/{slug}/leave",
-        Endpoint::Org(OrgRoute::Leave),
-    ),
-    route(
-        Method::GET,
-        "/orgs/{slug}/members",
-        Endpoint::Org(OrgRoute::Members),
-    ),
-    route(
-        Method::PATCH,
-        "/orgs/{slug}/members/{user_id}",
-        Endpoint::Org(OrgRoute::ChangeRole),
-    ),
-    route(
-        Method::DELETE,
-        "/orgs/{slug}/members/{user_id}",
-        Endpoint::Org(OrgRoute::RemoveMember),
-    ),
-    route(
-        Method::POST,
-        "/orgs/{slug}/invites",
-        Endpoint::Org(OrgRoute::Invite),
-    ),
-    route(
-        Method::GET,
-        "/orgs/{slug}/invites",
-        Endpoint::Org(OrgRoute::Invites),
-    ),
-    route(
-        Method::DELETE,
-        "/orgs/{slug}/invites/{id}",
-        Endpoint::Org(OrgRoute::RevokeInvite),
-    ),
-    route(
-        Method::POST,
-        "/invites/accept",
-        Endpoint::Org(OrgRoute::AcceptInvite),
-    ),
-    route(
-        Method::GET,
-        "/admin/users",
-        Endpoint::Admin(AdminRoute::Users),
-    ),
-    route(
-        Method::GET,
-        "/admin/users/{id}",
-        Endpoint::Admin(AdminRoute::User),
-    ),
-    route(
-        Method::POST,
-        "/admin/users/{id}/lock",
-        Endpoint::Admin(AdminRoute::Lock),
-    ),
-    route(
-        Method::POST,
-        "/admin/users/{id}/unlock",
-        Endpoint::Admin(AdminRoute::Unlock),
-    ),
-    route(
-        Method::POST,
-        "/admin/users/{id}/deactivate",
-        Endpoint::Admin(AdminRoute::Deactivate),
-    ),
-    route(
-        Method::POST,
-        "/admin/users/{id}/reactivate",
-        Endpoint::Admin(AdminRoute::Reactivate),
-    ),
-    route(
-        Method::POST,
-        "/admin/users/{id}/force-password-change",
-        Endpoint::Admin(AdminRoute::ForcePasswordChange),
-    ),
-    route(
-        Method::PUT,
-        "/admin/users/{id}/roles",
-        Endpoint::Admin(AdminRoute::AssignRoles),
-    ),
-    route(
-        Method::GET,
-        "/admin/users/{id}/sessions",
-        Endpoint::Admin(AdminRoute::Sessions),
-    ),
-    route(
-        Method::DELETE,
-        "/admin/users/{id}/sessions",
-        Endpoint::Admin(AdminRoute::RevokeSessions),
-    ),
-    route(
-        Method::DELETE,
-        "/admin/users/{id}/sessions/{session_id}",
-        Endpoint::Admin(AdminRoute::RevokeSession),
-    ),
-    route(
-        Method::GET,
-        "/admin/audit",
-        Endpoint::Admin(AdminRoute::Audit),
-    ),
+/// What the OpenAPI document says of a route besides method and path.
+#[derive(Debug)]
+pub(crate) struct RouteDoc {
+    /// The feature it belongs to (the operation's tag).
+    pub(crate) tag: &'static str,
+    /// One line.
+    pub(crate) summary: &'static str,
+    /// More, or empty.
+    pub(crate) description: &'static str,
+    /// Who may call it.
+    pub(crate) access: Access,
+    /// Its body.
+    pub(crate) input: Input,
+    /// Its query parameters.
+    pub(crate) query: Option<SchemaFn>,
+    /// Its successful answers.
+    pub(crate) answers: &'static [Answer],
+    /// Its own errors.
+    pub(crate) problems: &'static [Problem],
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Anyone.
+    Public,
+    /// A bearer token or, in cookie mode, the access cookie.
+    Signed,
+    /// Anyone, and a caller with a token is treated as signed in
+    /// (`POST /password/change`).
+    Optional,
+    /// The introspection client by HTTP Basic, or a signed-in caller with
+    /// the introspection permission.
+    Introspection,
+}
+
+/// A request body.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Input {
+    /// None read.
+    None,
+    /// A JSON object of this schema.
+    Json(SchemaFn),
+    /// A JSON object of this schema, or no body at all.
+    OptionalJson(SchemaFn),
+    /// A JSON object or an `application/x-www-form-urlencoded` form of
+    /// this schema.
+    JsonOrForm(SchemaFn),
+}
+
+/// A successful answer of a route.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// Its status.
+    pub(crate) status: u16,
+    /// What it means.
+    pub(crate) description: &'static str,
+    /// Its JSON body, if it has one.
+    pub(crate) body: Option<SchemaFn>,
+}
+
+impl Answer {
+    /// An answer with a JSON body of `body`'s schema.
+    pub(crate) const fn json(status: u16, description: &'static str, body: SchemaFn) -> Self {
+        Self {
+            status,
+            description,
+            body: Some(body),
+        }
+    }
+
+    /// An answer without a body.
+    pub(crate) const fn empty(status: u16, description: &'static str) -> Self {
+        Self {
+            status,
+            description,
+            body: None,
+        }
+    }
+}
+
+/// A problem+json answer: its status and what its `code`s mean. The
+/// shared ones are components of the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Problem {
+    /// The component name.
+    pub(crate) name: &'static str,
+    /// The status.
+    pub(crate) status: u16,
+    /// The codes answered with it, and when.
+    pub(crate) description: &'static str,
+}
+
+/// Registers the schemas a route's type needs in `schemas` and answers the
+/// schema (or a reference to it) to use in place.
+pub(crate) type SchemaFn = fn(&mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema>;
+
+/// The [`SchemaFn`] of `T`, referenced by name.
+pub(crate) fn named<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+    T::schemas(schemas);
+    let name = T::name();
+    schemas.push((name.to_string(), T::schema()));
+    RefOr::Ref(Ref::from_schema_name(name))
+}
+
+/// The [`SchemaFn`] of `T`, in place (generic types such as
+/// [`Page`](crate::service::Page), whose name is not unique).
+pub(crate) fn inline<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+    T::schemas(schemas);
+    T::schema()
+}
+
+/// Every feature's table, in the order routes are matched. A feature is
+/// served and documented by adding its table here.
+pub(crate) static TABLES: [&[Route]; 7] = [
+    super::account::ROUTES,
+    super::mfa::ROUTES,
+    super::phone::ROUTES,
+    super::oauth::ROUTES,
+    super::orgs::ROUTES,
+    super::admin::ROUTES,
+    super::openapi::ROUTES,
 ];
+
+/// Every route served under the mount point.
+pub(crate) fn all() -> impl Iterator<Item = &'static Route> {
+    TABLES.iter().flat_map(|table| table.iter())
+}
 
 /// The routes served at the root, outside the mount point.
 pub(crate) const JWKS_PATH: &str = "/.well-known/jwks.json";
@@ -312,7 +331,7 @@ pub(crate) enum Resolved {
 /// Looks `method path` up in the table.
 pub(crate) fn resolve(method: &Method, path: &str) -> Resolved {
     let mut allowed: Vec<&str> = Vec::new();
-    for route in &ROUTES {
+    for route in all() {
         let Some(params) = matches(route.path, path) else {
             continue;
         };
@@ -402,16 +421,14 @@ mod tests {
 
     #[test]
     fn only_mfa_routes_depend_on_the_mfa_switch() {
-        let mfa: Vec<_> = ROUTES
-            .iter()
+        let mfa: Vec<_> = all()
             .filter(|r| r.endpoint.is_mfa())
             .map(|r| r.path)
             .collect();
         assert_eq!(mfa.len(), 8);
         assert!(mfa.iter().all(|p| p.starts_with("/mfa/")));
         assert!(
-            ROUTES
-                .iter()
+            all()
                 .filter(|r| !r.endpoint.is_mfa())
                 .all(|r| !r.path.starts_with("/mfa"))
         );
@@ -463,8 +480,9 @@ mod tests {
 
     #[test]
     fn each_method_and_path_appears_once() {
-        for (i, a) in ROUTES.iter().enumerate() {
-            for b in &ROUTES[i + 1..] {
+        let routes: Vec<_> = all().collect();
+        for (i, a) in routes.iter().enumerate() {
+            for b in &routes[i + 1..] {
                 assert!(a.method != b.method || a.path != b.path, "{a:?}");
             }
         }

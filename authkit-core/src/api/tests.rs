@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use serde_json::Value;
 
-use super::routes::ROUTES;
+use super::routes;
 use super::*;
 use crate::AuthConfig;
 use crate::rate_limit::NoLimiter;
@@ -34,10 +34,11 @@ fn json(body: &Bytes) -> Value {
     serde_json::from_slice(body).unwrap()
 }
 
-#[test]
-fn openapi_describes_exactly_the_route_table() {
-    let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+#[tokio::test]
+async fn openapi_describes_exactly_the_route_table() {
+    let doc = serde_json::to_value(api().await.openapi()).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["servers"][0]["url"], "/auth");
     let mut documented = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         if path == JWKS_PATH {
@@ -47,12 +48,53 @@ fn openapi_describes_exactly_the_route_table() {
             documented.insert((method.to_ascii_uppercase(), path.clone()));
         }
     }
-    let served: BTreeSet<_> = ROUTES
-        .iter()
+    let served: BTreeSet<_> = routes::all()
         .map(|r| (r.method.to_string(), r.path.to_owned()))
         .collect();
     assert_eq!(documented, served);
     assert!(doc["paths"][JWKS_PATH]["get"].is_object());
+}
+
+/// Every `$ref` names a component, every operation documents a success
+/// and its errors as problem+json, and the request schemas are those that
+/// validate (their required fields).
+#[tokio::test]
+async fn openapi_references_resolve_and_errors_are_problems() {
+    let doc = serde_json::to_value(api().await.openapi()).unwrap();
+    let text = doc.to_string();
+    for (i, _) in text.match_indices("\"$ref\":\"") {
+        let rest = &text[i + 8..];
+        let target = &rest[..rest.find('"').unwrap()];
+        let pointer = target.strip_prefix('#').unwrap();
+        assert!(doc.pointer(pointer).is_some(), "dangling {target}");
+    }
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            assert!(
+                responses.keys().any(|s| s.starts_with('2') || s == "302"),
+                "{method} {path}"
+            );
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let name = response["$ref"].as_str().unwrap();
+                    let shared = doc.pointer(name.strip_prefix('#').unwrap()).unwrap();
+                    assert_eq!(
+                        shared["content"]["application/problem+json"]["schema"]["$ref"],
+                        "#/components/schemas/Problem"
+                    );
+                }
+            }
+        }
+    }
+    let login = &doc["components"]["schemas"]["LoginRequest"];
+    assert_eq!(login["required"], serde_json::json!(["email", "password"]));
+    let post = &doc["paths"]["/token/introspect"]["post"];
+    assert!(post["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object());
+    assert_eq!(
+        post["security"][0]["introspectionClient"],
+        serde_json::json!([])
+    );
 }
 
 #[tokio::test]
@@ -104,7 +146,7 @@ async fn unknown_and_unbuilt_routes_are_problems() {
 async fn mfa_routes_are_a_disabled_feature_while_mfa_is_off() {
     let api = api().await;
     assert!(!api.auth().config().enable_mfa);
-    for route in ROUTES.iter().filter(|r| r.endpoint.is_mfa()) {
+    for route in routes::all().filter(|r| r.endpoint.is_mfa()) {
         // Before authentication and before reading the body.
         for body in ["", "{", r#"{"mfa_token": 5}"#] {
             let r = api

@@ -24,6 +24,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub use backup_codes::{BACKUP_CODE_COUNT, generate_backup_codes, normalize_backup_code};
 pub use cipher::SecretCipher;
@@ -33,7 +34,9 @@ pub use qr::{qr_png_base64, qr_svg};
 pub use totp::{TotpAlgorithm, TotpParams, TotpSecret, otpauth_uri};
 
 /// A second factor a user can present at login.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MfaMethod {
     /// A code from an authenticator app (RFC 6238).

@@ -18,10 +18,11 @@ use crate::secret::TokenHash;
 use crate::session::{Session, SessionView};
 use crate::store::UserUpdate;
 use crate::user::Profile;
+use utoipa::ToSchema;
 
 /// `GET /me`: the account, its roles and what they allow, read fresh from
 /// the store (not from the token).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Me {
     /// The profile (id, email, phone, display name, ...), flattened.
     #[serde(flatten)]
@@ -35,7 +36,7 @@ pub struct Me {
 }
 
 /// A global role and the permissions it grants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct RolePermissions {
     /// Role name.
     pub name: String,
@@ -44,7 +45,7 @@ pub struct RolePermissions {
 }
 
 /// Whether multi-factor authentication is on, and with which methods.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MfaSummary {
     /// Whether a second factor is required at login.
     pub enabled: bool,
@@ -56,16 +57,19 @@ pub struct MfaSummary {
 }
 
 /// `PATCH /me`: absent fields stay, `null` clears.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct ProfileUpdate {
     /// New display name.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub display_name: Option<Option<String>>,
     /// New avatar URL (http or https).
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub avatar_url: Option<Option<String>>,
     /// New phone number; changing it makes it unverified.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
 }
 
@@ -79,7 +83,7 @@ where
 }
 
 /// `GET /me/export`: everything held on the account.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DataExport {
     /// The profile.
     pub profile: Profile,
@@ -123,7 +127,7 @@ const ACCESS_TOKEN_TYPE: &str = "Bearer";
 const REFRESH_TOKEN_TYPE: &str = "refresh_token";
 
 /// RFC 7662 introspection answer; inactive tokens carry nothing else.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Introspection {
     /// Whether the token is valid and its session live.
     pub active: bool,

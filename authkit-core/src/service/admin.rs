@@ -31,6 +31,7 @@ use crate::roles::{AUDIT_READ, ROLES_ASSIGN, SYSTEM_ADMIN, USERS_READ, USERS_WRI
 use crate::session::SessionView;
 use crate::store::UserUpdate;
 use crate::user::{AdminLock, Profile, User};
+use utoipa::ToSchema;
 
 /// Revocation reason of the sessions an administrator ends.
 const REVOKED_BY_ADMIN: &str = "revoked_by_admin";
@@ -41,7 +42,7 @@ pub const MAX_PER_PAGE: u32 = 100;
 /// One page of a list: `{items, page, per_page, next_page}`, the one
 /// pagination shape of the API (`/admin/users`, `/admin/audit`,
 /// `/me/audit`). `next_page` is `null` on the last page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Page<T> {
     /// The items of this page.
     pub items: Vec<T>,
@@ -79,7 +80,7 @@ impl<T> Page<T> {
 
 /// An account as administrators see it: the profile plus roles and the
 /// state of the account's locks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct AdminUser {
     /// The profile.
     #[serde(flatten)]
@@ -102,7 +103,7 @@ pub struct AdminUser {
 
 /// One account in full for administrators: [`AdminUser`] plus its
 /// organisation memberships.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct AdminUserDetail {
     /// The account.
     #[serde(flatten)]

@@ -21,11 +21,12 @@ use crate::secret::{self, TokenHash};
 use crate::sms::SmsMessage;
 use crate::store::{LockoutPolicy, MfaStatus, TotpRecord};
 use crate::user::User;
+use utoipa::ToSchema;
 
 /// `POST /mfa/totp/setup`: what the user needs to add the account to an
 /// authenticator app. The enrolment stays pending until
 /// [`Auth::totp_enable`] confirms it with a valid code.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TotpSetup {
     /// The secret in base32, for typing by hand.
     pub secret: String,
@@ -88,20 +89,47 @@ impl std::fmt::Debug for MfaChallenge {
     }
 }
 
+/// The wire shape of [`MfaChallenge`]: its serializer and its schema.
+#[derive(Serialize, ToSchema)]
+#[schema(as = MfaChallenge)]
+struct ChallengeShape<'a> {
+    /// Always `true`.
+    mfa_required: bool,
+    /// Opaque, single-use, bound to this login attempt.
+    mfa_token: &'a str,
+    /// The second factors this account can use now.
+    methods: &'a [MfaMethod],
+}
+
 impl Serialize for MfaChallenge {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Shape<'a> {
-            mfa_required: bool,
-            mfa_token: &'a str,
-            methods: &'a [MfaMethod],
-        }
-        Shape {
+        ChallengeShape {
             mfa_required: true,
             mfa_token: &self.mfa_token,
             methods: &self.methods,
         }
         .serialize(s)
+    }
+}
+
+impl utoipa::PartialSchema for MfaChallenge {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        ChallengeShape::schema()
+    }
+}
+
+impl ToSchema for MfaChallenge {
+    fn name() -> std::borrow::Cow<'static, str> {
+        ChallengeShape::name()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        ChallengeShape::schemas(schemas);
     }
 }
 
@@ -122,18 +150,44 @@ impl std::fmt::Debug for MfaEnrollment {
     }
 }
 
+/// The wire shape of [`MfaEnrollment`]: its serializer and its schema.
+#[derive(Serialize, ToSchema)]
+#[schema(as = MfaEnrollment)]
+struct EnrollmentShape<'a> {
+    /// Always `true`.
+    mfa_enrollment_required: bool,
+    /// Opaque, single-use, valid for enrolment only.
+    mfa_token: &'a str,
+}
+
 impl Serialize for MfaEnrollment {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Shape<'a> {
-            mfa_enrollment_required: bool,
-            mfa_token: &'a str,
-        }
-        Shape {
+        EnrollmentShape {
             mfa_enrollment_required: true,
             mfa_token: &self.mfa_token,
         }
         .serialize(s)
+    }
+}
+
+impl utoipa::PartialSchema for MfaEnrollment {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        EnrollmentShape::schema()
+    }
+}
+
+impl ToSchema for MfaEnrollment {
+    fn name() -> std::borrow::Cow<'static, str> {
+        EnrollmentShape::name()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        EnrollmentShape::schemas(schemas);
     }
 }
 

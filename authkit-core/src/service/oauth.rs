@@ -39,6 +39,7 @@ use crate::rate_limit::RateAction;
 use crate::secret::{self, TokenHash, ct_eq, hmac_sha256};
 use crate::store::{Identity, LinkOutcome, MAX_SUBJECT_LEN, UnlinkOutcome};
 use crate::user::User;
+use utoipa::ToSchema;
 
 /// Longest `state` accepted (ours are 87 characters).
 const MAX_STATE: usize = 256;
@@ -180,7 +181,7 @@ pub enum OAuthResult {
 }
 
 /// `GET /me/identities`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct IdentityList {
     /// The linked identities, oldest first.
     pub identities: Vec<Identity>,

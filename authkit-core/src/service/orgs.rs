@@ -29,6 +29,7 @@ use crate::roles::{
     MEMBER_INVITE, MEMBER_REMOVE, MEMBER_ROLE_CHANGE, MEMBER_VIEW, ORG_UPDATE, ORG_VIEW, OWNER,
 };
 use crate::secret::{self, TokenHash};
+use utoipa::ToSchema;
 
 /// Most memberships an access token carries (the `orgs` claim); an account
 /// in more organisations gets the first ones by slug in its token, and the
@@ -36,7 +37,7 @@ use crate::secret::{self, TokenHash};
 pub const MAX_TOKEN_ORGS: usize = 64;
 
 /// An organisation as one of its members sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MyOrg {
     /// Organisation id.
     pub id: Uuid,

@@ -15,6 +15,7 @@ use crate::rate_limit::RateAction;
 use crate::secret::{self, TokenHash};
 use crate::store::UserUpdate;
 use crate::user::User;
+use utoipa::ToSchema;
 
 /// Input of [`Auth::register`] and [`Auth::start_registration`].
 #[derive(Debug, Clone, Deserialize)]
@@ -53,7 +54,7 @@ pub struct Registered {
 }
 
 /// A pending code-confirmed registration (`/register/start`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct RegistrationChallenge {
     /// Signed id to send back with the code.
     pub challenge_id: String,

@@ -12,6 +12,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::AuthResult;
+use utoipa::ToSchema;
 
 /// Longest provider name stored (route names such as `google`).
 pub const MAX_PROVIDER_LEN: usize = 64;
@@ -19,7 +20,7 @@ pub const MAX_PROVIDER_LEN: usize = 64;
 pub const MAX_SUBJECT_LEN: usize = 255;
 
 /// A provider account linked to a local account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Identity {
     /// The local account.
     pub user_id: Uuid,
