@@ -17,6 +17,7 @@ use http::{HeaderMap, Method};
 use serde_json::{Value, json};
 
 use crate::Factory;
+use crate::contract::Contract;
 
 /// A password every policy accepts.
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -89,6 +90,8 @@ pub struct Harness {
     /// The service's clock.
     pub clock: Arc<ManualClock>,
     client: reqwest::Client,
+    /// The server's OpenAPI document: every answer is checked against it.
+    contract: Arc<Contract>,
 }
 
 /// An answer, read in full.
@@ -176,14 +179,26 @@ impl Harness {
         let mount = options.api.mount_path.clone();
         let addr = factory(auth.clone(), options.api).await;
         let root = format!("http://{addr}");
+        let base = format!("{root}{mount}");
+        let client = client();
+        let doc = client
+            .get(format!("{base}/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let doc = serde_json::from_slice(&doc).expect("the OpenAPI document is JSON");
         Self {
-            base: format!("{root}{mount}"),
+            base,
             root,
             auth,
             mailer,
             sms,
             clock,
-            client: client(),
+            client,
+            contract: Arc::new(Contract::new(doc)),
         }
     }
 
@@ -192,7 +207,10 @@ impl Harness {
         Self::start(factory, Options::default()).await
     }
 
-    /// Sends a request to `url` (absolute) with raw headers and body.
+    /// Sends a request to `url` (absolute) with raw headers and body. The
+    /// answer is checked against the server's OpenAPI document (see
+    /// [`Contract`]): an undocumented status, content type or body shape
+    /// fails the test.
     pub async fn send_url(
         &self,
         method: Method,
@@ -200,16 +218,45 @@ impl Harness {
         headers: &[(&str, &str)],
         body: impl Into<reqwest::Body>,
     ) -> Reply {
-        let mut request = self.client.request(method, url).body(body);
+        let mut request = self.client.request(method.clone(), url).body(body);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let response = request.send().await.unwrap();
-        Reply {
+        let reply = Reply {
             status: response.status().as_u16(),
             headers: response.headers().clone(),
             body: response.bytes().await.unwrap().to_vec(),
+        };
+        if let Some((path, at_root)) = self.documented_path(url) {
+            let checked = self.contract.check(
+                method.as_str(),
+                path,
+                at_root,
+                reply.status,
+                reply.header("content-type"),
+                &reply.body,
+            );
+            if let Err(mismatch) = checked {
+                panic!("the answer does not match the OpenAPI document: {mismatch}");
+            }
         }
+        reply
+    }
+
+    /// The path of `url` as the document names it, and whether it is at
+    /// the root: under the mount point, or a root-level `/.well-known/`
+    /// route; `None` elsewhere (the host's own routes).
+    fn documented_path<'a>(&self, url: &'a str) -> Option<(&'a str, bool)> {
+        let (path, at_root) = match url.strip_prefix(self.base.as_str()) {
+            Some(path) if path.starts_with('/') => (path, false),
+            _ => (
+                url.strip_prefix(self.root.as_str())
+                    .filter(|p| p.starts_with("/.well-known/"))?,
+                true,
+            ),
+        };
+        Some((path.split(['?', '#']).next().unwrap_or(path), at_root))
     }
 
     /// Sends a request to `path` under the mount point.

@@ -22,6 +22,11 @@
 //! go to a [`FakeProvider`](fake_provider::FakeProvider),
 //! time is a [`ManualClock`](authkit_core::clock::ManualClock), and
 //! throttling is off except in the rate-limit case.
+//!
+//! Every answer a case receives is also checked against the server's own
+//! OpenAPI document ([`contract::Contract`]): its status must be
+//! documented for the route, and its body must match the documented
+//! schema, so the generated document cannot drift from what is served.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::Future;
@@ -33,6 +38,7 @@ pub use authkit_core::Auth;
 pub use authkit_core::api::ApiConfig;
 
 pub mod cases;
+pub mod contract;
 pub mod fake_provider;
 mod harness;
 pub mod sql_stores;
