@@ -45,7 +45,7 @@ impl Api {
         meta: &RequestMeta,
     ) -> Answer {
         let auth = self.auth();
-        if endpoint.is_mfa() && !auth.config().enable_mfa {
+        if !auth.config().enable_mfa && endpoint.is_mfa() {
             return Err(AuthError::FeatureDisabled.into());
         }
         match endpoint {

@@ -11,6 +11,7 @@ use super::input::JsonBody;
 use super::openapi as p;
 use super::problem::Failure;
 use super::routes::{Access, Answer, Endpoint, Input, Route, named};
+use crate::mfa::MfaMethod;
 use crate::service::{TotpDisable, TotpSetup};
 
 /// `POST /mfa/challenge`.
@@ -18,7 +19,9 @@ use crate::service::{TotpDisable, TotpSetup};
 pub(crate) struct ChallengeRequest {
     /// The token of the login's MFA challenge.
     pub(crate) mfa_token: String,
-    /// `email` or `sms`: where to send a code.
+    /// `email` or `sms`: where to send a code (`totp` and `backup_code`
+    /// answer 422 with the field code `mfa_method_unavailable`, anything
+    /// else with `invalid_choice`).
     pub(crate) method: String,
 }
 
@@ -27,7 +30,9 @@ pub(crate) struct ChallengeRequest {
 pub(crate) struct VerifyRequest {
     /// The token of the login's MFA challenge.
     pub(crate) mfa_token: String,
-    /// `totp`, `backup_code`, `email` or `sms`.
+    /// `totp`, `backup_code`, `email` or `sms` (anything else: 422
+    /// `invalid_choice`).
+    #[schema(value_type = MfaMethod)]
     pub(crate) method: String,
     /// The code.
     pub(crate) code: String,

@@ -88,21 +88,12 @@ pub(crate) enum AdminRoute {
 }
 
 impl Endpoint {
-    /// Whether the route belongs to multi-factor authentication, which
-    /// answers 404 `feature_disabled` (before reading the request) while
-    /// MFA is off.
+    /// Whether the route is in the MFA feature's table: those answer 404
+    /// `feature_disabled` (before reading the request) while MFA is off.
     pub(crate) fn is_mfa(self) -> bool {
-        matches!(
-            self,
-            Self::MfaChallenge
-                | Self::MfaVerify
-                | Self::TotpSetup
-                | Self::TotpEnable
-                | Self::TotpDisable
-                | Self::BackupCodes
-                | Self::EnrollTotpSetup
-                | Self::EnrollTotpEnable
-        )
+        super::mfa::ROUTES
+            .iter()
+            .any(|route| route.endpoint == self)
     }
 }
 
