@@ -11,7 +11,7 @@ use super::cookies::TokenBody;
 use super::input::JsonBody;
 use super::openapi as p;
 use super::problem::Failure;
-use super::routes::{Access, Answer, Endpoint, Input, Route, inline, named};
+use super::routes::{Access, Endpoint, Input, Route, Success, inline, named};
 use crate::audit::AuditRecord;
 use crate::service::{
     DataExport, Introspection, Me, MfaChallenge, MfaEnrollment, Page, ProfileUpdate,
@@ -263,7 +263,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Create an account",
     )
     .input(Input::Json(named::<RegisterRequest>))
-    .answers(&[Answer::json(201, "Created", named::<Registered>)])
+    .answers(&[Success::json(201, "Created", named::<Registered>)])
     .problems(&[p::FORBIDDEN, p::EMAIL_TAKEN]),
     Route::new(
         Method::POST,
@@ -273,7 +273,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Start a registration confirmed by an emailed 6-digit code",
     )
     .input(Input::Json(named::<RegisterRequest>))
-    .answers(&[Answer::json(
+    .answers(&[Success::json(
         202,
         "Code sent",
         named::<RegistrationChallenge>,
@@ -287,7 +287,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Confirm a registration with its code",
     )
     .input(Input::Json(named::<ConfirmRegistration>))
-    .answers(&[Answer::json(
+    .answers(&[Success::json(
         201,
         "Created, email verified",
         named::<UserAnswer>,
@@ -301,7 +301,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Verify an email address by link token or by code",
     )
     .input(Input::Json(named::<VerifyEmailRequest>))
-    .answers(&[Answer::json(200, "Verified", named::<UserAnswer>)])
+    .answers(&[Success::json(200, "Verified", named::<UserAnswer>)])
     .problems(&[p::UNAUTHORIZED, p::FORBIDDEN]),
     Route::new(
         Method::POST,
@@ -311,7 +311,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Send a new verification email",
     )
     .input(Input::Json(named::<EmailRequest>))
-    .answers(&[Answer::json(
+    .answers(&[Success::json(
         202,
         "Accepted; the same answer whether or not the account exists.",
         named::<Accepted>,
@@ -324,7 +324,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Log in with email and password",
     )
     .input(Input::Json(named::<LoginRequest>))
-    .answers(&[Answer::json(
+    .answers(&[Success::json(
         200,
         "Signed in (cookies too in cookie mode), or the second step MFA demands",
         inline::<LoginAnswer<'static>>,
@@ -342,7 +342,7 @@ pub(crate) static ROUTES: &[Route] = &[
          (then CSRF-checked).",
     )
     .input(Input::OptionalJson(named::<RefreshRequest>))
-    .answers(&[Answer::json(
+    .answers(&[Success::json(
         200,
         "New pair; the presented token is spent",
         named::<TokenBody<'static>>,
@@ -366,7 +366,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .access(Access::Introspection)
     .input(Input::JsonOrForm(named::<IntrospectRequest>))
-    .answers(&[Answer::json(200, "Introspection", named::<Introspection>)]),
+    .answers(&[Success::json(200, "Introspection", named::<Introspection>)]),
     Route::new(
         Method::POST,
         "/password/reset",
@@ -375,7 +375,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Email a password-reset link",
     )
     .input(Input::Json(named::<EmailRequest>))
-    .answers(&[Answer::json(
+    .answers(&[Success::json(
         202,
         "Accepted; the same answer whether or not the account exists.",
         named::<Accepted>,
@@ -388,7 +388,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Set a new password with a reset token; revokes every session",
     )
     .input(Input::Json(named::<ResetConfirm>))
-    .answers(&[Answer::empty(204, "Password set")])
+    .answers(&[Success::empty(204, "Password set")])
     .problems(&[p::UNAUTHORIZED]),
     Route::new(
         Method::POST,
@@ -406,13 +406,13 @@ pub(crate) static ROUTES: &[Route] = &[
     .access(Access::Optional)
     .input(Input::Json(named::<PasswordChangeRequest>))
     .answers(&[
-        Answer::json(
+        Success::json(
             200,
             "Forced change: done and signed in, or (MFA) the challenge whose /mfa/verify \
              applies it",
             inline::<LoginAnswer<'static>>,
         ),
-        Answer::empty(204, "Password changed"),
+        Success::empty(204, "Password changed"),
     ])
     .problems(&[p::UNAUTHORIZED, p::FORBIDDEN]),
     Route::new(
@@ -423,7 +423,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Masked emails of accounts with this verified phone",
     )
     .input(Input::Json(named::<LookupRequest>))
-    .answers(&[Answer::json(
+    .answers(&[Success::json(
         200,
         "Matches (possibly none)",
         named::<Emails>,
@@ -436,7 +436,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "The caller's account, roles and permissions",
     )
     .access(Access::Signed)
-    .answers(&[Answer::json(200, "Account", named::<Me>)])
+    .answers(&[Success::json(200, "Account", named::<Me>)])
     .problems(&[p::NOT_FOUND]),
     Route::new(
         Method::PATCH,
@@ -447,7 +447,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .access(Access::Signed)
     .input(Input::Json(named::<ProfileUpdate>))
-    .answers(&[Answer::json(200, "Updated", named::<UserAnswer>)])
+    .answers(&[Success::json(200, "Updated", named::<UserAnswer>)])
     .problems(&[p::EMAIL_TAKEN]),
     Route::new(
         Method::POST,
@@ -458,7 +458,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .access(Access::Signed)
     .input(Input::Json(named::<PasswordRequest>))
-    .answers(&[Answer::empty(
+    .answers(&[Success::empty(
         204,
         "Deactivated; cookies cleared in cookie mode",
     )]),
@@ -470,7 +470,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Everything held on the account",
     )
     .access(Access::Signed)
-    .answers(&[Answer::json(200, "Export", named::<DataExport>)]),
+    .answers(&[Success::json(200, "Export", named::<DataExport>)]),
     Route::new(
         Method::GET,
         "/me/audit",
@@ -480,7 +480,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .access(Access::Signed)
     .query(inline::<PageQuery>)
-    .answers(&[Answer::json(200, "One page", inline::<Page<AuditRecord>>)])
+    .answers(&[Success::json(200, "One page", inline::<Page<AuditRecord>>)])
     .problems(&[p::VALIDATION_FAILED]),
     Route::new(
         Method::POST,
@@ -491,7 +491,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .access(Access::Signed)
     .input(Input::OptionalJson(named::<RefreshRequest>))
-    .answers(&[Answer::empty(
+    .answers(&[Success::empty(
         204,
         "Signed out; cookies cleared in cookie mode",
     )]),
@@ -503,7 +503,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "End every session",
     )
     .access(Access::Signed)
-    .answers(&[Answer::empty(204, "Signed out everywhere")]),
+    .answers(&[Success::empty(204, "Signed out everywhere")]),
     Route::new(
         Method::GET,
         "/sessions",
@@ -512,7 +512,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "The caller's live sessions",
     )
     .access(Access::Signed)
-    .answers(&[Answer::json(
+    .answers(&[Success::json(
         200,
         "Sessions, newest first",
         inline::<Vec<SessionView>>,
@@ -525,6 +525,6 @@ pub(crate) static ROUTES: &[Route] = &[
         "Revoke one session",
     )
     .access(Access::Signed)
-    .answers(&[Answer::empty(204, "Revoked")])
+    .answers(&[Success::empty(204, "Revoked")])
     .problems(&[p::NOT_FOUND]),
 ];

@@ -18,7 +18,7 @@ use super::openapi as p;
 use super::orgs::id_param;
 use super::problem::{Failure, json as render, no_content};
 use super::query::Query;
-use super::routes::{Access, AdminRoute, Answer as Ok2xx, Endpoint, Input, Route, inline, named};
+use super::routes::{Access, AdminRoute, Endpoint, Input, Route, Success, inline, named};
 use crate::audit::{AuditRecord, RequestMeta};
 use crate::error::AuthError;
 use crate::principal::require_permission;
@@ -126,7 +126,7 @@ pub(crate) static ROUTES: &[Route] = &[
     .describe("Needs the global permission `internal.users.read`.")
     .access(Access::Signed)
     .query(inline::<UsersQuery>)
-    .answers(&[Ok2xx::json(200, "One page", inline::<Page<AdminUser>>)])
+    .answers(&[Success::json(200, "One page", inline::<Page<AdminUser>>)])
     .problems(&[p::VALIDATION_FAILED]),
     Route::new(
         Method::GET,
@@ -137,7 +137,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .describe("Needs the global permission `internal.users.read`.")
     .access(Access::Signed)
-    .answers(&[Ok2xx::json(200, "The account", named::<AdminUserDetail>)])
+    .answers(&[Success::json(200, "The account", named::<AdminUserDetail>)])
     .problems(&[p::NOT_FOUND]),
     Route::new(
         Method::POST,
@@ -149,7 +149,7 @@ pub(crate) static ROUTES: &[Route] = &[
     .describe("Needs the global permission `internal.users.write`.")
     .access(Access::Signed)
     .input(Input::OptionalJson(named::<LockRequest>))
-    .answers(&[Ok2xx::json(200, "Locked", named::<AdminUser>)])
+    .answers(&[Success::json(200, "Locked", named::<AdminUser>)])
     .problems(&[p::NOT_FOUND]),
     Route::new(
         Method::POST,
@@ -160,7 +160,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .describe("Needs the global permission `internal.users.write`.")
     .access(Access::Signed)
-    .answers(&[Ok2xx::json(200, "Unlocked", named::<AdminUser>)])
+    .answers(&[Success::json(200, "Unlocked", named::<AdminUser>)])
     .problems(&[p::NOT_FOUND]),
     Route::new(
         Method::POST,
@@ -171,7 +171,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .describe("Needs the global permission `internal.users.write`.")
     .access(Access::Signed)
-    .answers(&[Ok2xx::json(200, "Deactivated", named::<AdminUser>)])
+    .answers(&[Success::json(200, "Deactivated", named::<AdminUser>)])
     .problems(&[p::NOT_FOUND, p::VALIDATION_FAILED]),
     Route::new(
         Method::POST,
@@ -182,7 +182,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .describe("Needs the global permission `internal.users.write`.")
     .access(Access::Signed)
-    .answers(&[Ok2xx::json(200, "Reactivated", named::<AdminUser>)])
+    .answers(&[Success::json(200, "Reactivated", named::<AdminUser>)])
     .problems(&[p::NOT_FOUND]),
     Route::new(
         Method::POST,
@@ -193,7 +193,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .describe("Needs the global permission `internal.users.write`.")
     .access(Access::Signed)
-    .answers(&[Ok2xx::json(200, "Done", named::<AdminUser>)])
+    .answers(&[Success::json(200, "Done", named::<AdminUser>)])
     .problems(&[p::NOT_FOUND]),
     Route::new(
         Method::PUT,
@@ -205,7 +205,7 @@ pub(crate) static ROUTES: &[Route] = &[
     .describe("Needs the global permission `internal.roles.assign`.")
     .access(Access::Signed)
     .input(Input::Json(named::<RolesRequest>))
-    .answers(&[Ok2xx::json(200, "The account", named::<AdminUser>)])
+    .answers(&[Success::json(200, "The account", named::<AdminUser>)])
     .problems(&[p::NOT_FOUND]),
     Route::new(
         Method::GET,
@@ -216,7 +216,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .describe("Needs the global permission `internal.users.read`.")
     .access(Access::Signed)
-    .answers(&[Ok2xx::json(200, "Sessions", inline::<Vec<SessionView>>)])
+    .answers(&[Success::json(200, "Sessions", inline::<Vec<SessionView>>)])
     .problems(&[p::NOT_FOUND]),
     Route::new(
         Method::DELETE,
@@ -227,7 +227,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .describe("Needs the global permission `internal.users.write`.")
     .access(Access::Signed)
-    .answers(&[Ok2xx::json(200, "How many ended", named::<Revoked>)])
+    .answers(&[Success::json(200, "How many ended", named::<Revoked>)])
     .problems(&[p::NOT_FOUND]),
     Route::new(
         Method::DELETE,
@@ -238,7 +238,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .describe("Needs the global permission `internal.users.write`.")
     .access(Access::Signed)
-    .answers(&[Ok2xx::empty(204, "Revoked")])
+    .answers(&[Success::empty(204, "Revoked")])
     .problems(&[p::NOT_FOUND]),
     Route::new(
         Method::GET,
@@ -250,7 +250,7 @@ pub(crate) static ROUTES: &[Route] = &[
     .describe("Needs the global permission `internal.audit.read`.")
     .access(Access::Signed)
     .query(inline::<AuditQuery>)
-    .answers(&[Ok2xx::json(200, "One page", inline::<Page<AuditRecord>>)])
+    .answers(&[Success::json(200, "One page", inline::<Page<AuditRecord>>)])
     .problems(&[p::VALIDATION_FAILED]),
 ];
 

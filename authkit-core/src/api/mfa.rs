@@ -10,7 +10,7 @@ use super::cookies::TokenBody;
 use super::input::JsonBody;
 use super::openapi as p;
 use super::problem::Failure;
-use super::routes::{Access, Answer, Endpoint, Input, Route, named};
+use super::routes::{Access, Endpoint, Input, Route, Success, named};
 use crate::mfa::MfaMethod;
 use crate::service::{TotpDisable, TotpSetup};
 
@@ -123,7 +123,7 @@ pub(crate) static ROUTES: &[Route] = &[
          (each new code replaces the previous one)",
     )
     .input(Input::Json(named::<ChallengeRequest>))
-    .answers(&[Answer::json(
+    .answers(&[Success::json(
         202,
         "Code sent",
         named::<super::account::Accepted>,
@@ -141,7 +141,7 @@ pub(crate) static ROUTES: &[Route] = &[
          locks the account.",
     )
     .input(Input::Json(named::<VerifyRequest>))
-    .answers(&[Answer::json(
+    .answers(&[Success::json(
         200,
         "Signed in (cookies too in cookie mode)",
         named::<TokenBody<'static>>,
@@ -155,7 +155,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Start (or restart) a TOTP enrolment; pending until /mfa/totp/enable",
     )
     .access(Access::Signed)
-    .answers(&[Answer::json(
+    .answers(&[Success::json(
         200,
         "The secret to add to an authenticator app",
         named::<TotpSetup>,
@@ -170,7 +170,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .access(Access::Signed)
     .input(Input::Json(named::<CodeRequest>))
-    .answers(&[Answer::json(
+    .answers(&[Success::json(
         200,
         "TOTP on; the backup codes, shown once",
         named::<BackupCodes<'static>>,
@@ -185,7 +185,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .access(Access::Signed)
     .input(Input::Json(named::<DisableRequest>))
-    .answers(&[Answer::empty(204, "TOTP off")])
+    .answers(&[Success::empty(204, "TOTP off")])
     .problems(&[p::FEATURE_DISABLED]),
     Route::new(
         Method::POST,
@@ -195,7 +195,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Replace the backup codes (TOTP must be on)",
     )
     .access(Access::Signed)
-    .answers(&[Answer::json(
+    .answers(&[Success::json(
         200,
         "The new backup codes, shown once; earlier ones stop working",
         named::<BackupCodes<'static>>,
@@ -210,7 +210,7 @@ pub(crate) static ROUTES: &[Route] = &[
          mfa_enrollment_required login answer",
     )
     .input(Input::Json(named::<EnrollRequest>))
-    .answers(&[Answer::json(
+    .answers(&[Success::json(
         200,
         "The secret to add to an authenticator app",
         named::<TotpSetup>,
@@ -224,7 +224,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Confirm the demanded enrolment with a current code and sign in",
     )
     .input(Input::Json(named::<EnrollEnableRequest>))
-    .answers(&[Answer::json(
+    .answers(&[Success::json(
         200,
         "Signed in (cookies too in cookie mode), with the backup codes, shown once",
         named::<Enrolled<'static>>,

@@ -35,7 +35,7 @@ use super::account::LoginAnswer;
 use super::cookies;
 use super::openapi as p;
 use super::problem::{Failure, json as render, no_content};
-use super::routes::{Access, Answer as Ok2xx, Endpoint, Input, Route, inline, named};
+use super::routes::{Access, Endpoint, Input, Route, Success, inline, named};
 use crate::audit::RequestMeta;
 use crate::error::AuthError;
 use crate::service::{IdentityList, LoginOutcome, OAuthCallback, OAuthResult};
@@ -121,7 +121,7 @@ pub(crate) static ROUTES: &[Route] = &[
          __Host-authkit_oauth that the callback requires.",
     )
     .query(inline::<StartQuery>)
-    .answers(&[Ok2xx::empty(
+    .answers(&[Success::empty(
         302,
         "To the provider's authorization endpoint",
     )])
@@ -149,12 +149,12 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .query(inline::<CallbackQuery>)
     .answers(&[
-        Ok2xx::json(
+        Success::json(
             200,
             "Signed in (token pair, or an MFA challenge), or, for a link, the identity",
             callback_answer,
         ),
-        Ok2xx::empty(
+        Success::empty(
             302,
             "Cookie mode: to redirect_to with the session cookies set (an MFA challenge \
              travels in the URL fragment)",
@@ -177,7 +177,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "The account's linked identities",
     )
     .access(Access::Signed)
-    .answers(&[Ok2xx::json(
+    .answers(&[Success::json(
         200,
         "Identities, oldest first",
         named::<IdentityList>,
@@ -196,7 +196,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .access(Access::Signed)
     .input(Input::Json(named::<LinkRequest>))
-    .answers(&[Ok2xx::json(
+    .answers(&[Success::json(
         200,
         "Send the browser to authorization_url",
         named::<LinkStarted>,
@@ -211,7 +211,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .access(Access::Signed)
     .input(Input::Json(named::<UnlinkRequest>))
-    .answers(&[Ok2xx::empty(204, "Unlinked")])
+    .answers(&[Success::empty(204, "Unlinked")])
     .problems(&[p::NOT_FOUND, p::LAST_SIGN_IN_METHOD]),
 ];
 

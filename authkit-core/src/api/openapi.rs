@@ -24,7 +24,7 @@ use utoipa::openapi::{
 
 use super::cookies::ACCESS_COOKIE;
 use super::problem::{PROBLEM_JSON, ProblemBody};
-use super::routes::{Access, Answer, Endpoint, Input, Problem, Route, SchemaFn, named};
+use super::routes::{Access, Endpoint, Input, Problem, Route, SchemaFn, Success, named};
 
 /// `malformed_request`.
 pub(crate) const BAD_REQUEST: Problem = Problem {
@@ -160,7 +160,7 @@ pub(crate) static ROUTES: &[Route] = &[Route::new(
     "meta",
     "This document",
 )
-.answers(&[Answer::json(200, "OpenAPI 3.1", any_object)])];
+.answers(&[Success::json(200, "OpenAPI 3.1", any_object)])];
 
 /// A JSON object of any shape.
 fn any_object(_: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {

@@ -13,7 +13,7 @@ use super::Api;
 use super::handlers::Answer;
 use super::openapi as p;
 use super::problem::{json as render, no_content};
-use super::routes::{Access, Answer as Ok2xx, Endpoint, Input, OrgRoute, Route, inline, named};
+use super::routes::{Access, Endpoint, Input, OrgRoute, Route, Success, inline, named};
 use crate::audit::RequestMeta;
 use crate::error::AuthError;
 use crate::org::{InviteView, Member};
@@ -78,7 +78,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .access(Access::Signed)
     .input(Input::Json(named::<CreateOrg>))
-    .answers(&[Ok2xx::json(201, "Created", named::<MyOrg>)])
+    .answers(&[Success::json(201, "Created", named::<MyOrg>)])
     .problems(&[p::LAST_OWNER]),
     Route::new(
         Method::GET,
@@ -88,7 +88,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "The caller's organisations with the caller's role",
     )
     .access(Access::Signed)
-    .answers(&[Ok2xx::json(200, "By slug", inline::<Vec<MyOrg>>)]),
+    .answers(&[Success::json(200, "By slug", inline::<Vec<MyOrg>>)]),
     Route::new(
         Method::GET,
         "/orgs/{slug}",
@@ -98,7 +98,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .describe("Needs the organisation permission `org.view`; a non-member gets 404.")
     .access(Access::Signed)
-    .answers(&[Ok2xx::json(200, "The organisation", named::<MyOrg>)])
+    .answers(&[Success::json(200, "The organisation", named::<MyOrg>)])
     .problems(&[p::NOT_FOUND]),
     Route::new(
         Method::PATCH,
@@ -110,7 +110,7 @@ pub(crate) static ROUTES: &[Route] = &[
     .describe("Needs the organisation permission `org.update`.")
     .access(Access::Signed)
     .input(Input::Json(named::<RenameOrg>))
-    .answers(&[Ok2xx::json(200, "Renamed", named::<MyOrg>)])
+    .answers(&[Success::json(200, "Renamed", named::<MyOrg>)])
     .problems(&[p::NOT_FOUND]),
     Route::new(
         Method::POST,
@@ -120,7 +120,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Leave an organisation (not as its last OWNER)",
     )
     .access(Access::Signed)
-    .answers(&[Ok2xx::empty(204, "Left")])
+    .answers(&[Success::empty(204, "Left")])
     .problems(&[p::NOT_FOUND, p::LAST_OWNER]),
     Route::new(
         Method::GET,
@@ -131,7 +131,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .describe("Needs the organisation permission `member.view`.")
     .access(Access::Signed)
-    .answers(&[Ok2xx::json(200, "Members", inline::<Vec<Member>>)])
+    .answers(&[Success::json(200, "Members", inline::<Vec<Member>>)])
     .problems(&[p::NOT_FOUND]),
     Route::new(
         Method::PATCH,
@@ -145,7 +145,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .access(Access::Signed)
     .input(Input::Json(named::<RoleRequest>))
-    .answers(&[Ok2xx::json(200, "The member", named::<Member>)])
+    .answers(&[Success::json(200, "The member", named::<Member>)])
     .problems(&[p::NOT_FOUND, p::LAST_OWNER]),
     Route::new(
         Method::DELETE,
@@ -158,7 +158,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Needs the organisation permission `member.remove`; only an OWNER removes an OWNER;          the last OWNER cannot be removed (409 `last_owner`).",
     )
     .access(Access::Signed)
-    .answers(&[Ok2xx::empty(204, "Removed")])
+    .answers(&[Success::empty(204, "Removed")])
     .problems(&[p::NOT_FOUND, p::LAST_OWNER]),
     Route::new(
         Method::POST,
@@ -172,7 +172,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .access(Access::Signed)
     .input(Input::Json(named::<InviteRequest>))
-    .answers(&[Ok2xx::json(201, "Invitation sent", named::<InviteView>)])
+    .answers(&[Success::json(201, "Invitation sent", named::<InviteView>)])
     .problems(&[p::NOT_FOUND, p::LAST_OWNER]),
     Route::new(
         Method::GET,
@@ -183,7 +183,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .describe("Needs the organisation permission `member.invite`.")
     .access(Access::Signed)
-    .answers(&[Ok2xx::json(200, "Invitations", inline::<Vec<InviteView>>)])
+    .answers(&[Success::json(200, "Invitations", inline::<Vec<InviteView>>)])
     .problems(&[p::NOT_FOUND]),
     Route::new(
         Method::DELETE,
@@ -194,7 +194,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .describe("Needs the organisation permission `member.invite`.")
     .access(Access::Signed)
-    .answers(&[Ok2xx::empty(204, "Withdrawn")])
+    .answers(&[Success::empty(204, "Withdrawn")])
     .problems(&[p::NOT_FOUND]),
     Route::new(
         Method::POST,
@@ -208,7 +208,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .access(Access::Signed)
     .input(Input::Json(named::<AcceptRequest>))
-    .answers(&[Ok2xx::json(200, "Joined", named::<Joined>)])
+    .answers(&[Success::json(200, "Joined", named::<Joined>)])
     .problems(&[p::LAST_OWNER]),
 ];
 

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::account::{Accepted, UserAnswer};
-use super::routes::{Access, Answer, Endpoint, Input, Route, named};
+use super::routes::{Access, Endpoint, Input, Route, Success, named};
 
 /// `POST /phone/verify/start`.
 #[derive(Deserialize, ToSchema)]
@@ -33,7 +33,7 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .access(Access::Signed)
     .input(Input::Json(named::<PhoneRequest>))
-    .answers(&[Answer::json(202, "Code sent", named::<Accepted>)]),
+    .answers(&[Success::json(202, "Code sent", named::<Accepted>)]),
     Route::new(
         Method::POST,
         "/phone/verify/confirm",
@@ -43,5 +43,5 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .access(Access::Signed)
     .input(Input::Json(named::<PhoneCode>))
-    .answers(&[Answer::json(200, "Phone verified", named::<UserAnswer>)]),
+    .answers(&[Success::json(200, "Phone verified", named::<UserAnswer>)]),
 ];

@@ -163,7 +163,7 @@ impl Route {
     }
 
     /// The successful answers.
-    pub(crate) const fn answers(mut self, answers: &'static [Answer]) -> Self {
+    pub(crate) const fn answers(mut self, answers: &'static [Success]) -> Self {
         self.doc.answers = answers;
         self
     }
@@ -192,7 +192,7 @@ pub(crate) struct RouteDoc {
     /// Its query parameters.
     pub(crate) query: Option<SchemaFn>,
     /// Its successful answers.
-    pub(crate) answers: &'static [Answer],
+    pub(crate) answers: &'static [Success],
     /// Its own errors.
     pub(crate) problems: &'static [Problem],
 }
@@ -228,7 +228,7 @@ pub(crate) enum Input {
 
 /// A successful answer of a route.
 #[derive(Debug)]
-pub(crate) struct Answer {
+pub(crate) struct Success {
     /// Its status.
     pub(crate) status: u16,
     /// What it means.
@@ -237,7 +237,7 @@ pub(crate) struct Answer {
     pub(crate) body: Option<SchemaFn>,
 }
 
-impl Answer {
+impl Success {
     /// An answer with a JSON body of `body`'s schema.
     pub(crate) const fn json(status: u16, description: &'static str, body: SchemaFn) -> Self {
         Self {
