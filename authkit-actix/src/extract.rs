@@ -7,7 +7,9 @@ use std::marker::PhantomData;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use authkit_core::api::{Authentication, ORG_SLUG_PARAM, Permission, error_response};
+use authkit_core::api::{
+    Authentication, ORG_SLUG_PARAM, Permission, error_response, status_and_title,
+};
 use authkit_core::principal::OrgGrant;
 use authkit_core::{AuthError, Principal};
 
@@ -30,7 +32,8 @@ impl From<AuthError> for ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(status_and_title(&self.0).0.as_u16())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -163,5 +166,5 @@ fn with_authentication<T>(
 /// [`AuthMiddleware`](crate::AuthMiddleware): a wiring bug of the host
 /// app, answered 500 and logged.
 pub(crate) fn missing_middleware() -> AuthError {
-    AuthError::internal("authkit_actix::AuthMiddleware does not wrap this route")
+    AuthError::internal_msg("authkit_actix::AuthMiddleware does not wrap this route")
 }

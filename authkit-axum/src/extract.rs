@@ -157,5 +157,5 @@ fn authentication(parts: &Parts) -> Result<&Authentication, ApiError> {
 /// A route uses authentication without [`AuthLayer`](crate::AuthLayer):
 /// a wiring bug of the host app, answered 500 and logged.
 pub(crate) fn missing_layer() -> AuthError {
-    AuthError::internal("authkit_axum::AuthLayer is not applied to this route")
+    AuthError::internal_msg("authkit_axum::AuthLayer is not applied to this route")
 }

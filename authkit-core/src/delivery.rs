@@ -173,7 +173,10 @@ impl<M: Clone + Send + 'static> Queue<M> {
             Err(mpsc::error::TrySendError::Full(_)) => {
                 telemetry::delivery_failure(channel.failures, "queue_full");
                 tracing::warn!(recipient, "{} queue full; message dropped", channel.name);
-                Err(AuthError::Internal(format!("{} queue full", channel.name)))
+                Err(AuthError::internal_msg(format!(
+                    "{} queue full",
+                    channel.name
+                )))
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(self.gone()),
         }
@@ -191,7 +194,7 @@ impl<M: Clone + Send + 'static> Queue<M> {
     }
 
     fn gone(&self) -> AuthError {
-        AuthError::Internal(format!("{} queue closed", self.channel.name))
+        AuthError::internal_msg(format!("{} queue closed", self.channel.name))
     }
 }
 
@@ -255,7 +258,7 @@ impl<M: Clone + Send + 'static> Worker<M> {
                 tracing::error!(
                     recipient,
                     attempts,
-                    error = %err,
+                    error = %err.report(),
                     "{name} delivery failed; given up"
                 );
                 return;
@@ -266,7 +269,7 @@ impl<M: Clone + Send + 'static> Worker<M> {
                 recipient,
                 attempt,
                 retry_in_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
-                error = %err,
+                error = %err.report(),
                 "{name} delivery failed; will retry"
             );
             tokio::time::sleep(pause).await;

@@ -1,5 +1,33 @@
-//! The one error type of authkit and its stable machine codes.
+//! The one error type of authkit, its stable machine codes, and the causes
+//! it keeps.
+//!
+//! [`AuthError`] says *what* failed, in the domain's terms, with a stable
+//! [`code`](AuthError::code). When a failure has an underlying error (a
+//! database error, an I/O error, a JSON error), that error is kept whole,
+//! not turned into a string: it is the [`source`](Error::source), so a
+//! host can downcast it.
+//!
+//! ```
+//! use std::error::Error as _;
+//! use std::io::{Error as IoError, ErrorKind};
+//! use authkit_core::AuthError;
+//!
+//! let err = AuthError::store_unavailable(IoError::new(ErrorKind::ConnectionRefused, "refused"));
+//! assert_eq!(err.code(), "store_unavailable");
+//! let io = err.source().and_then(|source| source.downcast_ref::<IoError>());
+//! assert_eq!(io.map(IoError::kind), Some(ErrorKind::ConnectionRefused));
+//! assert_eq!(err.report().to_string(), "store unavailable: refused");
+//! ```
+//!
+//! How an error answers over HTTP (status, title, the problem+json body)
+//! is the api layer's mapping, not the error's: see
+//! [`api::status_and_title`](crate::api::status_and_title) and
+//! [`api::error_response`](crate::api::error_response).
 
+use std::borrow::Cow;
+use std::error::Error;
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -33,131 +61,114 @@ impl FieldError {
 
 /// Every way an authkit operation can fail.
 ///
-/// Each variant has a stable [`code`](AuthError::code) and an HTTP
-/// [`status`](AuthError::status) hint. No variant carries a secret: tokens,
-/// codes and passwords never end up in an error, so errors can be logged.
-#[derive(Debug, Clone, thiserror::Error)]
+/// Each variant has a stable [`code`](AuthError::code), the machine code of
+/// the API's problem bodies. No variant carries a secret: tokens, codes and
+/// passwords never end up in an error, so errors can be logged.
+///
+/// `Display` names the failure (and its context message, if any); the
+/// underlying error of [`Store`](AuthError::Store),
+/// [`StoreUnavailable`](AuthError::StoreUnavailable) and
+/// [`Internal`](AuthError::Internal) is the [`source`](Error::source),
+/// kept whole so a host can downcast it. [`report`](AuthError::report)
+/// writes the whole chain on one line, for logs. The error is `Clone`:
+/// causes are shared behind an `Arc`.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum AuthError {
     /// Input failed validation; one entry per failed rule.
-    #[error("validation failed")]
     Validation(Vec<FieldError>),
     /// A new password failed the password policy; one entry per failed rule.
-    #[error("password too weak")]
     PasswordTooWeak(Vec<FieldError>),
     /// The email address already belongs to an account.
-    #[error("email already registered")]
     EmailTaken,
     /// Wrong email or password (deliberately not saying which).
-    #[error("invalid credentials")]
     InvalidCredentials,
     /// The account must verify its email address first.
-    #[error("email not verified")]
     EmailNotVerified,
     /// Too many failed logins; the account is locked until the given time.
-    #[error("account locked")]
     AccountLocked {
         /// When the lock ends, if it is temporary.
         until: Option<DateTime<Utc>>,
     },
     /// The account has been deactivated.
-    #[error("account inactive")]
     AccountInactive,
     /// A token (access, refresh, one-time) is malformed, forged, unknown,
     /// used or revoked.
-    #[error("token invalid")]
     TokenInvalid,
     /// A token was genuine but has expired.
-    #[error("token expired")]
     TokenExpired,
     /// A refresh token that was already rotated was presented again; the
     /// whole session has been revoked.
-    #[error("refresh token reused")]
     RefreshTokenReused,
     /// A one-time code (email, SMS, TOTP, backup) was wrong.
-    #[error("invalid code")]
     MfaInvalidCode,
     /// The password must be changed before the account can be used.
-    #[error("password change required")]
     PasswordChangeRequired,
     /// The principal lacks the permission the operation needs.
-    #[error("forbidden")]
     Forbidden,
     /// The resource does not exist (or is not visible to the caller).
-    #[error("not found")]
     NotFound,
     /// Too many requests; retry after the given delay.
-    #[error("rate limited")]
     RateLimited {
         /// How long the caller must wait before the next attempt.
         retry_after: Duration,
     },
     /// The organisation slug is in use.
-    #[error("slug taken")]
     SlugTaken,
     /// The account is already a member of the organisation.
-    #[error("already a member")]
     AlreadyMember,
     /// The change would leave the organisation without an owner.
-    #[error("last owner")]
     LastOwner,
     /// The invitation was sent to another email address than the
     /// accepting account's.
-    #[error("invitation for another email")]
     InviteEmailMismatch,
     /// Self-service registration is disabled.
-    #[error("registration closed")]
     RegistrationClosed,
     /// The feature is turned off in the configuration (e.g. MFA routes
     /// with `AUTHKIT_ENABLE_MFA` off).
-    #[error("feature disabled")]
     FeatureDisabled,
     /// A social sign-in's `state` is missing, forged, expired, already
     /// used, for another provider, or from another browser.
-    #[error("invalid sign-in state")]
     OAuthStateInvalid,
     /// The identity provider refused the sign-in (the user declined, or
     /// the provider answered the callback with an error).
-    #[error("sign-in denied by the provider")]
     OAuthDenied,
     /// The identity provider could not be reached, timed out, or answered
     /// something unusable; the message is for logs only (it never holds a
     /// code or token).
-    #[error("identity provider error: {0}")]
     OAuthProviderError(String),
     /// The provider's ID token failed verification (signature, `iss`,
     /// `aud`, `nonce`, expiry).
-    #[error("invalid ID token")]
     OAuthTokenInvalid,
     /// The provider reported no email address, and the account cannot be
     /// created or matched without one.
-    #[error("provider reported no email")]
     OAuthEmailMissing,
     /// A local account has the provider's email address, but the provider
     /// or the account has not verified it, so the identity is not linked.
-    #[error("account exists with an unverified email")]
     AccountExistsUnverified,
     /// The identity is linked to another account, or the account already
     /// has an identity of this provider.
-    #[error("identity already linked")]
     IdentityTaken,
     /// Unlinking would leave the account with no way to sign in.
-    #[error("last sign-in method")]
     LastSignInMethod,
     /// The server sheds load: too many requests already wait for the same
     /// scarce resource (the password-hash threads), so this one is refused
     /// at once, without doing the work; retry after the given delay.
-    #[error("server busy")]
     ServerBusy {
         /// How long the caller should wait before the next attempt.
         retry_after: Duration,
     },
-    /// The store (database) could not be reached or timed out.
-    #[error("store unavailable")]
-    StoreUnavailable(String),
-    /// A bug or an unexpected failure; the message is for logs only.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// The store (database, cache) could not be reached or timed out; the
+    /// driver's error is the [`source`](Error::source).
+    StoreUnavailable(Cause),
+    /// The store answered an error other than an outage (a constraint the
+    /// schema enforces, a value that does not decode, a failed migration);
+    /// the driver's error is the [`source`](Error::source).
+    Store(Cause),
+    /// A bug, a misconfiguration or an unexpected failure; the message and
+    /// the [`source`](Error::source) are for logs only, never shown to
+    /// clients.
+    Internal(Cause),
 }
 
 impl AuthError {
@@ -195,75 +206,7 @@ impl AuthError {
             Self::LastSignInMethod => "last_sign_in_method",
             Self::ServerBusy { .. } => "server_busy",
             Self::StoreUnavailable(_) => "store_unavailable",
-            Self::Internal(_) => "internal",
-        }
-    }
-
-    /// The HTTP status this error maps to.
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::Validation(_) | Self::PasswordTooWeak(_) => 422,
-            Self::EmailTaken | Self::SlugTaken | Self::AlreadyMember | Self::LastOwner => 409,
-            Self::InvalidCredentials
-            | Self::TokenInvalid
-            | Self::TokenExpired
-            | Self::RefreshTokenReused
-            | Self::MfaInvalidCode
-            | Self::OAuthTokenInvalid => 401,
-            Self::EmailNotVerified
-            | Self::AccountLocked { .. }
-            | Self::AccountInactive
-            | Self::PasswordChangeRequired
-            | Self::Forbidden
-            | Self::InviteEmailMismatch
-            | Self::RegistrationClosed
-            | Self::OAuthDenied
-            | Self::OAuthEmailMissing => 403,
-            Self::OAuthStateInvalid => 400,
-            Self::AccountExistsUnverified | Self::IdentityTaken | Self::LastSignInMethod => 409,
-            Self::OAuthProviderError(_) => 502,
-            Self::NotFound | Self::FeatureDisabled => 404,
-            Self::RateLimited { .. } => 429,
-            Self::ServerBusy { .. } | Self::StoreUnavailable(_) => 503,
-            Self::Internal(_) => 500,
-        }
-    }
-
-    /// A short human title for the problem body.
-    pub fn title(&self) -> &'static str {
-        match self {
-            Self::Validation(_) => "Validation failed",
-            Self::PasswordTooWeak(_) => "Password too weak",
-            Self::EmailTaken => "Email already registered",
-            Self::InvalidCredentials => "Invalid credentials",
-            Self::EmailNotVerified => "Email not verified",
-            Self::AccountLocked { .. } => "Account locked",
-            Self::AccountInactive => "Account inactive",
-            Self::TokenInvalid => "Invalid token",
-            Self::TokenExpired => "Token expired",
-            Self::RefreshTokenReused => "Refresh token reused",
-            Self::MfaInvalidCode => "Invalid code",
-            Self::PasswordChangeRequired => "Password change required",
-            Self::Forbidden => "Forbidden",
-            Self::NotFound => "Not found",
-            Self::RateLimited { .. } => "Too many requests",
-            Self::SlugTaken => "Slug taken",
-            Self::AlreadyMember => "Already a member",
-            Self::LastOwner => "Last owner",
-            Self::InviteEmailMismatch => "Invitation for another email",
-            Self::RegistrationClosed => "Registration closed",
-            Self::FeatureDisabled => "Feature disabled",
-            Self::OAuthStateInvalid => "Invalid sign-in state",
-            Self::OAuthDenied => "Sign-in denied",
-            Self::OAuthProviderError(_) => "Identity provider error",
-            Self::OAuthTokenInvalid => "Invalid ID token",
-            Self::OAuthEmailMissing => "Email required",
-            Self::AccountExistsUnverified => "Account exists",
-            Self::IdentityTaken => "Identity already linked",
-            Self::LastSignInMethod => "Last sign-in method",
-            Self::ServerBusy { .. } => "Server busy",
-            Self::StoreUnavailable(_) => "Service unavailable",
-            Self::Internal(_) => "Internal error",
+            Self::Store(_) | Self::Internal(_) => "internal",
         }
     }
 
@@ -284,10 +227,181 @@ impl AuthError {
         Self::Validation(vec![FieldError::new(field, code, message)])
     }
 
-    /// Shorthand for an internal error from anything displayable. The text
-    /// is for logs; it is never shown to clients.
-    pub fn internal(err: impl std::fmt::Display) -> Self {
-        Self::Internal(err.to_string())
+    /// An internal error caused by `err`, kept as the source. For logs;
+    /// never shown to clients.
+    pub fn internal(err: impl Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Cause::from_error(err))
+    }
+
+    /// An internal error with a message saying what failed, caused by
+    /// `err`, kept as the source.
+    pub fn internal_with(
+        message: impl Into<Cow<'static, str>>,
+        err: impl Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Internal(Cause::new(message).with_source(err))
+    }
+
+    /// An internal error with only a message (a broken invariant, a
+    /// misconfiguration), for failures that have no underlying error.
+    pub fn internal_msg(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::Internal(Cause::new(message))
+    }
+
+    /// A store error caused by the driver's `err`, kept as the source.
+    pub fn store(err: impl Error + Send + Sync + 'static) -> Self {
+        Self::Store(Cause::from_error(err))
+    }
+
+    /// The store could not be reached or timed out; the driver's `err` is
+    /// kept as the source.
+    pub fn store_unavailable(err: impl Error + Send + Sync + 'static) -> Self {
+        Self::StoreUnavailable(Cause::from_error(err))
+    }
+
+    /// The cause kept by [`Store`](Self::Store),
+    /// [`StoreUnavailable`](Self::StoreUnavailable) and
+    /// [`Internal`](Self::Internal); `None` for the other kinds.
+    pub fn cause(&self) -> Option<&Cause> {
+        match self {
+            Self::Store(cause) | Self::StoreUnavailable(cause) | Self::Internal(cause) => {
+                Some(cause)
+            }
+            _ => None,
+        }
+    }
+
+    /// The error and its chain of sources on one line (`internal error:
+    /// cannot start a hash thread: Resource temporarily unavailable`), for
+    /// logs: `Display` names only this error, so a log line built from it
+    /// alone would lose the database's or the system's own message.
+    pub fn report(&self) -> Report<'_> {
+        Report(self)
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Validation(_) => "validation failed",
+            Self::PasswordTooWeak(_) => "password too weak",
+            Self::EmailTaken => "email already registered",
+            Self::InvalidCredentials => "invalid credentials",
+            Self::EmailNotVerified => "email not verified",
+            Self::AccountLocked { .. } => "account locked",
+            Self::AccountInactive => "account inactive",
+            Self::TokenInvalid => "token invalid",
+            Self::TokenExpired => "token expired",
+            Self::RefreshTokenReused => "refresh token reused",
+            Self::MfaInvalidCode => "invalid code",
+            Self::PasswordChangeRequired => "password change required",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not found",
+            Self::RateLimited { .. } => "rate limited",
+            Self::SlugTaken => "slug taken",
+            Self::AlreadyMember => "already a member",
+            Self::LastOwner => "last owner",
+            Self::InviteEmailMismatch => "invitation for another email",
+            Self::RegistrationClosed => "registration closed",
+            Self::FeatureDisabled => "feature disabled",
+            Self::OAuthStateInvalid => "invalid sign-in state",
+            Self::OAuthDenied => "sign-in denied by the provider",
+            Self::OAuthProviderError(_) => "identity provider error",
+            Self::OAuthTokenInvalid => "invalid ID token",
+            Self::OAuthEmailMissing => "provider reported no email",
+            Self::AccountExistsUnverified => "account exists with an unverified email",
+            Self::IdentityTaken => "identity already linked",
+            Self::LastSignInMethod => "last sign-in method",
+            Self::ServerBusy { .. } => "server busy",
+            Self::StoreUnavailable(_) => "store unavailable",
+            Self::Store(_) => "store error",
+            Self::Internal(_) => "internal error",
+        })?;
+        match self {
+            Self::OAuthProviderError(message) => write!(f, ": {message}"),
+            Self::Store(cause) | Self::StoreUnavailable(cause) | Self::Internal(cause) => {
+                match cause.message() {
+                    Some(message) => write!(f, ": {message}"),
+                    None => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Error for AuthError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.cause()
+            .and_then(|cause| cause.source())
+            .map(|err| err as _)
+    }
+}
+
+/// What lies behind a store or internal failure: a message for logs (what
+/// authkit was doing) and the underlying error, kept whole so a host can
+/// reach it through [`Error::source`] and downcast it. Shared behind an
+/// `Arc`, so [`AuthError`] stays `Clone`.
+#[derive(Debug, Clone)]
+pub struct Cause {
+    message: Option<Cow<'static, str>>,
+    source: Option<Arc<dyn Error + Send + Sync + 'static>>,
+}
+
+impl Cause {
+    /// A cause described by a message only.
+    pub fn new(message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            message: Some(message.into()),
+            source: None,
+        }
+    }
+
+    /// A cause that is `err` itself.
+    pub fn from_error(err: impl Error + Send + Sync + 'static) -> Self {
+        Self {
+            message: None,
+            source: Some(Arc::new(err)),
+        }
+    }
+
+    /// This cause, with `err` as its underlying error.
+    #[must_use]
+    pub fn with_source(mut self, err: impl Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(err));
+        self
+    }
+
+    /// What authkit was doing when it failed, if it said.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The underlying error, if there is one.
+    pub fn source(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
+
+    /// The underlying error as an `E`, if it is one.
+    pub fn downcast_ref<E: Error + 'static>(&self) -> Option<&E> {
+        self.source()?.downcast_ref::<E>()
+    }
+}
+
+/// An [`AuthError`] with its chain of sources, displayed as `a: b: c`;
+/// made by [`AuthError::report`].
+#[derive(Debug, Clone, Copy)]
+pub struct Report<'a>(&'a AuthError);
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(err) = next {
+            write!(f, ": {err}")?;
+            next = err.source();
+        }
+        Ok(())
     }
 }
 
@@ -296,81 +410,118 @@ pub type AuthResult<T> = Result<T, AuthError>;
 
 #[cfg(test)]
 mod tests {
+    use std::io;
+
     use super::*;
 
-    #[test]
-    fn every_code_has_the_documented_status() {
-        let cases = [
-            (AuthError::Validation(vec![]), "validation_failed", 422),
-            (AuthError::PasswordTooWeak(vec![]), "password_too_weak", 422),
-            (AuthError::EmailTaken, "email_taken", 409),
-            (AuthError::InvalidCredentials, "invalid_credentials", 401),
-            (AuthError::EmailNotVerified, "email_not_verified", 403),
-            (
-                AuthError::AccountLocked { until: None },
-                "account_locked",
-                403,
-            ),
-            (AuthError::AccountInactive, "account_inactive", 403),
-            (AuthError::TokenInvalid, "token_invalid", 401),
-            (AuthError::TokenExpired, "token_expired", 401),
-            (AuthError::RefreshTokenReused, "refresh_token_reused", 401),
-            (AuthError::MfaInvalidCode, "mfa_invalid_code", 401),
+    /// One value of every kind, with the code it has always had.
+    fn every_kind() -> Vec<(AuthError, &'static str)> {
+        let second = Duration::from_secs(1);
+        vec![
+            (AuthError::Validation(vec![]), "validation_failed"),
+            (AuthError::PasswordTooWeak(vec![]), "password_too_weak"),
+            (AuthError::EmailTaken, "email_taken"),
+            (AuthError::InvalidCredentials, "invalid_credentials"),
+            (AuthError::EmailNotVerified, "email_not_verified"),
+            (AuthError::AccountLocked { until: None }, "account_locked"),
+            (AuthError::AccountInactive, "account_inactive"),
+            (AuthError::TokenInvalid, "token_invalid"),
+            (AuthError::TokenExpired, "token_expired"),
+            (AuthError::RefreshTokenReused, "refresh_token_reused"),
+            (AuthError::MfaInvalidCode, "mfa_invalid_code"),
             (
                 AuthError::PasswordChangeRequired,
                 "password_change_required",
-                403,
             ),
-            (AuthError::Forbidden, "forbidden", 403),
-            (AuthError::NotFound, "not_found", 404),
+            (AuthError::Forbidden, "forbidden"),
+            (AuthError::NotFound, "not_found"),
             (
                 AuthError::RateLimited {
-                    retry_after: Duration::from_secs(1),
+                    retry_after: second,
                 },
                 "rate_limited",
-                429,
             ),
-            (AuthError::RegistrationClosed, "registration_closed", 403),
-            (AuthError::SlugTaken, "slug_taken", 409),
-            (AuthError::AlreadyMember, "already_member", 409),
-            (AuthError::LastOwner, "last_owner", 409),
-            (AuthError::InviteEmailMismatch, "invite_email_mismatch", 403),
-            (AuthError::FeatureDisabled, "feature_disabled", 404),
-            (AuthError::OAuthStateInvalid, "oauth_state_invalid", 400),
-            (AuthError::OAuthDenied, "oauth_denied", 403),
+            (AuthError::SlugTaken, "slug_taken"),
+            (AuthError::AlreadyMember, "already_member"),
+            (AuthError::LastOwner, "last_owner"),
+            (AuthError::InviteEmailMismatch, "invite_email_mismatch"),
+            (AuthError::RegistrationClosed, "registration_closed"),
+            (AuthError::FeatureDisabled, "feature_disabled"),
+            (AuthError::OAuthStateInvalid, "oauth_state_invalid"),
+            (AuthError::OAuthDenied, "oauth_denied"),
             (
                 AuthError::OAuthProviderError("timeout".into()),
                 "oauth_provider_error",
-                502,
             ),
-            (AuthError::OAuthTokenInvalid, "oauth_token_invalid", 401),
-            (AuthError::OAuthEmailMissing, "oauth_email_missing", 403),
+            (AuthError::OAuthTokenInvalid, "oauth_token_invalid"),
+            (AuthError::OAuthEmailMissing, "oauth_email_missing"),
             (
                 AuthError::AccountExistsUnverified,
                 "account_exists_unverified",
-                409,
             ),
-            (AuthError::IdentityTaken, "identity_taken", 409),
-            (AuthError::LastSignInMethod, "last_sign_in_method", 409),
+            (AuthError::IdentityTaken, "identity_taken"),
+            (AuthError::LastSignInMethod, "last_sign_in_method"),
             (
                 AuthError::ServerBusy {
-                    retry_after: Duration::from_secs(1),
+                    retry_after: second,
                 },
                 "server_busy",
-                503,
             ),
             (
-                AuthError::StoreUnavailable("down".into()),
+                AuthError::store_unavailable(io::Error::from(io::ErrorKind::TimedOut)),
                 "store_unavailable",
-                503,
             ),
-            (AuthError::Internal("bug".into()), "internal", 500),
-        ];
-        for (err, code, status) in cases {
-            assert_eq!(err.code(), code);
-            assert_eq!(err.status(), status, "{code}");
-            assert!(!err.title().is_empty());
+            (
+                AuthError::store(io::Error::other("duplicate key")),
+                "internal",
+            ),
+            (AuthError::internal_msg("bug"), "internal"),
+        ]
+    }
+
+    #[test]
+    fn every_kind_keeps_its_code() {
+        for (err, code) in every_kind() {
+            assert_eq!(err.code(), code, "{err}");
         }
+    }
+
+    #[test]
+    fn a_store_error_is_reachable_through_source() {
+        let err = AuthError::store(io::Error::new(io::ErrorKind::InvalidData, "bad row"));
+        let source = err.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(
+            source.map(io::Error::kind),
+            Some(io::ErrorKind::InvalidData)
+        );
+        assert_eq!(err.to_string(), "store error");
+        assert_eq!(err.report().to_string(), "store error: bad row");
+
+        let unavailable = AuthError::store_unavailable(io::Error::from(io::ErrorKind::TimedOut));
+        let copy = unavailable.clone();
+        let cause = copy.cause().and_then(Cause::downcast_ref::<io::Error>);
+        assert_eq!(cause.map(io::Error::kind), Some(io::ErrorKind::TimedOut));
+    }
+
+    #[test]
+    fn internal_errors_keep_their_message_and_source() {
+        let plain = AuthError::internal_msg("no signing key");
+        assert!(plain.source().is_none());
+        assert_eq!(plain.to_string(), "internal error: no signing key");
+
+        let json = serde_json::from_str::<u8>("x").map(|_| ()).unwrap_err();
+        let text = json.to_string();
+        let err = AuthError::internal_with("stored payload", json);
+        assert_eq!(err.to_string(), "internal error: stored payload");
+        assert!(err.source().is_some_and(|s| s.is::<serde_json::Error>()));
+        assert_eq!(
+            err.report().to_string(),
+            format!("internal error: stored payload: {text}")
+        );
+
+        let bare = AuthError::internal(io::Error::other("disk full"));
+        assert_eq!(bare.report().to_string(), "internal error: disk full");
+        assert!(AuthError::NotFound.source().is_none());
     }
 
     #[test]

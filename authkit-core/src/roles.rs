@@ -131,13 +131,15 @@ impl RoleMap {
     /// permission name.
     pub fn from_json(text: &str) -> AuthResult<Self> {
         let roles: BTreeMap<String, BTreeSet<String>> = serde_json::from_str(text)
-            .map_err(|e| AuthError::Internal(format!("invalid role map: {e}")))?;
+            .map_err(|e| AuthError::internal_with("invalid role map", e))?;
         for (role, perms) in &roles {
             if !valid_name(role) {
-                return Err(AuthError::Internal(format!("invalid role name {role:?}")));
+                return Err(AuthError::internal_msg(format!(
+                    "invalid role name {role:?}"
+                )));
             }
             if let Some(perm) = perms.iter().find(|p| !valid_name(p)) {
-                return Err(AuthError::Internal(format!(
+                return Err(AuthError::internal_msg(format!(
                     "invalid permission name {perm:?} in role {role}"
                 )));
             }

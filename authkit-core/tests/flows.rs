@@ -1193,7 +1193,7 @@ struct Broken;
 #[async_trait]
 impl Mailer for Broken {
     async fn send(&self, _message: Message) -> Result<(), AuthError> {
-        Err(AuthError::Internal("smtp down".into()))
+        Err(AuthError::internal_msg("smtp down"))
     }
 }
 
@@ -1704,7 +1704,7 @@ async fn background_failures_do_not_reach_the_answer() {
     #[async_trait]
     impl Mailer for FailingMailer {
         async fn send(&self, _: Message) -> AuthResultOf<()> {
-            Err(AuthError::Internal("mail server down".into()))
+            Err(AuthError::internal_msg("mail server down"))
         }
     }
     let config = AuthConfig::builder()

@@ -20,7 +20,7 @@ struct DownMailer;
 #[async_trait]
 impl Mailer for DownMailer {
     async fn send(&self, _message: Message) -> AuthResult<()> {
-        Err(AuthError::Internal("connection refused".into()))
+        Err(AuthError::internal_msg("connection refused"))
     }
 }
 

@@ -939,7 +939,13 @@ async fn with_the_flag_off_mfa_answers_feature_disabled() {
     let p = principal(&h, &pair);
     let err = h.auth.totp_setup(&p, &meta()).await.unwrap_err();
     assert!(matches!(err, AuthError::FeatureDisabled));
-    assert_eq!((err.code(), err.status()), ("feature_disabled", 404));
+    assert_eq!(
+        (
+            err.code(),
+            authkit_core::api::status_and_title(&err).0.as_u16()
+        ),
+        ("feature_disabled", 404)
+    );
     assert!(matches!(
         h.auth.totp_enable(&p, "123456", &meta()).await,
         Err(AuthError::FeatureDisabled)

@@ -4,8 +4,8 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use authkit_core::AuthResult;
 use authkit_core::rate_limit::{self, RateAction, RateLimiter, RateLimits};
+use authkit_core::{AuthError, AuthResult};
 use redis::Script;
 use redis::aio::ConnectionManager;
 use sha2::{Digest, Sha256};
@@ -127,7 +127,7 @@ impl RateLimiter for RedisLimiter {
                 self.outage.record("rate_limit", &err);
                 match self.outage.mode() {
                     FailureMode::Open => Ok(()),
-                    FailureMode::Closed => Err(Outage::unavailable()),
+                    FailureMode::Closed => Err(AuthError::store_unavailable(err)),
                 }
             }
         }

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use authkit_core::AuthError;
+use authkit_core::error::Cause;
 
 use crate::REDIS_ERRORS;
 use crate::settings::FailureMode;
@@ -57,8 +58,9 @@ impl Outage {
         }
     }
 
-    /// The error a closed component answers with.
+    /// The error a closed component answers with when it has no recent
+    /// Redis answer to go on (and so no Redis error at hand to keep).
     pub(crate) fn unavailable() -> AuthError {
-        AuthError::StoreUnavailable("redis unavailable".into())
+        AuthError::StoreUnavailable(Cause::new("redis unavailable"))
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use authkit_core::api::status_and_title;
 use authkit_core::mail::MemoryMailer;
 use authkit_core::rate_limit::{GovernorLimiter, Quota, RateAction, RateLimiter, RateLimits};
 use authkit_core::revocation::RevocationList;
@@ -183,7 +184,12 @@ async fn an_unreachable_redis_fails_open_or_closed_as_configured() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "store_unavailable");
-    assert_eq!(err.status(), 503);
+    assert_eq!(status_and_title(&err).0, 503);
+    let source = std::error::Error::source(&err);
+    assert!(
+        source.is_some_and(|s| s.is::<redis::RedisError>()),
+        "{err:?}"
+    );
     // A disabled action needs no Redis at all.
     let mut limits = RateLimits::default();
     limits.disable(RateAction::LoginPerEmail);
@@ -287,7 +293,7 @@ async fn an_unreachable_revocation_feed_fails_open_or_closed() {
     let feed = RedisRevocations::start(closed.connect().unwrap(), &closed).await;
     let err = feed.check(Uuid::now_v7(), Utc::now()).unwrap_err();
     assert_eq!(err.code(), "store_unavailable");
-    assert_eq!(err.status(), 503);
+    assert_eq!(status_and_title(&err).0, 503);
 }
 
 /// An `Auth` per instance over one shared store, each with its own feed.

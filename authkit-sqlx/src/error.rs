@@ -78,17 +78,23 @@ fn is_mysql_lock_wait_timeout(_db: &dyn sqlx::error::DatabaseError) -> bool {
     false
 }
 
-/// Maps a driver error to the error the service layer understands. The text
-/// goes to logs only; clients see the error code.
+/// Maps a driver error to the error the service layer understands, keeping
+/// the driver's error whole as its source (a host downcasts it to
+/// [`sqlx::Error`]): an outage is `StoreUnavailable`, a malformed
+/// configuration (say, the URL) `Internal`, anything else `Store`. The
+/// driver's text goes to logs only; clients see the error code.
 pub(crate) fn to_auth(err: sqlx::Error) -> AuthError {
     match classify(&err) {
         ErrorClass::Unavailable | ErrorClass::Transient => {
             tracing::warn!(error = %err, "authkit store unavailable");
-            AuthError::StoreUnavailable(err.to_string())
+            AuthError::store_unavailable(err)
+        }
+        ErrorClass::Other if matches!(err, sqlx::Error::Configuration(_)) => {
+            AuthError::internal(err)
         }
         ErrorClass::UniqueViolation | ErrorClass::Other => {
             tracing::error!(error = %err, "authkit store error");
-            AuthError::Internal(err.to_string())
+            AuthError::store(err)
         }
     }
 }
@@ -151,11 +157,14 @@ async fn backoff(attempt: u32) {
 }
 
 /// A decoding error for a column whose stored value is not what the schema
-/// promises.
-pub(crate) fn corrupt(column: &str, err: impl std::fmt::Display) -> sqlx::Error {
+/// promises; `err` (a parse error, or a message) is kept as its source.
+pub(crate) fn corrupt(
+    column: &str,
+    err: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
         index: column.to_owned(),
-        source: err.to_string().into(),
+        source: err.into(),
     }
 }
 
@@ -172,20 +181,32 @@ mod tests {
             sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
         ] {
             assert_eq!(classify(&err), ErrorClass::Unavailable, "{err}");
-            assert!(matches!(to_auth(err), AuthError::StoreUnavailable(_)));
+            let auth = to_auth(err);
+            assert!(matches!(auth, AuthError::StoreUnavailable(_)));
+            let source = std::error::Error::source(&auth);
+            assert!(source.is_some_and(|s| s.is::<sqlx::Error>()), "{auth:?}");
         }
     }
 
     #[test]
-    fn other_driver_errors_are_internal() {
+    fn other_driver_errors_are_store_errors_with_their_source() {
         for err in [
             sqlx::Error::RowNotFound,
             sqlx::Error::Protocol("bad".into()),
             corrupt("email", "not an email"),
         ] {
             assert_eq!(classify(&err), ErrorClass::Other, "{err}");
-            assert!(matches!(to_auth(err), AuthError::Internal(_)));
+            let auth = to_auth(err);
+            assert!(matches!(auth, AuthError::Store(_)));
+            let source = std::error::Error::source(&auth);
+            assert!(source.is_some_and(|s| s.is::<sqlx::Error>()), "{auth:?}");
         }
+    }
+
+    #[test]
+    fn a_bad_configuration_is_internal() {
+        let err = sqlx::Error::Configuration("invalid port".into());
+        assert!(matches!(to_auth(err), AuthError::Internal(_)));
     }
 
     #[test]

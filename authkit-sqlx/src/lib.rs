@@ -134,7 +134,21 @@
 //! `AuthError::StoreUnavailable` (HTTP 503 `store_unavailable`, no detail
 //! shown to clients); the pool reconnects by itself once the database is
 //! back. Unique emails surface as `AuthError::EmailTaken`; other driver
-//! failures as `AuthError::Internal`.
+//! failures (a constraint, a row that does not decode, a failed migration)
+//! as `AuthError::Store` (HTTP 500 `internal`), and a malformed URL as
+//! `AuthError::Internal`. Either way the [`sqlx::Error`] is kept whole as the
+//! error's `source()`, for the host to log or downcast:
+//!
+//! ```
+//! use std::error::Error as _;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let err = authkit_sqlx::SqliteStore::connect("sqlite:auth.db?mode=sideways").await.unwrap_err();
+//! let driver = err.source().and_then(|s| s.downcast_ref::<sqlx::Error>());
+//! assert!(matches!(driver, Some(sqlx::Error::Configuration(_))));
+//! # }
+//! ```
 //!
 //! # Guarantees
 //!
@@ -255,8 +269,8 @@ impl Backend {
 ///
 /// # Errors
 /// `StoreUnavailable` if the database cannot be reached; `Internal` for an
-/// unknown scheme, a scheme whose feature is not enabled, a malformed URL,
-/// or a failed migration.
+/// unknown scheme, a scheme whose feature is not enabled, a malformed URL
+/// or a changed migration; `Store` for a failed migration.
 pub async fn connect(url: &str) -> AuthResult<Store> {
     match Backend::of_url(url) {
         #[cfg(feature = "postgres")]
@@ -278,11 +292,11 @@ pub async fn connect(url: &str) -> AuthResult<Store> {
             Ok(Store::new(store))
         }
         #[allow(unreachable_patterns)]
-        Some(backend) => Err(AuthError::Internal(format!(
+        Some(backend) => Err(AuthError::internal_msg(format!(
             "authkit-sqlx was built without the {backend:?} backend; enable its cargo feature"
         ))),
-        None => Err(AuthError::Internal(
-            "unsupported database URL: expected postgres://, sqlite: or mysql://".into(),
+        None => Err(AuthError::internal_msg(
+            "unsupported database URL: expected postgres://, sqlite: or mysql://",
         )),
     }
 }

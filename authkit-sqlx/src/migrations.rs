@@ -2,11 +2,11 @@
 //! migrator and recorded in their own table, so they never mix with the
 //! host application's migrations on a shared database.
 
-use authkit_core::error::{AuthError, AuthResult};
+use authkit_core::error::{AuthError, AuthResult, Cause};
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
 
-use crate::error::to_auth;
+use crate::error::{ErrorClass, classify, to_auth};
 
 /// The table that records which authkit migrations ran.
 pub const MIGRATIONS_TABLE: &str = "_authkit_migrations";
@@ -34,18 +34,18 @@ pub(crate) fn migrator(migrations: &[Embedded]) -> Migrator {
 }
 
 /// Maps a migration failure: an unreachable database is `StoreUnavailable`,
-/// anything else (a failed statement, a changed or unknown migration)
-/// `Internal`.
+/// a failed statement `Store` (naming the migration), a changed or unknown
+/// migration `Internal`; the driver's or migrator's error is the source.
 pub(crate) fn migrate_error(err: MigrateError) -> AuthError {
     match err {
         MigrateError::Execute(err) => to_auth(err),
-        MigrateError::ExecuteMigration(err, version) => match to_auth(err) {
-            AuthError::Internal(msg) => {
-                AuthError::Internal(format!("authkit migration {version} failed: {msg}"))
-            }
-            other => other,
+        MigrateError::ExecuteMigration(err, version) => match classify(&err) {
+            ErrorClass::Unavailable | ErrorClass::Transient => to_auth(err),
+            ErrorClass::UniqueViolation | ErrorClass::Other => AuthError::Store(
+                Cause::new(format!("authkit migration {version} failed")).with_source(err),
+            ),
         },
-        other => AuthError::Internal(format!("authkit migrations: {other}")),
+        other => AuthError::internal_with("authkit migrations", other),
     }
 }
 

@@ -84,8 +84,8 @@ impl MySqlStore {
     /// callers wait on a named lock).
     ///
     /// # Errors
-    /// `StoreUnavailable` if the server cannot be reached; `Internal` if a
-    /// migration fails or an applied one was changed.
+    /// `StoreUnavailable` if the server cannot be reached; `Store` if a
+    /// migration fails, `Internal` if an applied one was changed.
     pub async fn migrate(&self) -> AuthResult<()> {
         migrations::run(&Self::migrator(), &self.pool).await
     }

@@ -227,7 +227,7 @@ macro_rules! impl_store {
                     }
                     match self.email_exists(email).await {
                         Ok(true) => AuthError::EmailTaken,
-                        Ok(false) => AuthError::Internal("duplicate user id".into()),
+                        Ok(false) => AuthError::internal_msg("duplicate user id"),
                         Err(err) => to_auth(err),
                     }
                 }

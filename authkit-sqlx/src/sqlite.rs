@@ -168,7 +168,8 @@ impl SqliteStore {
     /// Applies the pending embedded migrations (idempotent).
     ///
     /// # Errors
-    /// `Internal` if a migration fails or an applied one was changed.
+    /// `Store` if a migration fails, `Internal` if an applied one was
+    /// changed.
     pub async fn migrate(&self) -> AuthResult<()> {
         migrations::run(&Self::migrator(), &self.writer).await
     }

@@ -58,7 +58,9 @@ impl Authentication {
     ) -> Result<(&Principal, &OrgGrant), AuthError> {
         let principal = self.principal()?;
         let slug = slug.ok_or_else(|| {
-            AuthError::internal("an organisation guard is on a route without the slug parameter")
+            AuthError::internal_msg(
+                "an organisation guard is on a route without the slug parameter",
+            )
         })?;
         let grant = crate::principal::require_org_permission(principal, slug, permission)?;
         Ok((principal, grant))

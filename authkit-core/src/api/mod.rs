@@ -164,7 +164,7 @@ pub use config::{
     ApiConfig, DEFAULT_BODY_LIMIT, IntrospectionClient, MAX_BODY_LIMIT, MIN_CLIENT_SECRET, SameSite,
 };
 pub use oauth::OAUTH_COOKIE;
-pub use problem::{PROBLEM_JSON, error_response, payload_too_large};
+pub use problem::{PROBLEM_JSON, error_response, payload_too_large, status_and_title};
 pub use request_id::REQUEST_ID;
 
 use crate::audit::RequestMeta;

@@ -238,7 +238,7 @@ impl Api {
         let mut response = Response::new(Bytes::new());
         *response.status_mut() = StatusCode::FOUND;
         let location = HeaderValue::from_str(&started.authorization_url)
-            .map_err(|_| AuthError::internal("unusable authorization URL"))?;
+            .map_err(|_| AuthError::internal_msg("unusable authorization URL"))?;
         response.headers_mut().insert(LOCATION, location);
         set_binding(&mut response, &started.browser_binding, started.expires_in);
         Ok(private(response))
@@ -379,8 +379,8 @@ fn redirect(target: &str, fragment: Option<&str>) -> Result<Response<Bytes>, Fai
     }
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::FOUND;
-    let value =
-        HeaderValue::from_str(&location).map_err(|_| AuthError::internal("unusable redirect"))?;
+    let value = HeaderValue::from_str(&location)
+        .map_err(|_| AuthError::internal_msg("unusable redirect"))?;
     response.headers_mut().insert(LOCATION, value);
     Ok(response)
 }

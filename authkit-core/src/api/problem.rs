@@ -115,15 +115,62 @@ pub(crate) struct ProblemBody<'a> {
     pub(crate) locked_until: Option<DateTime<Utc>>,
 }
 
+/// The HTTP status and the problem `title` an [`AuthError`] answers with.
+///
+/// This is the api layer's mapping of the error kinds (the error type knows
+/// nothing of HTTP); [`error_response`] builds the whole body from it, and
+/// adapters use it where their framework asks for a status alone.
+pub fn status_and_title(err: &AuthError) -> (StatusCode, &'static str) {
+    match err {
+        AuthError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Validation failed"),
+        AuthError::PasswordTooWeak(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Password too weak"),
+        AuthError::EmailTaken => (StatusCode::CONFLICT, "Email already registered"),
+        AuthError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid credentials"),
+        AuthError::EmailNotVerified => (StatusCode::FORBIDDEN, "Email not verified"),
+        AuthError::AccountLocked { .. } => (StatusCode::FORBIDDEN, "Account locked"),
+        AuthError::AccountInactive => (StatusCode::FORBIDDEN, "Account inactive"),
+        AuthError::TokenInvalid => (StatusCode::UNAUTHORIZED, "Invalid token"),
+        AuthError::TokenExpired => (StatusCode::UNAUTHORIZED, "Token expired"),
+        AuthError::RefreshTokenReused => (StatusCode::UNAUTHORIZED, "Refresh token reused"),
+        AuthError::MfaInvalidCode => (StatusCode::UNAUTHORIZED, "Invalid code"),
+        AuthError::PasswordChangeRequired => (StatusCode::FORBIDDEN, "Password change required"),
+        AuthError::Forbidden => (StatusCode::FORBIDDEN, "Forbidden"),
+        AuthError::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+        AuthError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+        AuthError::SlugTaken => (StatusCode::CONFLICT, "Slug taken"),
+        AuthError::AlreadyMember => (StatusCode::CONFLICT, "Already a member"),
+        AuthError::LastOwner => (StatusCode::CONFLICT, "Last owner"),
+        AuthError::InviteEmailMismatch => (StatusCode::FORBIDDEN, "Invitation for another email"),
+        AuthError::RegistrationClosed => (StatusCode::FORBIDDEN, "Registration closed"),
+        AuthError::FeatureDisabled => (StatusCode::NOT_FOUND, "Feature disabled"),
+        AuthError::OAuthStateInvalid => (StatusCode::BAD_REQUEST, "Invalid sign-in state"),
+        AuthError::OAuthDenied => (StatusCode::FORBIDDEN, "Sign-in denied"),
+        AuthError::OAuthProviderError(_) => (StatusCode::BAD_GATEWAY, "Identity provider error"),
+        AuthError::OAuthTokenInvalid => (StatusCode::UNAUTHORIZED, "Invalid ID token"),
+        AuthError::OAuthEmailMissing => (StatusCode::FORBIDDEN, "Email required"),
+        AuthError::AccountExistsUnverified => (StatusCode::CONFLICT, "Account exists"),
+        AuthError::IdentityTaken => (StatusCode::CONFLICT, "Identity already linked"),
+        AuthError::LastSignInMethod => (StatusCode::CONFLICT, "Last sign-in method"),
+        AuthError::ServerBusy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "Server busy"),
+        AuthError::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
+        AuthError::Store(_) | AuthError::Internal(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "Internal error")
+        }
+    }
+}
+
 /// Renders an [`AuthError`] exactly as the HTTP API does: problem+json with
-/// the stable `code`, `errors[]` for validation failures, `Retry-After` on
-/// 429 and on 503 `server_busy`, `WWW-Authenticate` on token failures. Internal details are logged,
-/// never sent. Adapters use it for errors raised in host-app handlers.
+/// the stable `code`, the [`status_and_title`] mapping, `errors[]` for
+/// validation failures, `Retry-After` on 429 and on 503 `server_busy`,
+/// `WWW-Authenticate` on token failures. Store and internal failures are
+/// logged with their whole chain of sources and answered with a generic
+/// detail: their cause never reaches the client. Adapters use it for errors
+/// raised in host-app handlers.
 pub fn error_response(err: &AuthError) -> Response<Bytes> {
-    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let (status, title) = status_and_title(err);
     let detail = match err {
-        AuthError::Internal(message) | AuthError::StoreUnavailable(message) => {
-            tracing::error!(code = err.code(), error = %message, "request failed");
+        AuthError::Internal(_) | AuthError::Store(_) | AuthError::StoreUnavailable(_) => {
+            tracing::error!(code = err.code(), error = %err.report(), "request failed");
             "The request could not be completed; try again later.".to_owned()
         }
         AuthError::OAuthProviderError(message) => {
@@ -134,7 +181,7 @@ pub fn error_response(err: &AuthError) -> Response<Bytes> {
     };
     let body = ProblemBody {
         kind: "about:blank",
-        title: err.title(),
+        title,
         status: status.as_u16(),
         code: err.code(),
         detail,
@@ -225,7 +272,7 @@ fn sentence(err: &AuthError) -> String {
         AuthError::InviteEmailMismatch => {
             "This invitation was sent to another email address; sign in with that account."
         }
-        other => other.title(),
+        other => status_and_title(other).1,
     };
     text.to_owned()
 }
@@ -253,7 +300,7 @@ fn problem_answer(status: StatusCode, body: &ProblemBody<'_>) -> Response<Bytes>
 pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Bytes> {
     match serde_json::to_vec(value) {
         Ok(body) => raw(status, "application/json", body.into()),
-        Err(err) => error_response(&AuthError::internal(err)),
+        Err(err) => error_response(&AuthError::internal_with("serialising a response", err)),
     }
 }
 
@@ -339,15 +386,221 @@ mod tests {
 
     #[test]
     fn internal_details_are_never_sent() {
+        let secret = || std::io::Error::other("db password=hunter2 host db.internal");
         for err in [
-            AuthError::Internal("db password=hunter2".into()),
-            AuthError::StoreUnavailable("host db.internal".into()),
+            AuthError::internal(secret()),
+            AuthError::internal_with("loading keys", secret()),
+            AuthError::internal_msg("db password=hunter2 host db.internal"),
+            AuthError::store(secret()),
+            AuthError::store_unavailable(secret()),
         ] {
             let r = error_response(&err);
             let text = String::from_utf8(r.body().to_vec()).unwrap();
             assert!(
                 !text.contains("hunter2") && !text.contains("db.internal"),
                 "{text}"
+            );
+            assert_eq!(
+                body(&r)["detail"],
+                "The request could not be completed; try again later."
+            );
+        }
+    }
+
+    /// Every kind's status, title and code, as the API has always answered.
+    #[test]
+    fn every_kind_keeps_its_status_title_and_code() {
+        let second = Duration::from_secs(1);
+        let io = || std::io::Error::other("cause");
+        let cases = [
+            (
+                AuthError::Validation(vec![]),
+                422,
+                "Validation failed",
+                "validation_failed",
+            ),
+            (
+                AuthError::PasswordTooWeak(vec![]),
+                422,
+                "Password too weak",
+                "password_too_weak",
+            ),
+            (
+                AuthError::EmailTaken,
+                409,
+                "Email already registered",
+                "email_taken",
+            ),
+            (
+                AuthError::InvalidCredentials,
+                401,
+                "Invalid credentials",
+                "invalid_credentials",
+            ),
+            (
+                AuthError::EmailNotVerified,
+                403,
+                "Email not verified",
+                "email_not_verified",
+            ),
+            (
+                AuthError::AccountLocked { until: None },
+                403,
+                "Account locked",
+                "account_locked",
+            ),
+            (
+                AuthError::AccountInactive,
+                403,
+                "Account inactive",
+                "account_inactive",
+            ),
+            (
+                AuthError::TokenInvalid,
+                401,
+                "Invalid token",
+                "token_invalid",
+            ),
+            (
+                AuthError::TokenExpired,
+                401,
+                "Token expired",
+                "token_expired",
+            ),
+            (
+                AuthError::RefreshTokenReused,
+                401,
+                "Refresh token reused",
+                "refresh_token_reused",
+            ),
+            (
+                AuthError::MfaInvalidCode,
+                401,
+                "Invalid code",
+                "mfa_invalid_code",
+            ),
+            (
+                AuthError::PasswordChangeRequired,
+                403,
+                "Password change required",
+                "password_change_required",
+            ),
+            (AuthError::Forbidden, 403, "Forbidden", "forbidden"),
+            (AuthError::NotFound, 404, "Not found", "not_found"),
+            (
+                AuthError::RateLimited {
+                    retry_after: second,
+                },
+                429,
+                "Too many requests",
+                "rate_limited",
+            ),
+            (AuthError::SlugTaken, 409, "Slug taken", "slug_taken"),
+            (
+                AuthError::AlreadyMember,
+                409,
+                "Already a member",
+                "already_member",
+            ),
+            (AuthError::LastOwner, 409, "Last owner", "last_owner"),
+            (
+                AuthError::InviteEmailMismatch,
+                403,
+                "Invitation for another email",
+                "invite_email_mismatch",
+            ),
+            (
+                AuthError::RegistrationClosed,
+                403,
+                "Registration closed",
+                "registration_closed",
+            ),
+            (
+                AuthError::FeatureDisabled,
+                404,
+                "Feature disabled",
+                "feature_disabled",
+            ),
+            (
+                AuthError::OAuthStateInvalid,
+                400,
+                "Invalid sign-in state",
+                "oauth_state_invalid",
+            ),
+            (
+                AuthError::OAuthDenied,
+                403,
+                "Sign-in denied",
+                "oauth_denied",
+            ),
+            (
+                AuthError::OAuthProviderError("timeout".into()),
+                502,
+                "Identity provider error",
+                "oauth_provider_error",
+            ),
+            (
+                AuthError::OAuthTokenInvalid,
+                401,
+                "Invalid ID token",
+                "oauth_token_invalid",
+            ),
+            (
+                AuthError::OAuthEmailMissing,
+                403,
+                "Email required",
+                "oauth_email_missing",
+            ),
+            (
+                AuthError::AccountExistsUnverified,
+                409,
+                "Account exists",
+                "account_exists_unverified",
+            ),
+            (
+                AuthError::IdentityTaken,
+                409,
+                "Identity already linked",
+                "identity_taken",
+            ),
+            (
+                AuthError::LastSignInMethod,
+                409,
+                "Last sign-in method",
+                "last_sign_in_method",
+            ),
+            (
+                AuthError::ServerBusy {
+                    retry_after: second,
+                },
+                503,
+                "Server busy",
+                "server_busy",
+            ),
+            (
+                AuthError::store_unavailable(io()),
+                503,
+                "Service unavailable",
+                "store_unavailable",
+            ),
+            (AuthError::store(io()), 500, "Internal error", "internal"),
+            (AuthError::internal(io()), 500, "Internal error", "internal"),
+        ];
+        for (err, status, title, code) in cases {
+            assert_eq!(
+                status_and_title(&err),
+                (StatusCode::from_u16(status).unwrap(), title)
+            );
+            let r = error_response(&err);
+            assert_eq!(r.status(), status, "{code}");
+            let b = body(&r);
+            assert_eq!(
+                (
+                    b["status"].as_u64(),
+                    b["title"].as_str(),
+                    b["code"].as_str()
+                ),
+                (Some(u64::from(status)), Some(title), Some(code))
             );
         }
     }

@@ -27,7 +27,7 @@ use crate::telemetry;
 /// hammer a failing server.
 ///
 /// When the queue is full, `send` fails at once with
-/// `AuthError::Internal("mail queue full")`; size the capacity for the mail
+/// an internal error, "mail queue full"; size the capacity for the mail
 /// expected during an outage of [`RetryPolicy::total_backoff`].
 ///
 /// Dropping the queue lets the task deliver (or give up) what is queued,
@@ -140,7 +140,7 @@ mod tests {
     impl Mailer for Flaky {
         async fn send(&self, message: Message) -> AuthResult<()> {
             match message.subject.as_str() {
-                "fail" => Err(AuthError::Internal("smtp said no".into())),
+                "fail" => Err(AuthError::internal_msg("smtp said no")),
                 "panic" => panic!("mailer bug"),
                 _ => self.0.send(message).await,
             }
@@ -222,7 +222,7 @@ mod tests {
                 let mut failures = self.failures.lock().unwrap();
                 if *failures > 0 {
                     *failures -= 1;
-                    return Err(AuthError::Internal("451 try again later".into()));
+                    return Err(AuthError::internal_msg("451 try again later"));
                 }
             }
             self.out.send(message).await
@@ -388,7 +388,7 @@ mod tests {
         let queue = MailQueue::new(gated.clone(), 0);
         queue.send(message(0)).await.unwrap();
         let err = queue.send(message(1)).await.unwrap_err();
-        assert!(matches!(&err, AuthError::Internal(m) if m == "mail queue full"));
+        assert!(matches!(&err, AuthError::Internal(c) if c.message() == Some("mail queue full")));
 
         gated.gate.add_permits(1);
         queue.flush().await.unwrap();

@@ -42,7 +42,7 @@ impl SecretCipher {
     pub fn new(key: &[u8]) -> AuthResult<Self> {
         let key: [u8; 32] = key
             .try_into()
-            .map_err(|_| AuthError::internal("the MFA encryption key must be 32 bytes"))?;
+            .map_err(|_| AuthError::internal_msg("the MFA encryption key must be 32 bytes"))?;
         Ok(Self {
             key: Zeroizing::new(key),
         })
@@ -76,7 +76,7 @@ impl SecretCipher {
                     aad: &aad(user_id),
                 },
             )
-            .map_err(|_| AuthError::internal("MFA secret encryption failed"))?;
+            .map_err(|_| AuthError::internal_msg("MFA secret encryption failed"))?;
         let mut out = Vec::with_capacity(1 + NONCE + sealed.len());
         out.push(VERSION);
         out.extend_from_slice(&nonce);
@@ -90,7 +90,7 @@ impl SecretCipher {
     /// `Internal` for a wrong key, another account's ciphertext, or a
     /// damaged or unknown format.
     pub fn decrypt(&self, user_id: Uuid, stored: &[u8]) -> AuthResult<Zeroizing<Vec<u8>>> {
-        let undecryptable = || AuthError::internal("MFA secret does not decrypt with this key");
+        let undecryptable = || AuthError::internal_msg("MFA secret does not decrypt with this key");
         let (version, rest) = stored.split_first().ok_or_else(undecryptable)?;
         if *version != VERSION || rest.len() < NONCE {
             return Err(undecryptable());

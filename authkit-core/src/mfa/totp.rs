@@ -65,7 +65,7 @@ impl FromStr for TotpAlgorithm {
             "SHA1" => Ok(Self::Sha1),
             "SHA256" => Ok(Self::Sha256),
             "SHA512" => Ok(Self::Sha512),
-            _ => Err(AuthError::internal("unknown TOTP algorithm")),
+            _ => Err(AuthError::internal_msg("unknown TOTP algorithm")),
         }
     }
 }
@@ -140,7 +140,7 @@ impl TotpSecret {
 
     fn totp(&self, params: TotpParams) -> AuthResult<Totp> {
         if !params.is_valid() {
-            return Err(AuthError::internal("TOTP parameters out of range"));
+            return Err(AuthError::internal_msg("TOTP parameters out of range"));
         }
         Builder::new()
             .with_algorithm(params.algorithm.hmac())
@@ -149,7 +149,7 @@ impl TotpSecret {
             .with_skew(0)
             .with_secret(self.0.to_vec())
             .build()
-            .map_err(|e| AuthError::internal(format!("TOTP: {e:?}")))
+            .map_err(|e| AuthError::internal_with("TOTP", e))
     }
 
     /// The code of time step `step`, which is the HOTP counter of RFC 4226
@@ -161,7 +161,7 @@ impl TotpSecret {
         let totp = self.totp(params)?;
         let time = step
             .checked_mul(u64::from(params.period))
-            .ok_or_else(|| AuthError::internal("TOTP step out of range"))?;
+            .ok_or_else(|| AuthError::internal_msg("TOTP step out of range"))?;
         Ok(totp.generate(time).to_string())
     }
 

@@ -61,7 +61,9 @@ impl GitHubProvider {
     pub fn new(settings: ProviderSettings, timeout: chrono::Duration) -> AuthResult<Self> {
         settings.validate().map_err(AuthError::internal)?;
         if settings.kind != ProviderKind::GitHub {
-            return Err(AuthError::internal("GitHubProvider needs GitHub settings"));
+            return Err(AuthError::internal_msg(
+                "GitHubProvider needs GitHub settings",
+            ));
         }
         let timeout = timeout.to_std().map_err(AuthError::internal)?;
         Ok(Self {

@@ -82,7 +82,7 @@ impl OidcProvider {
     pub fn new(settings: ProviderSettings, timeout: chrono::Duration) -> AuthResult<Self> {
         settings.validate().map_err(AuthError::internal)?;
         if settings.kind != ProviderKind::Oidc {
-            return Err(AuthError::internal(
+            return Err(AuthError::internal_msg(
                 "OidcProvider needs OpenID Connect settings",
             ));
         }

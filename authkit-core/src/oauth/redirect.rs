@@ -36,14 +36,14 @@ impl RedirectPolicy {
         let public_url = Url::parse(public_url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-            .ok_or_else(|| AuthError::internal("the public URL is not an http(s) URL"))?;
+            .ok_or_else(|| AuthError::internal_msg("the public URL is not an http(s) URL"))?;
         let mut allowed = vec![public_url.origin().ascii_serialization()];
         for origin in origins {
             let parsed = Url::parse(origin)
                 .ok()
                 .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
                 .ok_or_else(|| {
-                    AuthError::internal(format!("`{origin}` is not an http(s) origin"))
+                    AuthError::internal_msg(format!("`{origin}` is not an http(s) origin"))
                 })?;
             allowed.push(parsed.origin().ascii_serialization());
         }

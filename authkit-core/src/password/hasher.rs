@@ -109,7 +109,7 @@ impl PasswordHasher {
         queue: HashQueue,
     ) -> AuthResult<Self> {
         if max_concurrent == 0 {
-            return Err(AuthError::internal(
+            return Err(AuthError::internal_msg(
                 "password hasher: max_concurrent must be at least 1",
             ));
         }
@@ -127,7 +127,7 @@ impl PasswordHasher {
             params.parallelism,
             Some(OUTPUT_LEN),
         )
-        .map_err(|err| AuthError::internal(format_args!("invalid argon2 parameters: {err}")))?;
+        .map_err(|err| AuthError::internal_with("invalid argon2 parameters", err))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon2_params);
         let dummy = argon2
             .hash_password(DUMMY_PASSWORD.as_bytes())

@@ -75,9 +75,7 @@ impl HashPool {
             std::thread::Builder::new()
                 .name(format!("authkit-hash-{i}"))
                 .spawn(move || work(&queue))
-                .map_err(|e| {
-                    AuthError::internal(format_args!("cannot start a hash thread: {e}"))
-                })?;
+                .map_err(|e| AuthError::internal_with("cannot start a hash thread", e))?;
         }
         Ok(Self {
             jobs,
@@ -111,7 +109,7 @@ impl HashPool {
             Ok(slot) => slot,
             Err(TryAcquireError::NoPermits) => self.wait_for_slot(client).await?,
             Err(TryAcquireError::Closed) => {
-                return Err(AuthError::internal("the hash slots are closed"));
+                return Err(AuthError::internal_msg("the hash slots are closed"));
             }
         };
         drop(waiting);
@@ -125,10 +123,10 @@ impl HashPool {
                 drop(slot);
                 let _ = done.send(outcome);
             }))
-            .map_err(|_| AuthError::internal("the hash threads have stopped"))?;
+            .map_err(|_| AuthError::internal_msg("the hash threads have stopped"))?;
         result
             .await
-            .map_err(|_| AuthError::internal("a password hash job panicked"))
+            .map_err(|_| AuthError::internal_msg("a password hash job panicked"))
     }
 }
 

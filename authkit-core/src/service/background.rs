@@ -77,7 +77,7 @@ impl Auth {
     {
         let logged = async move {
             if let Err(err) = work.await {
-                tracing::error!(error = %err, "{what} failed");
+                tracing::error!(error = %err.report(), "{what} failed");
             }
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {

@@ -31,7 +31,7 @@ pub(super) async fn load_or_create(
     store.keys.add_signing_key(&key.to_record(now)).await?;
     load(store, config, now)
         .await?
-        .ok_or_else(|| AuthError::internal("no signing key after creating one"))
+        .ok_or_else(|| AuthError::internal_msg("no signing key after creating one"))
 }
 
 /// Builds the key set from the store and retires superseded keys there.
@@ -135,7 +135,7 @@ impl Auth {
         let config = &self.inner.config;
         let set = load(&self.inner.store, config, now)
             .await?
-            .ok_or_else(|| AuthError::internal("no signing key in the store"))?;
+            .ok_or_else(|| AuthError::internal_msg("no signing key in the store"))?;
         self.inner.tokens.set_keys(set);
         self.inner
             .store

@@ -255,8 +255,8 @@ impl AuthBuilder {
         self.config.validate().map_err(AuthError::internal)?;
         let oauth = oauth::OAuthRegistry::new(&self.config, self.oauth, self.oauth_providers)?;
         if !self.org_roles.has_role(crate::roles::OWNER) {
-            return Err(AuthError::Internal(
-                "the organisation role map must declare OWNER".into(),
+            return Err(AuthError::internal_msg(
+                "the organisation role map must declare OWNER",
             ));
         }
 

@@ -18,7 +18,7 @@ impl Auth {
     ) {
         let rendered = render(self.inner.notices.as_ref(), &self.inner.config.app_name);
         if let Err(err) = self.send_mail(user, rendered).await {
-            tracing::warn!(error = %err, user_id = %user.id, "security notice not sent");
+            tracing::warn!(error = %err.report(), user_id = %user.id, "security notice not sent");
         }
     }
 

@@ -68,13 +68,13 @@ impl OAuthRegistry {
         }
         for provider in custom {
             if !crate::oauth::valid_provider_name(provider.name()) {
-                return Err(AuthError::internal(format!(
+                return Err(AuthError::internal_msg(format!(
                     "invalid OAuth provider name `{}`",
                     provider.name()
                 )));
             }
             if providers.contains_key(provider.name()) {
-                return Err(AuthError::internal(format!(
+                return Err(AuthError::internal_msg(format!(
                     "OAuth provider `{}` is installed twice",
                     provider.name()
                 )));
@@ -108,7 +108,7 @@ fn build_provider(
     settings: &crate::oauth::ProviderSettings,
     _: &OAuthConfig,
 ) -> AuthResult<Arc<dyn OAuthProvider>> {
-    Err(AuthError::internal(format!(
+    Err(AuthError::internal_msg(format!(
         "OAuth provider `{}` is configured but authkit-core was built without its `oauth` \
          feature",
         settings.name
@@ -555,7 +555,7 @@ impl Auth {
             .identities
             .identity(provider, &identity.subject)
             .await?
-            .ok_or_else(|| AuthError::internal("a linked identity vanished"))
+            .ok_or_else(|| AuthError::internal_msg("a linked identity vanished"))
     }
 
     /// Stores the identity on `user`; already linked to `user` is fine.

@@ -151,7 +151,7 @@ impl Auth {
         );
         // A failed mail still gets its audit record.
         if let Err(err) = self.send_mail(&user, rendered).await {
-            tracing::error!(error = %err, "password reset mail not sent");
+            tracing::error!(error = %err.report(), "password reset mail not sent");
         }
         self.emit(AuthEvent::PasswordResetRequested { user_id: user.id }, meta)
             .await

@@ -114,7 +114,7 @@ mod tests {
     impl SmsSender for Flaky {
         async fn send(&self, message: SmsMessage) -> AuthResult<()> {
             match message.body.as_str() {
-                "fail" => Err(AuthError::Internal("provider said no".into())),
+                "fail" => Err(AuthError::internal_msg("provider said no")),
                 "panic" => panic!("sender bug"),
                 _ => self.0.send(message).await,
             }

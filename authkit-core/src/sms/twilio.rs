@@ -178,14 +178,12 @@ impl SmsSender for TwilioSms {
             .send()
             .await
             // Without the URL: it is ours, but keep errors short and uniform.
-            .map_err(|e| {
-                AuthError::internal(format!("twilio request failed: {}", e.without_url()))
-            })?;
+            .map_err(|e| AuthError::internal_with("twilio request failed", e.without_url()))?;
         let status = response.status();
         if status.is_success() {
             Ok(())
         } else {
-            Err(AuthError::internal(format!(
+            Err(AuthError::internal_msg(format!(
                 "twilio answered HTTP {}",
                 status.as_u16()
             )))

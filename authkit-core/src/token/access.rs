@@ -169,12 +169,12 @@ impl AccessTokens {
         URL_SAFE_NO_PAD.encode_string(payload, &mut token);
         let signature =
             jsonwebtoken::crypto::sign(token.as_bytes(), key.encoding_key(), key.algorithm().jwt())
-                .map_err(|e| AuthError::Internal(format!("signing access token: {e}")))?;
+                .map_err(|e| AuthError::internal_with("signing access token", e))?;
         token.push('.');
         token.push_str(&signature);
         if token.len() > MAX_TOKEN_LEN {
-            return Err(AuthError::Internal(
-                "access token exceeds 8 KiB: too many roles or permissions".into(),
+            return Err(AuthError::internal_msg(
+                "access token exceeds 8 KiB: too many roles or permissions",
             ));
         }
         Ok((token, claims))

@@ -73,7 +73,7 @@ impl FromStr for Algorithm {
             "ES256" => Ok(Self::ES256),
             "RS256" => Ok(Self::RS256),
             "HS256" => Ok(Self::HS256),
-            _ => Err(AuthError::Internal("unsupported signing algorithm".into())),
+            _ => Err(AuthError::internal_msg("unsupported signing algorithm")),
         }
     }
 }

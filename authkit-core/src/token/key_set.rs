@@ -99,7 +99,7 @@ impl KeySet {
     /// not know yet. Fails if the set already holds the new key's `kid`.
     pub fn rotate(&mut self, new_key: SigningKey, now: DateTime<Utc>) -> AuthResult<()> {
         if self.by_kid.contains_key(new_key.kid()) {
-            return Err(AuthError::Internal(format!(
+            return Err(AuthError::internal_msg(format!(
                 "key set already holds kid {}",
                 new_key.kid()
             )));
@@ -141,7 +141,7 @@ impl KeySet {
 
     fn insert_retired(&mut self, key: SigningKey, retired_at: DateTime<Utc>) -> AuthResult<()> {
         if self.by_kid.contains_key(key.kid()) {
-            return Err(AuthError::Internal(format!(
+            return Err(AuthError::internal_msg(format!(
                 "two stored signing keys share kid {}",
                 key.kid()
             )));

@@ -87,7 +87,7 @@ impl SigningKey {
             Algorithm::ES256 => Private::P256(p256::SecretKey::random(&mut OsRng)),
             Algorithm::RS256 => Private::Rsa(Box::new(
                 RsaPrivateKey::new(&mut OsRng, 2048)
-                    .map_err(|e| AuthError::Internal(format!("RSA key generation: {e}")))?,
+                    .map_err(|e| AuthError::internal_with("RSA key generation", e))?,
             )),
             Algorithm::HS256 => {
                 let mut secret = Zeroizing::new(vec![0u8; MIN_HMAC_SECRET_LEN]);
@@ -103,7 +103,7 @@ impl SigningKey {
     /// must be 2048 to 4096 bits. HS256 has no PEM form: use
     /// [`from_hmac_secret`](Self::from_hmac_secret).
     pub fn from_pem(kid: impl Into<String>, alg: Algorithm, pem: &str) -> AuthResult<Self> {
-        let invalid = || AuthError::Internal(format!("not a PKCS#8 PEM {alg} private key"));
+        let invalid = || AuthError::internal_msg(format!("not a PKCS#8 PEM {alg} private key"));
         let private = match alg {
             Algorithm::EdDSA => Private::Ed25519(
                 ed25519_dalek::SigningKey::from_pkcs8_pem(pem).map_err(|_| invalid())?,
@@ -115,7 +115,7 @@ impl SigningKey {
                 RsaPrivateKey::from_pkcs8_pem(pem).map_err(|_| invalid())?,
             )),
             Algorithm::HS256 => {
-                return Err(AuthError::Internal("HS256 keys have no PEM form".into()));
+                return Err(AuthError::internal_msg("HS256 keys have no PEM form"));
             }
         };
         private.into_key(Some(kid.into()))
@@ -164,7 +164,7 @@ impl SigningKey {
         let loaded = match record.algorithm.parse::<Algorithm>() {
             Ok(Algorithm::HS256) => match URL_SAFE_NO_PAD.decode(record.private_material.trim()) {
                 Ok(secret) => Self::from_hmac_secret(kid, &Zeroizing::new(secret)),
-                Err(_) => Err(AuthError::Internal("HMAC secret is not base64url".into())),
+                Err(_) => Err(AuthError::internal_msg("HMAC secret is not base64url")),
             },
             Ok(alg) => Self::from_pem(kid, alg, &record.private_material),
             Err(e) => Err(e),
@@ -175,11 +175,7 @@ impl SigningKey {
             } else {
                 "<invalid kid>"
             };
-            let reason = match e {
-                AuthError::Internal(msg) => msg,
-                other => other.to_string(),
-            };
-            AuthError::Internal(format!("stored signing key {kid}: {reason}"))
+            AuthError::internal_with(format!("stored signing key {kid}"), e)
         })
     }
 
@@ -293,7 +289,7 @@ impl Private {
 
     fn hmac(secret: &[u8]) -> AuthResult<Self> {
         if secret.len() < MIN_HMAC_SECRET_LEN {
-            return Err(AuthError::Internal(format!(
+            return Err(AuthError::internal_msg(format!(
                 "HMAC secret shorter than {MIN_HMAC_SECRET_LEN} bytes"
             )));
         }
@@ -370,7 +366,7 @@ impl Private {
                 let der = key.to_pkcs8_der().map_err(encode_failed)?;
                 let point = key.public_key().to_encoded_point(false);
                 let (x, y) = ec_coordinates(&point)
-                    .ok_or_else(|| AuthError::Internal("P-256 point encoding failed".into()))?;
+                    .ok_or_else(|| AuthError::internal_msg("P-256 point encoding failed"))?;
                 (
                     pem(&der)?,
                     EncodingKey::from_ec_der(der.as_bytes()),
@@ -380,8 +376,8 @@ impl Private {
             }
             Private::Rsa(key) => {
                 if !RSA_BITS.contains(&key.n().bits()) || key.primes().len() != 2 {
-                    return Err(AuthError::Internal(
-                        "RSA keys must be two-prime, 2048 to 4096 bits".into(),
+                    return Err(AuthError::internal_msg(
+                        "RSA keys must be two-prime, 2048 to 4096 bits",
                     ));
                 }
                 let der = key.to_pkcs8_der().map_err(encode_failed)?;
@@ -407,8 +403,8 @@ impl Private {
         let kid = match (kid, &public) {
             (Some(kid), _) if is_valid_kid(&kid) => kid,
             (Some(_), _) => {
-                return Err(AuthError::Internal(
-                    "kid must match ^[A-Za-z0-9_-]{1,64}$".into(),
+                return Err(AuthError::internal_msg(
+                    "kid must match ^[A-Za-z0-9_-]{1,64}$",
                 ));
             }
             (None, Some(public)) => public.thumbprint(),
@@ -461,11 +457,11 @@ fn ec_coordinates(point: &p256::EncodedPoint) -> Option<(String, String)> {
 }
 
 fn encode_failed<E>(_: E) -> AuthError {
-    AuthError::Internal("private key encoding failed".into())
+    AuthError::internal_msg("private key encoding failed")
 }
 
 fn jwk_error(what: &str) -> AuthError {
-    AuthError::Internal(format!("invalid JWK: {what}"))
+    AuthError::internal_msg(format!("invalid JWK: {what}"))
 }
 
 /// A string member of a JWK: absent is `None`, any other type an error.

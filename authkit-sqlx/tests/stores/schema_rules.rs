@@ -108,7 +108,7 @@ async fn duplicate_ids_are_internal(store: Store) {
     };
     assert!(matches!(
         store.sessions.create_session(&other, &refresh).await,
-        Err(AuthError::Internal(_))
+        Err(AuthError::Store(_))
     ));
     assert_eq!(
         store.sessions.session(other.id).await.unwrap(),
@@ -301,7 +301,7 @@ async fn postgres_refuses_audit_updates_deletes_and_truncates() {
 }
 
 #[tokio::test]
-async fn corrupt_rows_are_internal_errors() {
+async fn corrupt_rows_are_store_errors_keeping_the_decode_error() {
     let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
     store.migrate().await.unwrap();
     let pool = store.pool().clone();
@@ -312,22 +312,16 @@ async fn corrupt_rows_are_internal_errors() {
         .execute(&pool)
         .await
         .unwrap();
-    assert!(matches!(
-        store.users.user_by_id(u.id).await,
-        Err(AuthError::Internal(_))
-    ));
+    assert!(is_decode_error(store.users.user_by_id(u.id).await));
     sqlx::query("UPDATE authkit_users SET roles = '[]', email = 'no at sign'")
         .execute(&pool)
         .await
         .unwrap();
-    assert!(matches!(
-        store.users.user_by_id(u.id).await,
-        Err(AuthError::Internal(_))
-    ));
+    assert!(is_decode_error(store.users.user_by_id(u.id).await));
 }
 
 #[tokio::test]
-async fn corrupt_mfa_rows_are_internal_errors() {
+async fn corrupt_mfa_rows_are_store_errors_keeping_the_decode_error() {
     let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
     store.migrate().await.unwrap();
     let pool = store.pool().clone();
@@ -351,9 +345,14 @@ async fn corrupt_mfa_rows_are_internal_errors() {
         "UPDATE authkit_totp SET period = 30, last_step = -1",
     ] {
         sqlx::query(sql).execute(&pool).await.unwrap();
-        assert!(
-            matches!(store.mfa.totp(id).await, Err(AuthError::Internal(_))),
-            "{sql}"
-        );
+        assert!(is_decode_error(store.mfa.totp(id).await), "{sql}");
     }
+}
+
+/// A `Store` error whose source is the driver's decoding error.
+fn is_decode_error<T>(result: Result<T, AuthError>) -> bool {
+    matches!(&result, Err(err @ AuthError::Store(_))
+        if std::error::Error::source(err)
+            .and_then(|s| s.downcast_ref::<sqlx::Error>())
+            .is_some_and(|e| matches!(e, sqlx::Error::ColumnDecode { .. })))
 }

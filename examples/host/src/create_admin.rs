@@ -90,10 +90,11 @@ pub async fn create_admin(
             .map(|e| format!("{}: {}", e.field, e.message))
             .collect();
         if rules.is_empty() {
-            format!("cannot create the administrator: {err}")
+            format!("cannot create the administrator: {}", err.report())
         } else {
             format!(
-                "cannot create the administrator: {err} ({})",
+                "cannot create the administrator: {} ({})",
+                err.report(),
                 rules.join("; ")
             )
         }

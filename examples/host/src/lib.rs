@@ -133,9 +133,12 @@ pub async fn from_env() -> Result<Host, Box<dyn Error>> {
         .get("AUTHKIT_DATABASE_URL")
         .cloned()
         .unwrap_or_else(|| "sqlite://authkit.db".to_owned());
-    let store = authkit_sqlx::connect(&database_url)
-        .await
-        .map_err(|e| format!("cannot open the store (AUTHKIT_DATABASE_URL): {e}"))?;
+    let store = authkit_sqlx::connect(&database_url).await.map_err(|e| {
+        format!(
+            "cannot open the store (AUTHKIT_DATABASE_URL): {}",
+            e.report()
+        )
+    })?;
     let (mailer, mail_kind) = mailer_from_env()?;
     let (sms, sms_kind) = sms_from_vars(&vars)?;
     let redis = RedisSettings::from_vars(&vars)?;
@@ -390,7 +393,7 @@ pub fn spawn_maintenance(host: &Host) {
         loop {
             every.tick().await;
             if let Err(err) = keys.reload_keys().await {
-                tracing::error!(error = %err, "reloading signing keys failed");
+                tracing::error!(error = %err.report(), "reloading signing keys failed");
             }
         }
     });
@@ -401,7 +404,7 @@ pub fn spawn_maintenance(host: &Host) {
             every.tick().await;
             match store.purge_expired().await {
                 Ok((sessions, tokens)) => tracing::info!(sessions, tokens, "purged expired"),
-                Err(err) => tracing::error!(error = %err, "purge failed"),
+                Err(err) => tracing::error!(error = %err.report(), "purge failed"),
             }
         }
     });

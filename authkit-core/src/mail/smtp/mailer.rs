@@ -104,7 +104,7 @@ impl SmtpMailer {
         let to = message
             .to
             .parse::<Address>()
-            .map_err(|_| AuthError::Internal("recipient is not a valid email address".into()))?;
+            .map_err(|_| AuthError::internal_msg("recipient is not a valid email address"))?;
         lettre::Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(None, to))
@@ -114,7 +114,7 @@ impl SmtpMailer {
                 message.text,
                 message.html,
             ))
-            .map_err(|err| AuthError::Internal(format!("email could not be built: {err}")))
+            .map_err(|err| AuthError::internal_with("email could not be built", err))
     }
 }
 
@@ -126,7 +126,7 @@ impl Mailer for SmtpMailer {
             .send(email)
             .await
             .map(drop)
-            .map_err(|err| AuthError::Internal(describe(&err)))
+            .map_err(|err| AuthError::internal_msg(describe(&err)))
     }
 }
 
@@ -254,7 +254,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, AuthError::Internal(m) if m.starts_with("SMTP") && m.contains("SMTPUTF8")),
+            matches!(&err, AuthError::Internal(c) if c.message().is_some_and(|m| m.starts_with("SMTP") && m.contains("SMTPUTF8"))),
             "{err:?}"
         );
         assert_eq!(sink.data_commands(), 0);
@@ -320,7 +320,7 @@ mod tests {
         ] {
             let err = mailer.send(verification(to)).await.unwrap_err();
             assert!(
-                matches!(&err, AuthError::Internal(m) if m == "recipient is not a valid email address"),
+                matches!(&err, AuthError::Internal(c) if c.message() == Some("recipient is not a valid email address")),
                 "{to:?}: {err:?}"
             );
         }
@@ -336,7 +336,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, AuthError::Internal(m) if m == "SMTP server answered 451"),
+            matches!(&err, AuthError::Internal(c) if c.message() == Some("SMTP server answered 451")),
             "{err:?}"
         );
         mailer.send(verification("ann@example.com")).await.unwrap();
@@ -352,7 +352,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, AuthError::Internal(m) if m.starts_with("SMTP connection failed")),
+            matches!(&err, AuthError::Internal(c) if c.message().is_some_and(|m| m.starts_with("SMTP connection failed"))),
             "{err:?}"
         );
     }

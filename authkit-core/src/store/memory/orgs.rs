@@ -157,7 +157,7 @@ impl OrgStore for MemoryStore {
             }
         }
         if t.invite_by_hash.contains_key(&invite.token_hash.0) {
-            return Err(AuthError::Internal("duplicate invitation token".into()));
+            return Err(AuthError::internal_msg("duplicate invitation token"));
         }
         t.invite_by_hash.insert(invite.token_hash.0, invite.id);
         t.invites.insert(invite.id, invite.clone());

@@ -94,8 +94,8 @@ impl SessionStore for MemoryStore {
     async fn create_session(&self, session: &Session, refresh: &TokenHash) -> AuthResult<()> {
         let mut table = lock(&self.sessions);
         if table.by_id.contains_key(&session.id) || table.refresh.contains_key(refresh) {
-            return Err(AuthError::Internal(
-                "duplicate session id or refresh token".into(),
+            return Err(AuthError::internal_msg(
+                "duplicate session id or refresh token",
             ));
         }
         table.refresh.insert(
@@ -182,7 +182,7 @@ impl SessionStore for MemoryStore {
         };
 
         if table.refresh.contains_key(&req.replacement) {
-            return Err(AuthError::Internal("duplicate refresh token".into()));
+            return Err(AuthError::internal_msg("duplicate refresh token"));
         }
         let rotation = Rotation {
             at: req.now,

@@ -64,7 +64,7 @@ impl OneTimeTokenStore for MemoryStore {
         let mut guard = lock(&self.tokens);
         let table = &mut *guard;
         if table.by_id.contains_key(&token.id) {
-            return Err(AuthError::Internal("duplicate one-time token id".into()));
+            return Err(AuthError::internal_msg("duplicate one-time token id"));
         }
         let previous = table
             .newest

@@ -89,7 +89,7 @@ impl UserStore for MemoryStore {
             return Err(AuthError::EmailTaken);
         }
         if users.by_id.contains_key(&user.id) {
-            return Err(AuthError::Internal("duplicate user id".into()));
+            return Err(AuthError::internal_msg("duplicate user id"));
         }
         users.insert(user.clone());
         Ok(())

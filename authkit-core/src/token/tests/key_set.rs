@@ -178,7 +178,8 @@ fn from_records_refuses_corrupt_or_duplicate_records() {
     ];
     for records in cases {
         match KeySet::from_records(&records, t0(), Duration::hours(1)) {
-            Err(AuthError::Internal(message)) => {
+            Err(err @ AuthError::Internal(_)) => {
+                let message = err.report().to_string();
                 assert!(!message.contains(&current.private_material));
             }
             other => panic!("{other:?}"),

@@ -268,7 +268,8 @@ fn corrupt_records_are_internal_errors_without_the_material() {
     ];
     for record in corrupt {
         match SigningKey::from_record(&record) {
-            Err(AuthError::Internal(message)) => {
+            Err(err @ AuthError::Internal(_)) => {
+                let message = err.report().to_string();
                 assert!(!message.contains(&record.private_material), "{message}");
                 assert!(!message.contains(&secret), "{message}");
             }
