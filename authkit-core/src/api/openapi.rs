@@ -89,13 +89,13 @@ pub(crate) const INTERNAL: Problem = Problem {
     status: 500,
     description: "internal: the request could not be completed",
 };
-/// `server_busy`, or a store that is unavailable.
+/// `server_busy` and `store_unavailable`.
 pub(crate) const SERVER_BUSY: Problem = Problem {
     name: "ServerBusy",
     status: 503,
     description: "server_busy: the password-hash threads and their line are full; refused at \
-                  once, without hashing. See Retry-After. Also internal when the store is \
-                  unavailable",
+                  once, without hashing. See Retry-After. store_unavailable: the store \
+                  cannot be reached",
 };
 /// `feature_disabled`.
 pub(crate) const FEATURE_DISABLED: Problem = Problem {
