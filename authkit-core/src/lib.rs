@@ -10,12 +10,12 @@
 //! - authorization: [`roles`] (global and organisation role maps),
 //!   [`principal`] with the guards [`require_permission`],
 //!   [`require_any`], [`require_all`] and [`require_org_permission`], which
-//!   read the access token only; [`org`] (organisations, memberships,
+//!   read the access token only; [`orgs`] (organisations, memberships,
 //!   invitations);
 //! - the building blocks it is made of, usable on their own:
 //!   [`password`] (argon2id, Django hash import, policy), [`token`] (keys,
 //!   JWKS, access tokens), [`mfa`] (TOTP, backup codes, secret encryption,
-//!   QR codes), [`oauth`] (social login: Google, GitHub, any OpenID
+//!   QR codes), [`social`] (social login: Google, GitHub, any OpenID
 //!   Connect provider), [`rate_limit`], [`mail`] (console, in-memory and, with
 //!   feature `smtp`, SMTP mailers; a retrying queue), [`sms`], [`audit`];
 //! - the [`store`] traits, an in-memory store, and (feature `testing`) the
@@ -57,8 +57,11 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod account;
+pub mod admin;
 pub mod api;
 pub mod audit;
+mod auth;
 pub mod clock;
 pub mod config;
 pub mod delivery;
@@ -68,18 +71,18 @@ pub mod error;
 mod http_client;
 pub mod mail;
 pub mod mfa;
-pub mod oauth;
 pub mod one_time;
-pub mod org;
+pub mod orgs;
 pub mod password;
+pub mod phone;
 pub mod principal;
 pub mod rate_limit;
 pub mod revocation;
 pub mod roles;
 pub mod secret;
-mod service;
 pub mod session;
 pub mod sms;
+pub mod social;
 pub mod store;
 pub mod telemetry;
 #[cfg(feature = "testing")]
@@ -88,15 +91,15 @@ pub mod token;
 pub mod user;
 
 pub use audit::RequestMeta;
-pub use config::{AuthConfig, AuthConfigBuilder, ConfigError};
-pub use error::{AuthError, AuthResult, FieldError};
-pub use principal::{
-    Principal, require_all, require_any, require_org_permission, require_permission,
-};
-pub use service::{
+pub use auth::{
     AdminUser, AdminUserDetail, AuditFilter, Auth, AuthBuilder, Credentials, DataExport, EventHook,
     IdentityList, ImportedUser, Introspection, LoginOutcome, MAX_LOCK_REASON, MAX_PER_PAGE,
     MAX_TOKEN_ORGS, Me, MfaChallenge, MfaEnrollment, MfaSummary, MyOrg, NewAdmin, OAuthCallback,
     OAuthOutcome, OAuthResult, OAuthStart, Page, ProfileUpdate, Registered, Registration,
     RegistrationChallenge, TokenPair, TokenTypeHint, TotpDisable, TotpEnrolled, TotpSetup,
+};
+pub use config::{AuthConfig, AuthConfigBuilder, ConfigError};
+pub use error::{AuthError, AuthResult, FieldError};
+pub use principal::{
+    Principal, require_all, require_any, require_org_permission, require_permission,
 };

@@ -68,7 +68,7 @@ pub const ADMIN: &str = "ADMIN";
 /// The default organisation role of invited members.
 pub const MEMBER: &str = "MEMBER";
 /// The global role with every internal permission; what
-/// [`Auth::create_admin`](crate::Auth::create_admin) grants.
+/// [`Admin::create_admin`](crate::admin::Admin::create_admin) grants.
 pub const SYSTEM_ADMIN: &str = "SYSTEM_ADMIN";
 
 impl Default for RoleMap {

@@ -84,7 +84,7 @@ async fn account(h: &Harness, email: &str, roles: &[&str]) -> (Uuid, Principal, 
     } else {
         let mut admin = NewAdmin::new(email, PASSWORD);
         admin.roles = roles.iter().map(|r| (*r).to_owned()).collect();
-        h.auth.create_admin(admin).await.unwrap().id
+        h.auth.admin().create_admin(admin).await.unwrap().id
     };
     let pair = login(h, email).await;
     let principal = h.auth.authenticate(&pair.access_token).unwrap();
@@ -111,44 +111,50 @@ async fn every_write_is_forbidden(h: &Harness, principal: &Principal, target: Uu
     let auth = &h.auth;
     let m = meta();
     forbidden(
-        auth.admin_lock_user(principal, target, None, None, &m)
+        auth.admin()
+            .lock_user(principal, target, None, None, &m)
             .await,
         "lock",
     );
     forbidden(
-        auth.admin_unlock_user(principal, target, &m).await,
+        auth.admin().unlock_user(principal, target, &m).await,
         "unlock",
     );
     forbidden(
-        auth.admin_deactivate_user(principal, target, &m).await,
+        auth.admin().deactivate_user(principal, target, &m).await,
         "deactivate",
     );
     forbidden(
-        auth.admin_reactivate_user(principal, target, &m).await,
+        auth.admin().reactivate_user(principal, target, &m).await,
         "reactivate",
     );
     forbidden(
-        auth.admin_force_password_change(principal, target, &m)
+        auth.admin()
+            .force_password_change(principal, target, &m)
             .await,
         "force password change",
     );
     forbidden(
-        auth.admin_assign_roles(principal, target, &["STAFF".into()], &m)
+        auth.admin()
+            .assign_roles(principal, target, &["STAFF".into()], &m)
             .await,
         "assign roles",
     );
     forbidden(
-        auth.admin_assign_roles(principal, principal.user_id, &[SYSTEM_ADMIN.into()], &m)
+        auth.admin()
+            .assign_roles(principal, principal.user_id, &[SYSTEM_ADMIN.into()], &m)
             .await,
         "assign roles back to oneself",
     );
     forbidden(
-        auth.admin_revoke_sessions(principal, target, None, &m)
+        auth.admin()
+            .revoke_sessions(principal, target, None, &m)
             .await,
         "revoke every session",
     );
     forbidden(
-        auth.admin_revoke_sessions(principal, target, Some(Uuid::now_v7()), &m)
+        auth.admin()
+            .revoke_sessions(principal, target, Some(Uuid::now_v7()), &m)
             .await,
         "revoke one session",
     );
@@ -163,21 +169,24 @@ async fn admin_session_revocation_refuses_access_tokens_at_once() {
     let tablet = login(&h, "ann@example.com").await;
 
     h.auth
-        .admin_revoke_sessions(&root, user, Some(phone.session_id), &meta())
+        .admin()
+        .revoke_sessions(&root, user, Some(phone.session_id), &meta())
         .await
         .unwrap();
     assert!(refused(&h, &phone), "the revoked session's token");
     assert!(!refused(&h, &laptop), "other sessions live on");
     assert!(matches!(
         h.auth
-            .admin_revoke_sessions(&root, user, Some(phone.session_id), &meta())
+            .admin()
+            .revoke_sessions(&root, user, Some(phone.session_id), &meta())
             .await,
         Err(AuthError::NotFound)
     ));
 
     let count = h
         .auth
-        .admin_revoke_sessions(&root, user, None, &meta())
+        .admin()
+        .revoke_sessions(&root, user, None, &meta())
         .await
         .unwrap();
     assert_eq!(count, 2);
@@ -202,17 +211,18 @@ async fn a_demoted_administrators_token_writes_nothing() {
     let (user, _, user_pair) = account(&h, "ann@example.com", &[]).await;
 
     h.auth
-        .admin_assign_roles(&root, admin, &["STAFF".into()], &meta())
+        .admin()
+        .assign_roles(&root, admin, &["STAFF".into()], &meta())
         .await
         .unwrap();
     // The token still claims every SYSTEM_ADMIN permission.
     assert!(old_token.has_permission(ROLES_ASSIGN) && old_token.has_permission(USERS_WRITE));
-    let before = h.auth.admin_user(&root, user).await.unwrap();
+    let before = h.auth.admin().user(&root, user).await.unwrap();
     every_write_is_forbidden(&h, &old_token, user).await;
     assert!(!refused(&h, &user_pair), "nothing happened to the account");
-    let after = h.auth.admin_user(&root, user).await.unwrap();
+    let after = h.auth.admin().user(&root, user).await.unwrap();
     assert_eq!(after, before, "nothing happened to the account");
-    let admin_after = h.auth.admin_user(&root, admin).await.unwrap();
+    let admin_after = h.auth.admin().user(&root, admin).await.unwrap();
     assert_eq!(admin_after.user.roles, vec!["STAFF".to_owned()]);
 }
 
@@ -227,7 +237,8 @@ async fn a_locked_or_deactivated_administrator_writes_nothing() {
     let (locked, _, _) = account(&h, "lou@example.com", &[SYSTEM_ADMIN]).await;
     let kept = issued_token(&h, locked, &[SYSTEM_ADMIN]);
     h.auth
-        .admin_lock_user(&root, locked, None, None, &meta())
+        .admin()
+        .lock_user(&root, locked, None, None, &meta())
         .await
         .unwrap();
     every_write_is_forbidden(&h, &kept, user).await;
@@ -255,7 +266,8 @@ async fn a_locked_or_deactivated_administrator_writes_nothing() {
     h.clock.advance(Duration::minutes(16));
     let token = issued_token(&h, failed, &[SYSTEM_ADMIN]);
     h.auth
-        .admin_force_password_change(&token, user, &meta())
+        .admin()
+        .force_password_change(&token, user, &meta())
         .await
         .unwrap();
 
@@ -263,7 +275,8 @@ async fn a_locked_or_deactivated_administrator_writes_nothing() {
     let (gone, _, _) = account(&h, "gus@example.com", &[SYSTEM_ADMIN]).await;
     let kept = issued_token(&h, gone, &[SYSTEM_ADMIN]);
     h.auth
-        .admin_deactivate_user(&root, gone, &meta())
+        .admin()
+        .deactivate_user(&root, gone, &meta())
         .await
         .unwrap();
     every_write_is_forbidden(&h, &kept, user).await;
@@ -282,20 +295,23 @@ async fn role_grants_are_bounded_by_the_current_permissions() {
 
     // Still allowed to assign, but no longer holding the audit permission.
     h.auth
-        .admin_assign_roles(&root, admin, &["ROLE_ADMIN".into()], &meta())
+        .admin()
+        .assign_roles(&root, admin, &["ROLE_ADMIN".into()], &meta())
         .await
         .unwrap();
     assert!(token.has_permission(AUDIT_READ), "the token's stale claim");
     for role in [SYSTEM_ADMIN, "DATA_ADMIN"] {
         forbidden(
             h.auth
-                .admin_assign_roles(&token, user, &[role.into()], &meta())
+                .admin()
+                .assign_roles(&token, user, &[role.into()], &meta())
                 .await,
             role,
         );
         forbidden(
             h.auth
-                .admin_assign_roles(&token, admin, &[role.into()], &meta())
+                .admin()
+                .assign_roles(&token, admin, &[role.into()], &meta())
                 .await,
             "back to itself",
         );
@@ -303,7 +319,8 @@ async fn role_grants_are_bounded_by_the_current_permissions() {
     // Roles within the current permissions are still granted.
     let granted = h
         .auth
-        .admin_assign_roles(&token, user, &["SUPPORT".into()], &meta())
+        .admin()
+        .assign_roles(&token, user, &["SUPPORT".into()], &meta())
         .await
         .unwrap();
     assert_eq!(granted.roles, vec!["SUPPORT".to_owned()]);
@@ -324,74 +341,88 @@ async fn without_roles_assign_no_account_above_one_is_touched() {
     for target in [root_id, data_admin] {
         forbidden(
             h.auth
-                .admin_lock_user(&support, target, None, None, &m)
+                .admin()
+                .lock_user(&support, target, None, None, &m)
                 .await,
             "lock",
         );
         forbidden(
-            h.auth.admin_deactivate_user(&support, target, &m).await,
+            h.auth.admin().deactivate_user(&support, target, &m).await,
             "deactivate",
         );
         forbidden(
             h.auth
-                .admin_force_password_change(&support, target, &m)
+                .admin()
+                .force_password_change(&support, target, &m)
                 .await,
             "force password change",
         );
         forbidden(
-            h.auth.admin_unlock_user(&support, target, &m).await,
+            h.auth.admin().unlock_user(&support, target, &m).await,
             "unlock",
         );
         forbidden(
-            h.auth.admin_reactivate_user(&support, target, &m).await,
+            h.auth.admin().reactivate_user(&support, target, &m).await,
             "reactivate",
         );
         forbidden(
             h.auth
-                .admin_revoke_sessions(&support, target, None, &m)
+                .admin()
+                .revoke_sessions(&support, target, None, &m)
                 .await,
             "revoke sessions",
         );
     }
     assert!(!refused(&h, &root_pair), "the SYSTEM_ADMIN was not locked");
-    let root_after = h.auth.admin_user(&root, root_id).await.unwrap();
+    let root_after = h.auth.admin().user(&root, root_id).await.unwrap();
     assert!(root_after.user.locked_until.is_none());
     assert!(!root_after.user.must_change_password);
 
     // STAFF holds dashboard.view, which SUPPORT lacks as well.
     forbidden(
         h.auth
-            .admin_lock_user(&support, staff, None, None, &m)
+            .admin()
+            .lock_user(&support, staff, None, None, &m)
             .await,
         "lock STAFF",
     );
     // An account whose permissions SUPPORT all holds: a plain user.
     h.auth
-        .admin_force_password_change(&support, user, &m)
+        .admin()
+        .force_password_change(&support, user, &m)
         .await
         .unwrap();
     h.auth
-        .admin_lock_user(&support, user, None, None, &m)
+        .admin()
+        .lock_user(&support, user, None, None, &m)
         .await
         .unwrap();
     h.auth
-        .admin_deactivate_user(&support, user, &m)
+        .admin()
+        .deactivate_user(&support, user, &m)
         .await
         .unwrap();
     // And another SUPPORT account (equal permissions).
     let (peer, _, _) = account(&h, "pat@example.com", &["SUPPORT"]).await;
     h.auth
-        .admin_lock_user(&support, peer, None, None, &m)
+        .admin()
+        .lock_user(&support, peer, None, None, &m)
         .await
         .unwrap();
     // The rest of the writes on an account it all covers: undo and sign out.
-    h.auth.admin_unlock_user(&support, user, &m).await.unwrap();
     h.auth
-        .admin_reactivate_user(&support, user, &m)
+        .admin()
+        .unlock_user(&support, user, &m)
         .await
         .unwrap();
     h.auth
-        .admin_revoke_sessions(&support, user, None, &m)
+        .admin()
+        .reactivate_user(&support, user, &m)
+        .await
+        .unwrap();
+    h.auth
+        .admin()
+        .revoke_sessions(&support, user, None, &m)
         .await
         .unwrap();
 
@@ -400,11 +431,13 @@ async fn without_roles_assign_no_account_above_one_is_touched() {
     let (_, role_admin, _) = account(&h, "ray@example.com", &["ROLE_ADMIN"]).await;
     assert!(!role_admin.has_permission(AUDIT_READ) && !role_admin.has_permission(DASHBOARD_VIEW));
     h.auth
-        .admin_lock_user(&role_admin, data_admin, None, None, &m)
+        .admin()
+        .lock_user(&role_admin, data_admin, None, None, &m)
         .await
         .unwrap();
     h.auth
-        .admin_force_password_change(&role_admin, root_id, &m)
+        .admin()
+        .force_password_change(&role_admin, root_id, &m)
         .await
         .unwrap();
 }

@@ -111,7 +111,7 @@ async fn verified_user(h: &Harness, email: &str) -> TokenPair {
         .await
         .unwrap();
     let token = link_token(&h.mailer, email);
-    h.auth.verify_email(&token, &meta()).await.unwrap();
+    h.auth.email().verify(&token, &meta()).await.unwrap();
     login(h, email, PASSWORD).await.unwrap()
 }
 
@@ -160,11 +160,11 @@ async fn register_verify_login_me() {
     assert!(matches!(err, AuthError::EmailNotVerified), "{err:?}");
 
     let token = link_token(&h.mailer, "ada@example.com");
-    let user = h.auth.verify_email(&token, &meta()).await.unwrap();
+    let user = h.auth.email().verify(&token, &meta()).await.unwrap();
     assert!(user.email_verified());
     // Single use.
     assert!(matches!(
-        h.auth.verify_email(&token, &meta()).await,
+        h.auth.email().verify(&token, &meta()).await,
         Err(AuthError::TokenInvalid)
     ));
 
@@ -260,7 +260,8 @@ async fn registration_errors() {
     assert!(matches!(
         closed
             .auth
-            .start_registration(Registration::new("d@example.com", PASSWORD), &meta())
+            .signup()
+            .start(Registration::new("d@example.com", PASSWORD), &meta())
             .await,
         Err(AuthError::RegistrationClosed)
     ));
@@ -279,33 +280,33 @@ async fn verification_by_code_resend_and_supersede() {
     // Resend for unknown or verified accounts discloses nothing and sends nothing.
     let before = h.mailer.count();
     h.auth
-        .resend_verification("nobody@example.com", &meta())
+        .email()
+        .resend("nobody@example.com", &meta())
         .await
         .unwrap();
     h.auth.background_idle().await;
-    h.auth
-        .resend_verification("garbage", &meta())
-        .await
-        .unwrap();
+    h.auth.email().resend("garbage", &meta()).await.unwrap();
     h.auth.background_idle().await;
     assert_eq!(h.mailer.count(), before);
 
     h.auth
-        .resend_verification("eve@example.com", &meta())
+        .email()
+        .resend("eve@example.com", &meta())
         .await
         .unwrap();
     h.auth.background_idle().await;
     assert_eq!(h.mailer.count(), before + 1);
     // Newest only: the first link and code are dead.
     assert!(matches!(
-        h.auth.verify_email(&first_link, &meta()).await,
+        h.auth.email().verify(&first_link, &meta()).await,
         Err(AuthError::TokenInvalid)
     ));
     let code = mailed_code(&h.mailer, "eve@example.com");
     if code != first_code {
         assert!(
             h.auth
-                .verify_email_code("eve@example.com", &first_code, &meta())
+                .email()
+                .verify_code("eve@example.com", &first_code, &meta())
                 .await
                 .is_err()
         );
@@ -313,20 +314,23 @@ async fn verification_by_code_resend_and_supersede() {
     // Unknown address and wrong code answer alike.
     assert!(matches!(
         h.auth
-            .verify_email_code("nobody@example.com", &code, &meta())
+            .email()
+            .verify_code("nobody@example.com", &code, &meta())
             .await,
         Err(AuthError::MfaInvalidCode)
     ));
     let wrong = if code == "000000" { "111111" } else { "000000" };
     assert!(matches!(
         h.auth
-            .verify_email_code("eve@example.com", wrong, &meta())
+            .email()
+            .verify_code("eve@example.com", wrong, &meta())
             .await,
         Err(AuthError::MfaInvalidCode)
     ));
     let user = h
         .auth
-        .verify_email_code("EVE@example.com", &code, &meta())
+        .email()
+        .verify_code("EVE@example.com", &code, &meta())
         .await
         .unwrap();
     assert!(user.email_verified());
@@ -344,7 +348,8 @@ async fn verification_codes_die_after_max_attempts() {
     for _ in 0..5 {
         assert!(matches!(
             h.auth
-                .verify_email_code("fay@example.com", wrong, &meta())
+                .email()
+                .verify_code("fay@example.com", wrong, &meta())
                 .await,
             Err(AuthError::MfaInvalidCode)
         ));
@@ -353,7 +358,8 @@ async fn verification_codes_die_after_max_attempts() {
     // an unknown address.
     assert!(matches!(
         h.auth
-            .verify_email_code("fay@example.com", &code, &meta())
+            .email()
+            .verify_code("fay@example.com", &code, &meta())
             .await,
         Err(AuthError::MfaInvalidCode)
     ));
@@ -377,12 +383,12 @@ async fn verification_links_expire() {
     let token = link_token(&h.mailer, "gus@example.com");
     h.clock.advance(Duration::hours(24) + Duration::seconds(1));
     assert!(matches!(
-        h.auth.verify_email(&token, &meta()).await,
+        h.auth.email().verify(&token, &meta()).await,
         Err(AuthError::TokenInvalid)
     ));
     for bad in ["", "x", &"a".repeat(10_000), "ünïcødé"] {
         assert!(matches!(
-            h.auth.verify_email(bad, &meta()).await,
+            h.auth.email().verify(bad, &meta()).await,
             Err(AuthError::TokenInvalid)
         ));
     }
@@ -393,7 +399,8 @@ async fn registration_by_code() {
     let h = harness().await;
     let challenge = h
         .auth
-        .start_registration(Registration::new("hal@example.com", PASSWORD), &meta())
+        .signup()
+        .start(Registration::new("hal@example.com", PASSWORD), &meta())
         .await
         .unwrap();
     assert_eq!(challenge.expires_in, 600);
@@ -409,14 +416,15 @@ async fn registration_by_code() {
         "garbage".to_owned(),
     ] {
         assert!(matches!(
-            h.auth.confirm_registration(&forged, &code, &meta()).await,
+            h.auth.signup().confirm(&forged, &code, &meta()).await,
             Err(AuthError::TokenInvalid)
         ));
     }
     let wrong = if code == "000000" { "111111" } else { "000000" };
     assert!(matches!(
         h.auth
-            .confirm_registration(&challenge.challenge_id, wrong, &meta())
+            .signup()
+            .confirm(&challenge.challenge_id, wrong, &meta())
             .await,
         Err(AuthError::MfaInvalidCode)
     ));
@@ -428,7 +436,7 @@ async fn registration_by_code() {
         let id = challenge.challenge_id.clone();
         let code = code.clone();
         tasks.push(tokio::spawn(async move {
-            auth.confirm_registration(&id, &code, &meta()).await
+            auth.signup().confirm(&id, &code, &meta()).await
         }));
     }
     let mut ok = 0;
@@ -445,13 +453,15 @@ async fn registration_by_code() {
     // (only the mailbox owner has it) is confirmed.
     let again = h
         .auth
-        .start_registration(Registration::new("hal@example.com", PASSWORD), &meta())
+        .signup()
+        .start(Registration::new("hal@example.com", PASSWORD), &meta())
         .await
         .unwrap();
     let code = mailed_code(&h.mailer, "hal@example.com");
     assert!(matches!(
         h.auth
-            .confirm_registration(&again.challenge_id, &code, &meta())
+            .signup()
+            .confirm(&again.challenge_id, &code, &meta())
             .await,
         Err(AuthError::EmailTaken)
     ));
@@ -611,7 +621,7 @@ async fn logout_sessions_and_introspection() {
     let c = login(&h, "max@example.com", PASSWORD).await.unwrap();
     let pa = principal(&h, &a);
 
-    let listed = h.auth.sessions(&pa).await.unwrap();
+    let listed = h.auth.sessions().list(&pa).await.unwrap();
     assert_eq!(listed.len(), 3);
     assert_eq!(listed.iter().filter(|s| s.current).count(), 1);
     assert_eq!(listed[0].ip.as_deref(), Some("203.0.113.7"));
@@ -627,7 +637,8 @@ async fn logout_sessions_and_introspection() {
 
     // Revoke b from a: b's access token is inactive at introspection at once.
     h.auth
-        .revoke_session(&pa, b.session_id, &meta())
+        .sessions()
+        .revoke(&pa, b.session_id, &meta())
         .await
         .unwrap();
     assert!(
@@ -638,14 +649,17 @@ async fn logout_sessions_and_introspection() {
             .active
     );
     assert!(matches!(
-        h.auth.revoke_session(&pa, b.session_id, &meta()).await,
+        h.auth.sessions().revoke(&pa, b.session_id, &meta()).await,
         Err(AuthError::NotFound)
     ));
 
     // Someone else's session cannot be revoked.
     let other = verified_user(&h, "ned@example.com").await;
     assert!(matches!(
-        h.auth.revoke_session(&pa, other.session_id, &meta()).await,
+        h.auth
+            .sessions()
+            .revoke(&pa, other.session_id, &meta())
+            .await,
         Err(AuthError::NotFound)
     ));
     // Nor logged out with its refresh token.
@@ -662,7 +676,7 @@ async fn logout_sessions_and_introspection() {
         Err(AuthError::TokenInvalid)
     ));
     let pc = principal(&h, &c);
-    assert_eq!(h.auth.logout_all(&pc, &meta()).await.unwrap(), 1);
+    assert_eq!(h.auth.sessions().revoke_all(&pc, &meta()).await.unwrap(), 1);
     assert!(h.auth.refresh(&c.refresh_token, &meta()).await.is_err());
     assert!(h.auth.refresh(&other.refresh_token, &meta()).await.is_ok());
 
@@ -681,18 +695,21 @@ async fn password_change_revokes_other_sessions() {
     let pa = principal(&h, &a);
     assert!(matches!(
         h.auth
-            .change_password(&pa, "wrong", "a brand new passphrase", &meta())
+            .passwords()
+            .change(&pa, "wrong", "a brand new passphrase", &meta())
             .await,
         Err(AuthError::InvalidCredentials)
     ));
     assert!(matches!(
         h.auth
-            .change_password(&pa, PASSWORD, "password", &meta())
+            .passwords()
+            .change(&pa, PASSWORD, "password", &meta())
             .await,
         Err(AuthError::PasswordTooWeak(_))
     ));
     h.auth
-        .change_password(&pa, PASSWORD, "a brand new passphrase", &meta())
+        .passwords()
+        .change(&pa, PASSWORD, "a brand new passphrase", &meta())
         .await
         .unwrap();
     assert!(h.auth.refresh(&b.refresh_token, &meta()).await.is_err());
@@ -711,16 +728,22 @@ async fn password_reset_flow() {
     // Unknown and malformed addresses: same answer, no mail.
     let before = h.mailer.count();
     h.auth
-        .request_password_reset("nobody@example.com", &meta())
+        .passwords()
+        .request_reset("nobody@example.com", &meta())
         .await
         .unwrap();
     h.auth.background_idle().await;
-    h.auth.request_password_reset("@@", &meta()).await.unwrap();
+    h.auth
+        .passwords()
+        .request_reset("@@", &meta())
+        .await
+        .unwrap();
     h.auth.background_idle().await;
     assert_eq!(h.mailer.count(), before);
 
     h.auth
-        .request_password_reset(" PAT@example.com", &meta())
+        .passwords()
+        .request_reset(" PAT@example.com", &meta())
         .await
         .unwrap();
     h.auth.background_idle().await;
@@ -733,16 +756,21 @@ async fn password_reset_flow() {
 
     // A weak password does not spend the token.
     assert!(matches!(
-        h.auth.confirm_password_reset(&token, "123", &meta()).await,
+        h.auth
+            .passwords()
+            .confirm_reset(&token, "123", &meta())
+            .await,
         Err(AuthError::PasswordTooWeak(_))
     ));
     h.auth
-        .confirm_password_reset(&token, "a fresh reset passphrase", &meta())
+        .passwords()
+        .confirm_reset(&token, "a fresh reset passphrase", &meta())
         .await
         .unwrap();
     assert!(matches!(
         h.auth
-            .confirm_password_reset(&token, "another passphrase here", &meta())
+            .passwords()
+            .confirm_reset(&token, "another passphrase here", &meta())
             .await,
         Err(AuthError::TokenInvalid)
     ));
@@ -759,7 +787,8 @@ async fn password_reset_flow() {
 
     // Expired after 30 minutes.
     h.auth
-        .request_password_reset("pat@example.com", &meta())
+        .passwords()
+        .request_reset("pat@example.com", &meta())
         .await
         .unwrap();
     h.auth.background_idle().await;
@@ -767,7 +796,8 @@ async fn password_reset_flow() {
     h.clock.advance(Duration::minutes(31));
     assert!(matches!(
         h.auth
-            .confirm_password_reset(&token, "yet another passphrase", &meta())
+            .passwords()
+            .confirm_reset(&token, "yet another passphrase", &meta())
             .await,
         Err(AuthError::TokenInvalid)
     ));
@@ -778,7 +808,8 @@ async fn parallel_reset_confirmations_succeed_once() {
     let h = harness().await;
     verified_user(&h, "quin@example.com").await;
     h.auth
-        .request_password_reset("quin@example.com", &meta())
+        .passwords()
+        .request_reset("quin@example.com", &meta())
         .await
         .unwrap();
     h.auth.background_idle().await;
@@ -788,7 +819,8 @@ async fn parallel_reset_confirmations_succeed_once() {
         let auth = h.auth.clone();
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
-            auth.confirm_password_reset(&token, &format!("parallel passphrase {i}"), &meta())
+            auth.passwords()
+                .confirm_reset(&token, &format!("parallel passphrase {i}"), &meta())
                 .await
         }));
     }
@@ -810,13 +842,15 @@ async fn reset_proves_the_email_and_clears_a_lock() {
         .await
         .unwrap();
     h.auth
-        .request_password_reset("rae@example.com", &meta())
+        .passwords()
+        .request_reset("rae@example.com", &meta())
         .await
         .unwrap();
     h.auth.background_idle().await;
     let token = link_token(&h.mailer, "rae@example.com");
     h.auth
-        .confirm_password_reset(&token, "proven by the inbox", &meta())
+        .passwords()
+        .confirm_reset(&token, "proven by the inbox", &meta())
         .await
         .unwrap();
     login(&h, "rae@example.com", "proven by the inbox")
@@ -833,14 +867,24 @@ async fn profile_update_deactivate_export() {
         r#"{"display_name": "Sam 🚀", "avatar_url": "https://img.example.com/s.png", "phone": "+14155550123"}"#,
     )
     .unwrap();
-    let profile = h.auth.update_profile(&p, update, &meta()).await.unwrap();
+    let profile = h
+        .auth
+        .account()
+        .update_profile(&p, update, &meta())
+        .await
+        .unwrap();
     assert_eq!(profile.display_name.as_deref(), Some("Sam 🚀"));
     assert_eq!(profile.phone.as_deref(), Some("+14155550123"));
     assert!(!profile.phone_verified);
 
     // null clears, absent keeps.
     let update: ProfileUpdate = serde_json::from_str(r#"{"avatar_url": null}"#).unwrap();
-    let profile = h.auth.update_profile(&p, update, &meta()).await.unwrap();
+    let profile = h
+        .auth
+        .account()
+        .update_profile(&p, update, &meta())
+        .await
+        .unwrap();
     assert_eq!(profile.avatar_url, None);
     assert_eq!(profile.display_name.as_deref(), Some("Sam 🚀"));
 
@@ -850,6 +894,7 @@ async fn profile_update_deactivate_export() {
     .unwrap();
     let err = h
         .auth
+        .account()
         .update_profile(&p, update, &meta())
         .await
         .unwrap_err();
@@ -857,7 +902,7 @@ async fn profile_update_deactivate_export() {
     let me = h.auth.me(&p).await.unwrap();
     assert_eq!(me.profile.display_name.as_deref(), Some("Sam 🚀"));
 
-    let export = h.auth.export(&p, &meta()).await.unwrap();
+    let export = h.auth.account().export(&p, &meta()).await.unwrap();
     assert_eq!(export.profile.email, "sam@example.com");
     assert_eq!(export.sessions.len(), 1);
     assert!(
@@ -866,16 +911,20 @@ async fn profile_update_deactivate_export() {
             .iter()
             .any(|e| e.event == "login_succeeded")
     );
-    let audit = h.auth.my_audit(&p, 1, 2).await.unwrap();
+    let audit = h.auth.account().audit(&p, 1, 2).await.unwrap();
     assert_eq!(audit.items.len(), 2);
     assert_eq!(audit.next_page, Some(2));
     assert!(audit.items[0].at >= audit.items[1].at);
 
     assert!(matches!(
-        h.auth.deactivate(&p, "wrong", &meta()).await,
+        h.auth.account().deactivate(&p, "wrong", &meta()).await,
         Err(AuthError::InvalidCredentials)
     ));
-    h.auth.deactivate(&p, PASSWORD, &meta()).await.unwrap();
+    h.auth
+        .account()
+        .deactivate(&p, PASSWORD, &meta())
+        .await
+        .unwrap();
     assert!(h.auth.refresh(&pair.refresh_token, &meta()).await.is_err());
     assert!(
         !h.auth
@@ -901,9 +950,14 @@ async fn email_lookup_only_for_verified_phones() {
     let pair = verified_user(&h, "tia@example.com").await;
     let p = principal(&h, &pair);
     let update: ProfileUpdate = serde_json::from_str(r#"{"phone": "+14155550199"}"#).unwrap();
-    h.auth.update_profile(&p, update, &meta()).await.unwrap();
+    h.auth
+        .account()
+        .update_profile(&p, update, &meta())
+        .await
+        .unwrap();
     assert!(
         h.auth
+            .account()
             .lookup_email("+14155550199", &meta())
             .await
             .unwrap()
@@ -918,6 +972,7 @@ async fn email_lookup_only_for_verified_phones() {
         .unwrap();
     assert_eq!(
         h.auth
+            .account()
             .lookup_email("+1 415 555 0199", &meta())
             .await
             .unwrap(),
@@ -925,13 +980,14 @@ async fn email_lookup_only_for_verified_phones() {
     );
     assert!(
         h.auth
+            .account()
             .lookup_email("+14155550000", &meta())
             .await
             .unwrap()
             .is_empty()
     );
     assert!(matches!(
-        h.auth.lookup_email("nope", &meta()).await,
+        h.auth.account().lookup_email("nope", &meta()).await,
         Err(AuthError::Validation(_))
     ));
 }
@@ -1013,6 +1069,7 @@ async fn imported_django_hashes_need_the_pbkdf2_floor() {
 
     let err = h
         .auth
+        .admin()
         .import_user(ImportedUser::new("weak@example.com", below))
         .await
         .unwrap_err();
@@ -1034,6 +1091,7 @@ async fn imported_django_hashes_need_the_pbkdf2_floor() {
     ] {
         let err = h
             .auth
+            .admin()
             .import_user(ImportedUser::new("junk@example.com", garbage))
             .await
             .unwrap_err();
@@ -1046,11 +1104,11 @@ async fn imported_django_hashes_need_the_pbkdf2_floor() {
 
     let mut input = ImportedUser::new("Old.Timer@Example.com", at_floor);
     input.email_verified = true;
-    let user = h.auth.import_user(input.clone()).await.unwrap();
+    let user = h.auth.admin().import_user(input.clone()).await.unwrap();
     assert_eq!(user.email.as_str(), "old.timer@example.com");
     assert!(user.email_verified_at.is_some());
     assert!(matches!(
-        h.auth.import_user(input).await,
+        h.auth.admin().import_user(input).await,
         Err(AuthError::EmailTaken)
     ));
     login(&h, "old.timer@example.com", PASSWORD).await.unwrap();
@@ -1082,7 +1140,8 @@ async fn audit_log_never_holds_secrets() {
         .await
         .unwrap_err();
     h.auth
-        .request_password_reset("wes@example.com", &meta())
+        .passwords()
+        .request_reset("wes@example.com", &meta())
         .await
         .unwrap();
     h.auth.background_idle().await;
@@ -1155,7 +1214,7 @@ async fn instances_sharing_a_store_share_keys() {
         .unwrap();
     let p = second.authenticate(&pair.access_token).unwrap();
     assert_eq!(p.session_id, pair.session_id);
-    assert_eq!(h.auth.jwks(), second.jwks());
+    assert_eq!(h.auth.keys().jwks(), second.keys().jwks());
 }
 
 #[derive(Default)]
@@ -1225,7 +1284,7 @@ fn kid_of(jwt: &str) -> String {
 }
 
 fn jwks_kids(auth: &Auth) -> Vec<String> {
-    auth.jwks()["keys"]
+    auth.keys().jwks()["keys"]
         .as_array()
         .unwrap()
         .iter()
@@ -1239,7 +1298,7 @@ async fn signing_keys_rotate_without_logging_anyone_out() {
     let pair = verified_user(&h, "rot@example.com").await;
     let old_kid = kid_of(&pair.access_token);
     h.clock.advance(Duration::minutes(1));
-    let new_kid = h.auth.rotate_signing_key(&meta()).await.unwrap();
+    let new_kid = h.auth.keys().rotate(&meta()).await.unwrap();
     assert_ne!(old_kid, new_kid);
     // Tokens of the old key keep verifying; new ones use the new key.
     h.auth.authenticate(&pair.access_token).unwrap();
@@ -1249,16 +1308,16 @@ async fn signing_keys_rotate_without_logging_anyone_out() {
     assert!(kids.contains(&old_kid) && kids.contains(&new_kid));
     // Two rotations in one second still order strictly: the second key
     // signs one second later.
-    let newer_kid = h.auth.rotate_signing_key(&meta()).await.unwrap();
+    let newer_kid = h.auth.keys().rotate(&meta()).await.unwrap();
     let pair = h.auth.refresh(&fresh.refresh_token, &meta()).await.unwrap();
     assert_eq!(kid_of(&pair.access_token), new_kid);
     h.clock.advance(Duration::seconds(1));
-    h.auth.reload_keys().await.unwrap();
+    h.auth.keys().reload().await.unwrap();
     let pair = h.auth.refresh(&pair.refresh_token, &meta()).await.unwrap();
     assert_eq!(kid_of(&pair.access_token), newer_kid);
     // Past the longest token lifetime the old keys are gone.
     h.clock.advance(Duration::minutes(16));
-    h.auth.reload_keys().await.unwrap();
+    h.auth.keys().reload().await.unwrap();
     assert_eq!(jwks_kids(&h.auth), vec![newer_kid]);
 }
 
@@ -1284,17 +1343,17 @@ async fn new_keys_are_published_before_they_sign() {
         .unwrap();
 
     h.clock.advance(Duration::minutes(1));
-    let new_kid = h.auth.rotate_signing_key(&meta()).await.unwrap();
+    let new_kid = h.auth.keys().rotate(&meta()).await.unwrap();
     assert!(jwks_kids(&h.auth).contains(&new_kid));
     // Not signing yet.
     let pair = h.auth.refresh(&pair.refresh_token, &meta()).await.unwrap();
     assert_eq!(kid_of(&pair.access_token), old_kid);
     // The other instance learns the key on its periodic reload.
-    other.reload_keys().await.unwrap();
+    other.keys().reload().await.unwrap();
     assert!(jwks_kids(&other).contains(&new_kid));
 
     h.clock.advance(Duration::minutes(5));
-    h.auth.reload_keys().await.unwrap();
+    h.auth.keys().reload().await.unwrap();
     let pair = h.auth.refresh(&pair.refresh_token, &meta()).await.unwrap();
     assert_eq!(kid_of(&pair.access_token), new_kid);
     other.authenticate(&pair.access_token).unwrap();
@@ -1312,7 +1371,8 @@ async fn mail_goes_to_the_stored_address_not_a_look_alike() {
         "ada@examp1e.com",
     ] {
         h.auth
-            .request_password_reset(look_alike, &meta())
+            .passwords()
+            .request_reset(look_alike, &meta())
             .await
             .unwrap();
         h.auth.background_idle().await;
@@ -1320,7 +1380,8 @@ async fn mail_goes_to_the_stored_address_not_a_look_alike() {
     assert_eq!(h.mailer.count(), before);
     // A differently typed form of the same address mails the stored one.
     h.auth
-        .request_password_reset("  ADA@Example.Com ", &meta())
+        .passwords()
+        .request_reset("  ADA@Example.Com ", &meta())
         .await
         .unwrap();
     h.auth.background_idle().await;
@@ -1372,7 +1433,7 @@ async fn parallel_verifications_of_one_link_succeed_once() {
         let auth = h.auth.clone();
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
-            auth.verify_email(&token, &meta()).await
+            auth.email().verify(&token, &meta()).await
         }));
     }
     let mut ok = 0;
@@ -1408,7 +1469,8 @@ async fn a_new_code_does_not_reset_the_account_failure_budget() {
         for _ in 0..5 {
             match h
                 .auth
-                .verify_email_code("budget@example.com", wrong, &meta())
+                .email()
+                .verify_code("budget@example.com", wrong, &meta())
                 .await
             {
                 Err(AuthError::MfaInvalidCode) => failures += 1,
@@ -1420,7 +1482,8 @@ async fn a_new_code_does_not_reset_the_account_failure_budget() {
             }
         }
         h.auth
-            .resend_verification("budget@example.com", &meta())
+            .email()
+            .resend("budget@example.com", &meta())
             .await
             .unwrap();
         h.auth.background_idle().await;
@@ -1436,7 +1499,8 @@ async fn revoked_sessions_fail_introspection_at_once() {
     let b = login(&h, "intro@example.com", PASSWORD).await.unwrap();
     let pa = principal(&h, &a);
     h.auth
-        .change_password(&pa, PASSWORD, "changed passphrase one", &meta())
+        .passwords()
+        .change(&pa, PASSWORD, "changed passphrase one", &meta())
         .await
         .unwrap();
     assert!(
@@ -1455,13 +1519,15 @@ async fn revoked_sessions_fail_introspection_at_once() {
     );
 
     h.auth
-        .request_password_reset("intro@example.com", &meta())
+        .passwords()
+        .request_reset("intro@example.com", &meta())
         .await
         .unwrap();
     h.auth.background_idle().await;
     let token = link_token(&h.mailer, "intro@example.com");
     h.auth
-        .confirm_password_reset(&token, "changed passphrase two", &meta())
+        .passwords()
+        .confirm_reset(&token, "changed passphrase two", &meta())
         .await
         .unwrap();
     assert!(
@@ -1547,8 +1613,11 @@ async fn revoke_other_sessions_keeps_the_current_one() {
     let b = login(&h, "keep@example.com", PASSWORD).await.unwrap();
     let c = login(&h, "keep@example.com", PASSWORD).await.unwrap();
     let pa = principal(&h, &a);
-    assert_eq!(h.auth.revoke_other_sessions(&pa, &meta()).await.unwrap(), 2);
-    let left = h.auth.sessions(&pa).await.unwrap();
+    assert_eq!(
+        h.auth.sessions().revoke_others(&pa, &meta()).await.unwrap(),
+        2
+    );
+    let left = h.auth.sessions().list(&pa).await.unwrap();
     assert_eq!(left.len(), 1);
     assert!(left[0].current);
     for gone in [&b, &c] {
@@ -1660,15 +1729,18 @@ async fn reset_and_resend_answer_before_the_store_write() {
     // turns a regression into a failure instead of a hang.
     let answers = tokio::time::timeout(std::time::Duration::from_secs(30), async {
         h.auth
-            .request_password_reset("slow@example.com", &meta())
+            .passwords()
+            .request_reset("slow@example.com", &meta())
             .await
             .unwrap();
         h.auth
-            .request_password_reset("nobody@example.com", &meta())
+            .passwords()
+            .request_reset("nobody@example.com", &meta())
             .await
             .unwrap();
         h.auth
-            .resend_verification("unverified@example.com", &meta())
+            .email()
+            .resend("unverified@example.com", &meta())
             .await
             .unwrap();
     })
@@ -1687,7 +1759,8 @@ async fn reset_and_resend_answer_before_the_store_write() {
     );
     let token = link_token(&h.mailer, "slow@example.com");
     h.auth
-        .confirm_password_reset(&token, "the store caught up", &meta())
+        .passwords()
+        .confirm_reset(&token, "the store caught up", &meta())
         .await
         .unwrap();
     assert!(
@@ -1721,10 +1794,12 @@ async fn background_failures_do_not_reach_the_answer() {
     auth.register(Registration::new("down@example.com", PASSWORD), &meta())
         .await
         .unwrap();
-    auth.request_password_reset("down@example.com", &meta())
+    auth.passwords()
+        .request_reset("down@example.com", &meta())
         .await
         .unwrap();
-    auth.resend_verification("down@example.com", &meta())
+    auth.email()
+        .resend("down@example.com", &meta())
         .await
         .unwrap();
     auth.background_idle().await;
@@ -1750,7 +1825,11 @@ async fn me_shows_changes_made_through_auth_at_once() {
         display_name: Some(Some("Cached".into())),
         ..ProfileUpdate::default()
     };
-    h.auth.update_profile(&p, update, &meta()).await.unwrap();
+    h.auth
+        .account()
+        .update_profile(&p, update, &meta())
+        .await
+        .unwrap();
     assert_eq!(
         h.auth.me(&p).await.unwrap().profile.display_name.as_deref(),
         Some("Cached")
@@ -1771,7 +1850,7 @@ async fn me_answers_from_its_cache_until_told_of_a_change_behind_its_back() {
         .await
         .unwrap();
     assert_eq!(h.auth.me(&p).await.unwrap().profile.display_name, None);
-    h.auth.account_changed(p.user_id).await;
+    h.auth.account().changed(p.user_id).await;
     assert_eq!(
         h.auth.me(&p).await.unwrap().profile.display_name.as_deref(),
         Some("Behind")
@@ -1802,6 +1881,7 @@ async fn without_the_cache_me_reads_the_store_every_time() {
 /// An administrator (signed in) for the lock tests.
 async fn admin(h: &Harness) -> Principal {
     h.auth
+        .admin()
         .create_admin(NewAdmin::new("root@example.com", PASSWORD))
         .await
         .unwrap();
@@ -1855,7 +1935,8 @@ async fn a_failure_lockout_keeps_sessions_and_an_admin_lock_ends_them() {
 
     let id = user_id(&h, "locked-out@example.com").await;
     h.auth
-        .admin_lock_user(&root, id, None, Some("stolen laptop"), &meta())
+        .admin()
+        .lock_user(&root, id, None, Some("stolen laptop"), &meta())
         .await
         .unwrap();
     assert!(matches!(
@@ -1886,7 +1967,8 @@ async fn a_password_reset_keeps_an_admin_lock() {
     verified_user(&h, "kept@example.com").await;
     let id = user_id(&h, "kept@example.com").await;
     h.auth
-        .request_password_reset("kept@example.com", &meta())
+        .passwords()
+        .request_reset("kept@example.com", &meta())
         .await
         .unwrap();
     h.auth.background_idle().await;
@@ -1894,7 +1976,8 @@ async fn a_password_reset_keeps_an_admin_lock() {
 
     let locked = h
         .auth
-        .admin_lock_user(&root, id, None, Some("  chargeback  "), &meta())
+        .admin()
+        .lock_user(&root, id, None, Some("  chargeback  "), &meta())
         .await
         .unwrap();
     let lock = locked.admin_lock.clone().unwrap();
@@ -1903,24 +1986,31 @@ async fn a_password_reset_keeps_an_admin_lock() {
 
     let mails = h.mailer.count();
     h.auth
-        .request_password_reset("kept@example.com", &meta())
+        .passwords()
+        .request_reset("kept@example.com", &meta())
         .await
         .expect("a locked account's reset request answers as any other");
     h.auth.background_idle().await;
     assert_eq!(h.mailer.count(), mails, "no reset mail while locked");
 
     h.auth
-        .confirm_password_reset(&early_link, "a brand new passphrase", &meta())
+        .passwords()
+        .confirm_reset(&early_link, "a brand new passphrase", &meta())
         .await
         .unwrap();
     assert!(matches!(
         login(&h, "kept@example.com", "a brand new passphrase").await,
         Err(AuthError::AccountLocked { .. })
     ));
-    let after = h.auth.admin_user(&root, id).await.unwrap();
+    let after = h.auth.admin().user(&root, id).await.unwrap();
     assert_eq!(after.user.admin_lock, Some(lock), "the lock is unchanged");
 
-    let unlocked = h.auth.admin_unlock_user(&root, id, &meta()).await.unwrap();
+    let unlocked = h
+        .auth
+        .admin()
+        .unlock_user(&root, id, &meta())
+        .await
+        .unwrap();
     assert_eq!((unlocked.admin_lock, unlocked.locked_until), (None, None));
     login(&h, "kept@example.com", "a brand new passphrase")
         .await
@@ -1939,13 +2029,15 @@ async fn a_password_reset_lifts_a_failure_lock() {
             .unwrap_err();
     }
     h.auth
-        .request_password_reset("forgot@example.com", &meta())
+        .passwords()
+        .request_reset("forgot@example.com", &meta())
         .await
         .unwrap();
     h.auth.background_idle().await;
     let token = link_token(&h.mailer, "forgot@example.com");
     h.auth
-        .confirm_password_reset(&token, "remembered at last", &meta())
+        .passwords()
+        .confirm_reset(&token, "remembered at last", &meta())
         .await
         .unwrap();
     login(&h, "forgot@example.com", "remembered at last")
@@ -1995,7 +2087,8 @@ async fn while_locked_a_wrong_password_answers_as_for_an_unknown_address() {
     login(&h, "quiet@example.com", PASSWORD).await.unwrap();
     let until = authkit_core::clock::Clock::now(&*h.clock) + Duration::days(1);
     h.auth
-        .admin_lock_user(&root, id, Some(until), None, &meta())
+        .admin()
+        .lock_user(&root, id, Some(until), None, &meta())
         .await
         .unwrap();
     let wrong = login(&h, "quiet@example.com", "wrong password!")
@@ -2019,7 +2112,8 @@ async fn an_admin_lock_reason_is_validated() {
     for bad in [long.as_str(), "line\nbreak"] {
         let err = h
             .auth
-            .admin_lock_user(&root, id, None, Some(bad), &meta())
+            .admin()
+            .lock_user(&root, id, None, Some(bad), &meta())
             .await
             .unwrap_err();
         assert_eq!(err.field_errors()[0].field, "reason", "{bad:?}");
@@ -2053,8 +2147,9 @@ async fn a_password_change_racing_a_deactivation_keeps_both() {
         let meta = meta();
         let (changed, deactivated) = tokio::join!(
             h.auth
-                .change_password(&owner, PASSWORD, &new_password, &meta),
-            h.auth.admin_deactivate_user(&root, owner.user_id, &meta),
+                .passwords()
+                .change(&owner, PASSWORD, &new_password, &meta),
+            h.auth.admin().deactivate_user(&root, owner.user_id, &meta),
         );
         changed.unwrap();
         deactivated.unwrap();
@@ -2085,7 +2180,8 @@ async fn a_refresh_carries_memberships_made_since_the_last() {
     let p = principal(&h, &second);
     assert!(p.orgs.is_empty());
     h.auth
-        .create_org(&p, "Acme", "acme", &meta())
+        .orgs()
+        .create(&p, "Acme", "acme", &meta())
         .await
         .unwrap();
     let third = h
@@ -2142,7 +2238,7 @@ async fn a_refresh_reuses_its_reads_until_told_of_a_change_behind_its_back() {
         before.roles,
         "served from memory"
     );
-    h.auth.account_changed(user_id).await;
+    h.auth.account().changed(user_id).await;
     let fourth = h.auth.refresh(&third.refresh_token, &meta()).await.unwrap();
     assert_eq!(principal(&h, &fourth).roles, ["AUDITOR"]);
 }
@@ -2180,9 +2276,13 @@ async fn throttled(h: &Harness, action: RateAction, ip: Option<&str>) -> bool {
             .register(Registration::new("not an email", "x"), &meta)
             .await
             .map(drop),
-        RateAction::ResetPerIp => auth.request_password_reset("a@example.com", &meta).await,
-        RateAction::ResendPerIp => auth.resend_verification("a@example.com", &meta).await,
-        RateAction::LookupPerIp => auth.lookup_email("+14155550123", &meta).await.map(drop),
+        RateAction::ResetPerIp => auth.passwords().request_reset("a@example.com", &meta).await,
+        RateAction::ResendPerIp => auth.email().resend("a@example.com", &meta).await,
+        RateAction::LookupPerIp => auth
+            .account()
+            .lookup_email("+14155550123", &meta)
+            .await
+            .map(drop),
         RateAction::RefreshPerIp => auth.refresh("not a token", &meta).await.map(drop),
         RateAction::IntrospectPerIp => auth.introspect("not a token", None, &meta).await.map(drop),
         other => panic!("{other} is not a per-IP action"),

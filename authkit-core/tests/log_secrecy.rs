@@ -54,7 +54,7 @@ async fn logs_never_hold_secrets() {
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect();
-    auth.verify_email(&link, &meta).await.unwrap();
+    auth.email().verify(&link, &meta).await.unwrap();
     auth.login(
         Credentials::new("logs@example.com", "a wrong guess here"),
         &meta,
@@ -71,7 +71,8 @@ async fn logs_never_hold_secrets() {
     let next = auth.refresh(&pair.refresh_token, &meta).await.unwrap();
     // Reuse is logged as a warning: still no token in the line.
     auth.refresh(&pair.refresh_token, &meta).await.unwrap_err();
-    auth.request_password_reset("logs@example.com", &meta)
+    auth.passwords()
+        .request_reset("logs@example.com", &meta)
         .await
         .unwrap();
     // The reset is mailed in the background, which logs on other threads.

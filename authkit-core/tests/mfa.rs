@@ -119,7 +119,7 @@ async fn verified_user(h: &Harness, email: &str) -> TokenPair {
         .await
         .unwrap();
     let token = link_token(&h.mailer, email);
-    h.auth.verify_email(&token, &meta()).await.unwrap();
+    h.auth.email().verify(&token, &meta()).await.unwrap();
     tokens(login(h, email).await.unwrap())
 }
 
@@ -139,9 +139,9 @@ fn app_code(uri: &str, at: DateTime<Utc>) -> String {
 /// codes, with the clock moved to the next step.
 async fn enrol(h: &Harness, pair: &TokenPair) -> (String, Vec<String>) {
     let p = principal(h, pair);
-    let setup = h.auth.totp_setup(&p, &meta()).await.unwrap();
+    let setup = h.auth.mfa().totp_setup(&p, &meta()).await.unwrap();
     let code = app_code(&setup.otpauth_uri, h.clock.now_utc());
-    let backup = h.auth.totp_enable(&p, &code, &meta()).await.unwrap();
+    let backup = h.auth.mfa().totp_enable(&p, &code, &meta()).await.unwrap();
     h.clock.advance(Duration::seconds(30));
     (setup.otpauth_uri, backup)
 }
@@ -244,7 +244,7 @@ async fn the_otpauth_uri_is_read_by_a_third_party_and_its_codes_are_accepted() {
     let h = harness().await;
     let pair = verified_user(&h, "uri@example.com").await;
     let p = principal(&h, &pair);
-    let setup = h.auth.totp_setup(&p, &meta()).await.unwrap();
+    let setup = h.auth.mfa().totp_setup(&p, &meta()).await.unwrap();
     assert!(
         setup
             .otpauth_uri
@@ -265,14 +265,15 @@ async fn the_otpauth_uri_is_read_by_a_third_party_and_its_codes_are_accepted() {
     let now = h.clock.now_utc();
     let code = app_code(&setup.otpauth_uri, now);
     assert_eq!(code, independent_totp(&raw, now.timestamp()));
-    let backup = h.auth.totp_enable(&p, &code, &meta()).await.unwrap();
+    let backup = h.auth.mfa().totp_enable(&p, &code, &meta()).await.unwrap();
     assert_eq!(backup.len(), 10);
 
     h.clock.advance(Duration::seconds(30));
     let c = challenge(login(&h, "uri@example.com").await.unwrap());
     let later = independent_totp(&raw, h.clock.now_utc().timestamp());
     h.auth
-        .mfa_verify(&c.mfa_token, MfaMethod::Totp, &later, &meta())
+        .mfa()
+        .verify(&c.mfa_token, MfaMethod::Totp, &later, &meta())
         .await
         .unwrap();
 }
@@ -296,7 +297,8 @@ async fn login_with_totp_and_the_me_summary() {
 
     let pair = h
         .auth
-        .mfa_verify(
+        .mfa()
+        .verify(
             &c.mfa_token,
             MfaMethod::Totp,
             &app_code(&uri, h.clock.now_utc()),
@@ -314,7 +316,8 @@ async fn login_with_totp_and_the_me_summary() {
     // The mfa_token is spent.
     assert!(matches!(
         h.auth
-            .mfa_verify(&c.mfa_token, MfaMethod::BackupCode, "x", &meta())
+            .mfa()
+            .verify(&c.mfa_token, MfaMethod::BackupCode, "x", &meta())
             .await,
         Err(AuthError::TokenInvalid)
     ));
@@ -327,13 +330,15 @@ async fn a_replayed_code_is_refused() {
     let code = app_code(&uri, h.clock.now_utc());
     let c = challenge(login(&h, "replay@example.com").await.unwrap());
     h.auth
-        .mfa_verify(&c.mfa_token, MfaMethod::Totp, &code, &meta())
+        .mfa()
+        .verify(&c.mfa_token, MfaMethod::Totp, &code, &meta())
         .await
         .unwrap();
     let c = challenge(login(&h, "replay@example.com").await.unwrap());
     assert!(matches!(
         h.auth
-            .mfa_verify(&c.mfa_token, MfaMethod::Totp, &code, &meta())
+            .mfa()
+            .verify(&c.mfa_token, MfaMethod::Totp, &code, &meta())
             .await,
         Err(AuthError::MfaInvalidCode)
     ));
@@ -341,14 +346,16 @@ async fn a_replayed_code_is_refused() {
     let earlier = app_code(&uri, h.clock.now_utc() - Duration::seconds(30));
     assert!(matches!(
         h.auth
-            .mfa_verify(&c.mfa_token, MfaMethod::Totp, &earlier, &meta())
+            .mfa()
+            .verify(&c.mfa_token, MfaMethod::Totp, &earlier, &meta())
             .await,
         Err(AuthError::MfaInvalidCode)
     ));
     // The next step's code is fine.
     let next = app_code(&uri, h.clock.now_utc() + Duration::seconds(30));
     h.auth
-        .mfa_verify(&c.mfa_token, MfaMethod::Totp, &next, &meta())
+        .mfa()
+        .verify(&c.mfa_token, MfaMethod::Totp, &next, &meta())
         .await
         .unwrap();
 }
@@ -371,7 +378,8 @@ async fn codes_outside_the_window_are_refused() {
         assert!(
             matches!(
                 h.auth
-                    .mfa_verify(&c.mfa_token, MfaMethod::Totp, &code, &meta())
+                    .mfa()
+                    .verify(&c.mfa_token, MfaMethod::Totp, &code, &meta())
                     .await,
                 Err(AuthError::MfaInvalidCode)
             ),
@@ -380,7 +388,8 @@ async fn codes_outside_the_window_are_refused() {
     }
     let code = app_code(&uri, now - Duration::seconds(30));
     h.auth
-        .mfa_verify(&c.mfa_token, MfaMethod::Totp, &code, &meta())
+        .mfa()
+        .verify(&c.mfa_token, MfaMethod::Totp, &code, &meta())
         .await
         .unwrap();
 }
@@ -402,7 +411,8 @@ async fn fifty_concurrent_verifications_of_one_code_succeed_once() {
             );
             tokio::spawn(async move {
                 barrier.wait().await;
-                auth.mfa_verify(&token, MfaMethod::Totp, &code, &meta())
+                auth.mfa()
+                    .verify(&token, MfaMethod::Totp, &code, &meta())
                     .await
             })
         })
@@ -434,7 +444,8 @@ async fn backup_codes_work_once_and_regenerating_kills_the_old_set() {
     let typed = backup[0].to_uppercase().replace('-', " ");
     let pair = h
         .auth
-        .mfa_verify(&c.mfa_token, MfaMethod::BackupCode, &typed, &meta())
+        .mfa()
+        .verify(&c.mfa_token, MfaMethod::BackupCode, &typed, &meta())
         .await
         .unwrap();
     let p = principal(&h, &pair);
@@ -443,26 +454,35 @@ async fn backup_codes_work_once_and_regenerating_kills_the_old_set() {
     let c = challenge(login(&h, "backup@example.com").await.unwrap());
     assert!(matches!(
         h.auth
-            .mfa_verify(&c.mfa_token, MfaMethod::BackupCode, &backup[0], &meta())
+            .mfa()
+            .verify(&c.mfa_token, MfaMethod::BackupCode, &backup[0], &meta())
             .await,
         Err(AuthError::MfaInvalidCode)
     ));
-    let fresh = h.auth.regenerate_backup_codes(&p, &meta()).await.unwrap();
+    let fresh = h
+        .auth
+        .mfa()
+        .regenerate_backup_codes(&p, &meta())
+        .await
+        .unwrap();
     assert_eq!(fresh.len(), 10);
     assert!(fresh.iter().all(|code| !backup.contains(code)));
     assert!(matches!(
         h.auth
-            .mfa_verify(&c.mfa_token, MfaMethod::BackupCode, &backup[1], &meta())
+            .mfa()
+            .verify(&c.mfa_token, MfaMethod::BackupCode, &backup[1], &meta())
             .await,
         Err(AuthError::MfaInvalidCode)
     ));
     h.auth
-        .mfa_verify(&c.mfa_token, MfaMethod::BackupCode, &fresh[1], &meta())
+        .mfa()
+        .verify(&c.mfa_token, MfaMethod::BackupCode, &fresh[1], &meta())
         .await
         .unwrap();
     let c = challenge(login(&h, "backup@example.com").await.unwrap());
     h.auth
-        .mfa_verify(
+        .mfa()
+        .verify(
             &c.mfa_token,
             MfaMethod::Totp,
             &app_code(&uri, h.clock.now_utc()),
@@ -490,7 +510,8 @@ async fn fifty_concurrent_uses_of_one_backup_code_succeed_once() {
             );
             tokio::spawn(async move {
                 barrier.wait().await;
-                auth.mfa_verify(&token, MfaMethod::BackupCode, &code, &meta())
+                auth.mfa()
+                    .verify(&token, MfaMethod::BackupCode, &code, &meta())
                     .await
             })
         })
@@ -530,7 +551,8 @@ async fn email_codes_are_bound_to_their_attempt() {
     mfa_user(&h, "bind@example.com").await;
     let a = challenge(login(&h, "bind@example.com").await.unwrap());
     h.auth
-        .mfa_challenge(&a.mfa_token, MfaMethod::Email, &meta())
+        .mfa()
+        .challenge(&a.mfa_token, MfaMethod::Email, &meta())
         .await
         .unwrap();
     let mail = h.mailer.last_to("bind@example.com").unwrap();
@@ -541,24 +563,28 @@ async fn email_codes_are_bound_to_their_attempt() {
     // Attempt A's token is superseded by B's.
     assert!(matches!(
         h.auth
-            .mfa_verify(&a.mfa_token, MfaMethod::Email, &code_a, &meta())
+            .mfa()
+            .verify(&a.mfa_token, MfaMethod::Email, &code_a, &meta())
             .await,
         Err(AuthError::TokenInvalid)
     ));
     // A's code does not open B.
     assert!(matches!(
         h.auth
-            .mfa_verify(&b.mfa_token, MfaMethod::Email, &code_a, &meta())
+            .mfa()
+            .verify(&b.mfa_token, MfaMethod::Email, &code_a, &meta())
             .await,
         Err(AuthError::MfaInvalidCode)
     ));
     h.auth
-        .mfa_challenge(&b.mfa_token, MfaMethod::Email, &meta())
+        .mfa()
+        .challenge(&b.mfa_token, MfaMethod::Email, &meta())
         .await
         .unwrap();
     let code_b = six_digits(&h.mailer.last_to("bind@example.com").unwrap().text);
     h.auth
-        .mfa_verify(&b.mfa_token, MfaMethod::Email, &code_b, &meta())
+        .mfa()
+        .verify(&b.mfa_token, MfaMethod::Email, &code_b, &meta())
         .await
         .unwrap();
 }
@@ -572,7 +598,8 @@ async fn challenges_need_an_offered_and_usable_method() {
     for method in [MfaMethod::Email, MfaMethod::Sms, MfaMethod::Totp] {
         let err = h
             .auth
-            .mfa_challenge(&c.mfa_token, method, &meta())
+            .mfa()
+            .challenge(&c.mfa_token, method, &meta())
             .await
             .unwrap_err();
         assert_eq!(
@@ -583,7 +610,8 @@ async fn challenges_need_an_offered_and_usable_method() {
     }
     let err = h
         .auth
-        .mfa_verify(&c.mfa_token, MfaMethod::Email, "123456", &meta())
+        .mfa()
+        .verify(&c.mfa_token, MfaMethod::Email, "123456", &meta())
         .await
         .unwrap_err();
     assert_eq!(err.field_errors()[0].code, "mfa_method_unavailable");
@@ -595,19 +623,19 @@ async fn phone_verification_then_sms_codes() {
     let pair = verified_user(&h, "sms@example.com").await;
     let p = principal(&h, &pair);
     assert!(matches!(
-        h.auth
-            .start_phone_verification(&p, "not a number", &meta())
-            .await,
+        h.auth.phone().start(&p, "not a number", &meta()).await,
         Err(AuthError::Validation(_))
     ));
     h.auth
-        .start_phone_verification(&p, "+1 415 555 0123", &meta())
+        .phone()
+        .start(&p, "+1 415 555 0123", &meta())
         .await
         .unwrap();
     let text = h.sms.last_to("+14155550123").unwrap().body;
     let code = six_digits(&text);
     assert!(
         h.auth
+            .account()
             .lookup_email("+14155550123", &meta())
             .await
             .unwrap()
@@ -616,21 +644,21 @@ async fn phone_verification_then_sms_codes() {
     );
     let wrong = if code == "000000" { "111111" } else { "000000" };
     assert!(matches!(
-        h.auth.confirm_phone_verification(&p, wrong, &meta()).await,
+        h.auth.phone().confirm(&p, wrong, &meta()).await,
         Err(AuthError::MfaInvalidCode)
     ));
-    let profile = h
-        .auth
-        .confirm_phone_verification(&p, &code, &meta())
-        .await
-        .unwrap();
+    let profile = h.auth.phone().confirm(&p, &code, &meta()).await.unwrap();
     assert!(profile.phone_verified);
     assert_eq!(
-        h.auth.lookup_email("+14155550123", &meta()).await.unwrap(),
+        h.auth
+            .account()
+            .lookup_email("+14155550123", &meta())
+            .await
+            .unwrap(),
         vec!["s***@e***.com"]
     );
     assert!(matches!(
-        h.auth.confirm_phone_verification(&p, &code, &meta()).await,
+        h.auth.phone().confirm(&p, &code, &meta()).await,
         Err(AuthError::MfaInvalidCode)
     ));
 
@@ -638,12 +666,14 @@ async fn phone_verification_then_sms_codes() {
     let c = challenge(login(&h, "sms@example.com").await.unwrap());
     assert!(c.methods.contains(&MfaMethod::Sms));
     h.auth
-        .mfa_challenge(&c.mfa_token, MfaMethod::Sms, &meta())
+        .mfa()
+        .challenge(&c.mfa_token, MfaMethod::Sms, &meta())
         .await
         .unwrap();
     let sms_code = six_digits(&h.sms.last_to("+14155550123").unwrap().body);
     h.auth
-        .mfa_verify(&c.mfa_token, MfaMethod::Sms, &sms_code, &meta())
+        .mfa()
+        .verify(&c.mfa_token, MfaMethod::Sms, &sms_code, &meta())
         .await
         .unwrap();
 }
@@ -654,11 +684,13 @@ async fn a_code_for_a_replaced_phone_does_not_verify_the_new_one() {
     let pair = verified_user(&h, "swap@example.com").await;
     let p = principal(&h, &pair);
     h.auth
-        .start_phone_verification(&p, "+14155550123", &meta())
+        .phone()
+        .start(&p, "+14155550123", &meta())
         .await
         .unwrap();
     let code = six_digits(&h.sms.last_to("+14155550123").unwrap().body);
     h.auth
+        .account()
         .update_profile(
             &p,
             serde_json::from_value(serde_json::json!({"phone": "+14155550199"})).unwrap(),
@@ -667,7 +699,7 @@ async fn a_code_for_a_replaced_phone_does_not_verify_the_new_one() {
         .await
         .unwrap();
     assert!(matches!(
-        h.auth.confirm_phone_verification(&p, &code, &meta()).await,
+        h.auth.phone().confirm(&p, &code, &meta()).await,
         Err(AuthError::MfaInvalidCode)
     ));
     assert!(!h.auth.me(&p).await.unwrap().profile.phone_verified);
@@ -685,7 +717,8 @@ async fn the_failure_budget_survives_new_logins_and_codes_and_locks() {
     for _ in 0..3 {
         let c = challenge(login(&h, "budget@example.com").await.unwrap());
         h.auth
-            .mfa_challenge(&c.mfa_token, MfaMethod::Email, &meta())
+            .mfa()
+            .challenge(&c.mfa_token, MfaMethod::Email, &meta())
             .await
             .unwrap();
         let code = six_digits(&h.mailer.last_to("budget@example.com").unwrap().text);
@@ -698,7 +731,8 @@ async fn the_failure_budget_survives_new_logins_and_codes_and_locks() {
             };
             assert!(matches!(
                 h.auth
-                    .mfa_verify(&c.mfa_token, method, guess, &meta())
+                    .mfa()
+                    .verify(&c.mfa_token, method, guess, &meta())
                     .await,
                 Err(AuthError::MfaInvalidCode)
             ));
@@ -726,7 +760,8 @@ async fn the_failure_budget_survives_new_logins_and_codes_and_locks() {
     h.clock.advance(Duration::minutes(16));
     let c = challenge(login(&h, "budget@example.com").await.unwrap());
     h.auth
-        .mfa_verify(
+        .mfa()
+        .verify(
             &c.mfa_token,
             MfaMethod::Totp,
             &app_code(&uri, h.clock.now_utc()),
@@ -744,13 +779,15 @@ async fn a_pending_mfa_token_stops_at_the_lock() {
     for _ in 0..2 {
         let _ = h
             .auth
-            .mfa_verify(&c.mfa_token, MfaMethod::BackupCode, "zzzzz-zzzzz", &meta())
+            .mfa()
+            .verify(&c.mfa_token, MfaMethod::BackupCode, "zzzzz-zzzzz", &meta())
             .await;
     }
     let good = app_code(&uri, h.clock.now_utc());
     assert!(matches!(
         h.auth
-            .mfa_verify(&c.mfa_token, MfaMethod::Totp, &good, &meta())
+            .mfa()
+            .verify(&c.mfa_token, MfaMethod::Totp, &good, &meta())
             .await,
         Err(AuthError::AccountLocked { .. })
     ));
@@ -767,20 +804,23 @@ async fn expired_and_malformed_mfa_tokens_are_refused() {
     let code = app_code(&uri, h.clock.now_utc());
     assert!(matches!(
         h.auth
-            .mfa_verify(&c.mfa_token, MfaMethod::Totp, &code, &meta())
+            .mfa()
+            .verify(&c.mfa_token, MfaMethod::Totp, &code, &meta())
             .await,
         Err(AuthError::TokenInvalid)
     ));
     assert!(matches!(
         h.auth
-            .mfa_challenge(&c.mfa_token, MfaMethod::Email, &meta())
+            .mfa()
+            .challenge(&c.mfa_token, MfaMethod::Email, &meta())
             .await,
         Err(AuthError::TokenInvalid)
     ));
     for bad in ["", "x", &"a".repeat(10_000), "ünïcode", "../../etc"] {
         assert!(matches!(
             h.auth
-                .mfa_verify(bad, MfaMethod::Totp, &code, &meta())
+                .mfa()
+                .verify(bad, MfaMethod::Totp, &code, &meta())
                 .await,
             Err(AuthError::TokenInvalid)
         ));
@@ -803,7 +843,10 @@ async fn bad_codes_are_refused_without_panicking() {
         ] {
             assert!(
                 matches!(
-                    h.auth.mfa_verify(&c.mfa_token, method, bad, &meta()).await,
+                    h.auth
+                        .mfa()
+                        .verify(&c.mfa_token, method, bad, &meta())
+                        .await,
                     Err(AuthError::MfaInvalidCode)
                 ),
                 "{method} {bad:.20}"
@@ -819,27 +862,37 @@ async fn enabling_needs_a_valid_code_and_a_pending_setup() {
     let h = harness().await;
     let pair = verified_user(&h, "enable@example.com").await;
     let p = principal(&h, &pair);
-    let err = h.auth.totp_enable(&p, "123456", &meta()).await.unwrap_err();
+    let err = h
+        .auth
+        .mfa()
+        .totp_enable(&p, "123456", &meta())
+        .await
+        .unwrap_err();
     assert_eq!(err.field_errors()[0].code, "mfa_setup_required");
-    let first = h.auth.totp_setup(&p, &meta()).await.unwrap();
-    let second = h.auth.totp_setup(&p, &meta()).await.unwrap();
+    let first = h.auth.mfa().totp_setup(&p, &meta()).await.unwrap();
+    let second = h.auth.mfa().totp_setup(&p, &meta()).await.unwrap();
     assert_ne!(first.secret, second.secret);
     assert!(!format!("{second:?}").contains(&second.secret));
     // The replaced setup's code no longer enables.
     let stale = app_code(&first.otpauth_uri, h.clock.now_utc());
     if stale != app_code(&second.otpauth_uri, h.clock.now_utc()) {
         assert!(matches!(
-            h.auth.totp_enable(&p, &stale, &meta()).await,
+            h.auth.mfa().totp_enable(&p, &stale, &meta()).await,
             Err(AuthError::MfaInvalidCode)
         ));
     }
     // Not MFA yet: login still answers tokens.
     tokens(login(&h, "enable@example.com").await.unwrap());
     let code = app_code(&second.otpauth_uri, h.clock.now_utc());
-    h.auth.totp_enable(&p, &code, &meta()).await.unwrap();
-    let err = h.auth.totp_setup(&p, &meta()).await.unwrap_err();
+    h.auth.mfa().totp_enable(&p, &code, &meta()).await.unwrap();
+    let err = h.auth.mfa().totp_setup(&p, &meta()).await.unwrap_err();
     assert_eq!(err.field_errors()[0].code, "mfa_already_enabled");
-    let err = h.auth.totp_enable(&p, &code, &meta()).await.unwrap_err();
+    let err = h
+        .auth
+        .mfa()
+        .totp_enable(&p, &code, &meta())
+        .await
+        .unwrap_err();
     assert_eq!(err.field_errors()[0].code, "mfa_already_enabled");
     let subjects: Vec<_> = h.mailer.messages().into_iter().map(|m| m.subject).collect();
     assert!(
@@ -856,6 +909,7 @@ async fn disabling_needs_the_password_or_a_code() {
     let p = principal(&h, &pair);
     assert!(matches!(
         h.auth
+            .mfa()
             .totp_disable(
                 &p,
                 TotpDisable::Password {
@@ -869,6 +923,7 @@ async fn disabling_needs_the_password_or_a_code() {
     let (uri, backup) = enrol(&h, &pair).await;
     assert!(matches!(
         h.auth
+            .mfa()
             .totp_disable(
                 &p,
                 TotpDisable::Password {
@@ -882,6 +937,7 @@ async fn disabling_needs_the_password_or_a_code() {
     assert!(
         matches!(
             h.auth
+                .mfa()
                 .totp_disable(
                     &p,
                     TotpDisable::Code {
@@ -894,6 +950,7 @@ async fn disabling_needs_the_password_or_a_code() {
         ) || app_code(&uri, h.clock.now_utc()) == "000000"
     );
     h.auth
+        .mfa()
         .totp_disable(
             &p,
             TotpDisable::Code {
@@ -912,11 +969,13 @@ async fn disabling_needs_the_password_or_a_code() {
     let (uri, _) = enrol(&h, &pair).await;
     let code = app_code(&uri, h.clock.now_utc());
     h.auth
+        .mfa()
         .totp_disable(&p, TotpDisable::Code { code }, &meta())
         .await
         .unwrap();
     enrol(&h, &pair).await;
     h.auth
+        .mfa()
         .totp_disable(
             &p,
             TotpDisable::Password {
@@ -937,7 +996,7 @@ async fn with_the_flag_off_mfa_answers_feature_disabled() {
     let h = harness_with(|b| b.enable_mfa(false)).await;
     let pair = verified_user(&h, "flag@example.com").await;
     let p = principal(&h, &pair);
-    let err = h.auth.totp_setup(&p, &meta()).await.unwrap_err();
+    let err = h.auth.mfa().totp_setup(&p, &meta()).await.unwrap_err();
     assert!(matches!(err, AuthError::FeatureDisabled));
     assert_eq!(
         (
@@ -947,21 +1006,22 @@ async fn with_the_flag_off_mfa_answers_feature_disabled() {
         ("feature_disabled", 404)
     );
     assert!(matches!(
-        h.auth.totp_enable(&p, "123456", &meta()).await,
+        h.auth.mfa().totp_enable(&p, "123456", &meta()).await,
         Err(AuthError::FeatureDisabled)
     ));
     assert!(matches!(
-        h.auth.regenerate_backup_codes(&p, &meta()).await,
+        h.auth.mfa().regenerate_backup_codes(&p, &meta()).await,
         Err(AuthError::FeatureDisabled)
     ));
     assert!(matches!(
         h.auth
-            .mfa_verify("t", MfaMethod::Totp, "123456", &meta())
+            .mfa()
+            .verify("t", MfaMethod::Totp, "123456", &meta())
             .await,
         Err(AuthError::FeatureDisabled)
     ));
     assert!(matches!(
-        h.auth.mfa_challenge("t", MfaMethod::Email, &meta()).await,
+        h.auth.mfa().challenge("t", MfaMethod::Email, &meta()).await,
         Err(AuthError::FeatureDisabled)
     ));
     assert!(!h.auth.me(&p).await.unwrap().mfa.enabled);
@@ -991,40 +1051,42 @@ async fn a_role_can_demand_enrolment_before_any_session() {
     // The enrolment token is no login challenge.
     assert!(matches!(
         h.auth
-            .mfa_verify(&demand.mfa_token, MfaMethod::Totp, "123456", &meta())
+            .mfa()
+            .verify(&demand.mfa_token, MfaMethod::Totp, "123456", &meta())
             .await,
         Err(AuthError::TokenInvalid)
     ));
     assert!(matches!(
         h.auth
-            .mfa_challenge(&demand.mfa_token, MfaMethod::Email, &meta())
+            .mfa()
+            .challenge(&demand.mfa_token, MfaMethod::Email, &meta())
             .await,
         Err(AuthError::TokenInvalid)
     ));
     let setup = h
         .auth
-        .enrollment_totp_setup(&demand.mfa_token, &meta())
+        .mfa()
+        .enroll_setup(&demand.mfa_token, &meta())
         .await
         .unwrap();
     let code = app_code(&setup.otpauth_uri, h.clock.now_utc());
     let enrolled = h
         .auth
-        .enrollment_totp_enable(&demand.mfa_token, &code, &meta())
+        .mfa()
+        .enroll_enable(&demand.mfa_token, &code, &meta())
         .await
         .unwrap();
     assert_eq!(enrolled.backup_codes.len(), 10);
     h.auth.authenticate(&enrolled.tokens.access_token).unwrap();
     // Spent.
     assert!(matches!(
-        h.auth
-            .enrollment_totp_setup(&demand.mfa_token, &meta())
-            .await,
+        h.auth.mfa().enroll_setup(&demand.mfa_token, &meta()).await,
         Err(AuthError::TokenInvalid)
     ));
     // From now on the login is an ordinary MFA challenge.
     let c = challenge(login(&h, "staff@example.com").await.unwrap());
     assert!(matches!(
-        h.auth.enrollment_totp_setup(&c.mfa_token, &meta()).await,
+        h.auth.mfa().enroll_setup(&c.mfa_token, &meta()).await,
         Err(AuthError::TokenInvalid)
     ));
 }
@@ -1036,13 +1098,15 @@ async fn a_password_reset_does_not_skip_the_second_factor() {
     let h = harness().await;
     mfa_user(&h, "reset@example.com").await;
     h.auth
-        .request_password_reset("reset@example.com", &meta())
+        .passwords()
+        .request_reset("reset@example.com", &meta())
         .await
         .unwrap();
     h.auth.background_idle().await;
     let token = link_token(&h.mailer, "reset@example.com");
     h.auth
-        .confirm_password_reset(&token, "another long passphrase here", &meta())
+        .passwords()
+        .confirm_reset(&token, "another long passphrase here", &meta())
         .await
         .unwrap();
     let mail = h.mailer.last_to("reset@example.com").unwrap();
@@ -1100,21 +1164,29 @@ async fn every_mfa_action_is_audited_without_secrets() {
     let (uri, backup) = enrol(&h, &pair).await;
     let c = challenge(login(&h, "audit@example.com").await.unwrap());
     h.auth
-        .mfa_challenge(&c.mfa_token, MfaMethod::Email, &meta())
+        .mfa()
+        .challenge(&c.mfa_token, MfaMethod::Email, &meta())
         .await
         .unwrap();
     let _ = h
         .auth
-        .mfa_verify(&c.mfa_token, MfaMethod::Totp, "000001", &meta())
+        .mfa()
+        .verify(&c.mfa_token, MfaMethod::Totp, "000001", &meta())
         .await;
     h.auth
-        .mfa_verify(&c.mfa_token, MfaMethod::BackupCode, &backup[0], &meta())
+        .mfa()
+        .verify(&c.mfa_token, MfaMethod::BackupCode, &backup[0], &meta())
         .await
         .unwrap();
     let p = principal(&h, &pair);
-    h.auth.regenerate_backup_codes(&p, &meta()).await.unwrap();
     h.auth
-        .start_phone_verification(&p, "+14155550123", &meta())
+        .mfa()
+        .regenerate_backup_codes(&p, &meta())
+        .await
+        .unwrap();
+    h.auth
+        .phone()
+        .start(&p, "+14155550123", &meta())
         .await
         .unwrap();
     let records = h
@@ -1158,7 +1230,7 @@ async fn totp_secrets_are_encrypted_at_rest() {
     let h = harness().await;
     let pair = verified_user(&h, "rest@example.com").await;
     let p = principal(&h, &pair);
-    let setup = h.auth.totp_setup(&p, &meta()).await.unwrap();
+    let setup = h.auth.mfa().totp_setup(&p, &meta()).await.unwrap();
     let raw = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &setup.secret).unwrap();
     let record = h.store.mfa.totp(p.user_id).await.unwrap().unwrap();
     assert!(
@@ -1190,8 +1262,8 @@ async fn totp_secrets_are_encrypted_at_rest() {
     .unwrap();
     let code = app_code(&setup.otpauth_uri, h.clock.now_utc());
     assert!(matches!(
-        other.totp_enable(&p, &code, &meta()).await,
+        other.mfa().totp_enable(&p, &code, &meta()).await,
         Err(AuthError::Internal(_))
     ));
-    h.auth.totp_enable(&p, &code, &meta()).await.unwrap();
+    h.auth.mfa().totp_enable(&p, &code, &meta()).await.unwrap();
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use authkit_core::error::AuthResult;
 use authkit_core::mail::MemoryMailer;
-use authkit_core::oauth::{
+use authkit_core::social::{
     AuthorizationRequest, CodeExchange, OAuthConfig, OAuthProvider, ProviderIdentity,
     ProviderSettings, code_challenge,
 };
@@ -86,7 +86,7 @@ async fn round_trip(
     link: Option<&Principal>,
 ) -> AuthResult<OAuthResult> {
     let meta = RequestMeta::default();
-    let start = auth.oauth_start(provider, None, link, &meta).await?;
+    let start = auth.social().start(provider, None, link, &meta).await?;
     let state = start.authorization_url.split("state=").nth(1).unwrap();
     let callback = OAuthCallback {
         code: Some("code-1".into()),
@@ -94,7 +94,11 @@ async fn round_trip(
         browser_binding: Some(start.browser_binding.clone()),
         ..OAuthCallback::default()
     };
-    Ok(auth.oauth_callback(provider, callback, &meta).await?.result)
+    Ok(auth
+        .social()
+        .callback(provider, callback, &meta)
+        .await?
+        .result)
 }
 
 #[tokio::test]
@@ -126,20 +130,21 @@ async fn a_custom_provider_signs_in_and_links() {
         panic!("a link expected")
     };
     assert_eq!(identity.user_id, principal.user_id);
-    let list = auth.identities(&principal).await.unwrap();
+    let list = auth.social().identities(&principal).await.unwrap();
     assert_eq!(list.identities.len(), 2);
     assert!(!list.has_password);
     let meta = RequestMeta::default();
     // A social-only account has no password to confirm.
-    auth.unlink_identity(&principal, "other", None, &meta)
+    auth.social()
+        .unlink(&principal, "other", None, &meta)
         .await
         .unwrap();
     assert!(matches!(
-        auth.unlink_identity(&principal, "acme", None, &meta).await,
+        auth.social().unlink(&principal, "acme", None, &meta).await,
         Err(AuthError::LastSignInMethod)
     ));
     assert!(matches!(
-        auth.oauth_start("missing", None, None, &meta).await,
+        auth.social().start("missing", None, None, &meta).await,
         Err(AuthError::NotFound)
     ));
 }
@@ -150,7 +155,11 @@ async fn the_callback_needs_the_binding_of_its_own_start() {
         .await
         .unwrap();
     let meta = RequestMeta::default();
-    let start = auth.oauth_start("acme", None, None, &meta).await.unwrap();
+    let start = auth
+        .social()
+        .start("acme", None, None, &meta)
+        .await
+        .unwrap();
     let state = start.authorization_url.split("state=").nth(1).unwrap();
     for binding in [None, Some("forged".to_owned())] {
         let callback = OAuthCallback {
@@ -160,7 +169,7 @@ async fn the_callback_needs_the_binding_of_its_own_start() {
             ..OAuthCallback::default()
         };
         assert!(matches!(
-            auth.oauth_callback("acme", callback, &meta).await,
+            auth.social().callback("acme", callback, &meta).await,
             Err(AuthError::OAuthStateInvalid)
         ));
     }

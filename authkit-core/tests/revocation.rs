@@ -114,7 +114,8 @@ async fn logout_all_and_revocations_refuse_their_sessions() {
     let (phone, laptop) = two_sessions(&h, "bo@example.com").await;
     let principal = h.auth.authenticate(&phone.access_token).unwrap();
     h.auth
-        .revoke_session(&principal, laptop.session_id, &meta())
+        .sessions()
+        .revoke(&principal, laptop.session_id, &meta())
         .await
         .unwrap();
     assert!(!accepted(&h, &laptop));
@@ -122,14 +123,22 @@ async fn logout_all_and_revocations_refuse_their_sessions() {
 
     let tablet = login(&h, "bo@example.com", PASSWORD).await;
     h.auth
-        .revoke_other_sessions(&principal, &meta())
+        .sessions()
+        .revoke_others(&principal, &meta())
         .await
         .unwrap();
     assert!(!accepted(&h, &tablet));
     assert!(accepted(&h, &phone), "the current session is kept");
 
     let watch = login(&h, "bo@example.com", PASSWORD).await;
-    assert_eq!(h.auth.logout_all(&principal, &meta()).await.unwrap(), 2);
+    assert_eq!(
+        h.auth
+            .sessions()
+            .revoke_all(&principal, &meta())
+            .await
+            .unwrap(),
+        2
+    );
     assert!(!accepted(&h, &phone));
     assert!(!accepted(&h, &watch));
     // A new login afterwards is a new session, unaffected.
@@ -143,7 +152,8 @@ async fn password_change_keeps_only_the_current_session() {
     let (phone, laptop) = two_sessions(&h, "cy@example.com").await;
     let principal = h.auth.authenticate(&phone.access_token).unwrap();
     h.auth
-        .change_password(&principal, PASSWORD, NEW_PASSWORD, &meta())
+        .passwords()
+        .change(&principal, PASSWORD, NEW_PASSWORD, &meta())
         .await
         .unwrap();
     assert!(accepted(&h, &phone));
@@ -155,7 +165,8 @@ async fn password_reset_and_deactivation_refuse_every_session() {
     let h = harness().await;
     let (phone, laptop) = two_sessions(&h, "di@example.com").await;
     h.auth
-        .request_password_reset("di@example.com", &meta())
+        .passwords()
+        .request_reset("di@example.com", &meta())
         .await
         .unwrap();
     h.auth.background_idle().await;
@@ -166,7 +177,8 @@ async fn password_reset_and_deactivation_refuse_every_session() {
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect();
     h.auth
-        .confirm_password_reset(&token, NEW_PASSWORD, &meta())
+        .passwords()
+        .confirm_reset(&token, NEW_PASSWORD, &meta())
         .await
         .unwrap();
     assert!(!accepted(&h, &phone));
@@ -178,6 +190,7 @@ async fn password_reset_and_deactivation_refuse_every_session() {
     );
     let principal = h.auth.authenticate(&one.access_token).unwrap();
     h.auth
+        .account()
         .deactivate(&principal, NEW_PASSWORD, &meta())
         .await
         .unwrap();
@@ -250,7 +263,8 @@ async fn revocations_survive_a_restart() {
     let principal = h.auth.authenticate(&phone.access_token).unwrap();
     h.auth.logout(&principal, None, &meta()).await.unwrap();
     h.auth
-        .revoke_session(&principal, laptop.session_id, &meta())
+        .sessions()
+        .revoke(&principal, laptop.session_id, &meta())
         .await
         .unwrap();
     // Revoked behind this process's back (another process, a SQL job):

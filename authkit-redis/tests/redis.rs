@@ -365,7 +365,10 @@ async fn me_on_one_instance_shows_a_change_made_on_another() {
         display_name: Some(Some("Grace".into())),
         ..ProfileUpdate::default()
     };
-    a.update_profile(&principal, update, &meta).await.unwrap();
+    a.account()
+        .update_profile(&principal, update, &meta)
+        .await
+        .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while b
         .me(&principal)

@@ -17,7 +17,7 @@ macro_rules! impl_org_store {
         const _: () = {
             use async_trait::async_trait;
             use authkit_core::error::{AuthError, AuthResult};
-            use authkit_core::org::{
+            use authkit_core::orgs::{
                 Invite, InviteAcceptance, Member, MemberChange, Membership, Org,
             };
             use authkit_core::secret::TokenHash;

@@ -13,7 +13,7 @@ use super::openapi as p;
 use super::problem::Failure;
 use super::routes::{Access, Endpoint, Input, Route, Success, inline, named};
 use crate::audit::AuditRecord;
-use crate::service::{
+use crate::auth::{
     DataExport, Introspection, Me, MfaChallenge, MfaEnrollment, Page, ProfileUpdate,
     RegistrationChallenge,
 };

@@ -20,10 +20,10 @@ use super::problem::{Failure, json as render, no_content};
 use super::query::Query;
 use super::routes::{Access, AdminRoute, Endpoint, Input, Route, Success, inline, named};
 use crate::audit::{AuditRecord, RequestMeta};
+use crate::auth::{AdminUser, AdminUserDetail, AuditFilter, Page};
 use crate::error::AuthError;
 use crate::principal::require_permission;
 use crate::roles::{AUDIT_READ, ROLES_ASSIGN, USERS_READ, USERS_WRITE};
-use crate::service::{AdminUser, AdminUserDetail, AuditFilter, Page};
 use crate::session::SessionView;
 
 /// `POST /admin/users/{id}/lock` (the body is optional: no body locks
@@ -289,7 +289,8 @@ impl Api {
             AdminRoute::Users => {
                 let UsersQuery { q, page, per_page } = UsersQuery::read(request.uri().query())?;
                 let users = auth
-                    .admin_users(&principal, q.as_deref(), page, per_page)
+                    .admin()
+                    .users(&principal, q.as_deref(), page, per_page)
                     .await?;
                 Ok(render(StatusCode::OK, &users))
             }
@@ -302,40 +303,45 @@ impl Api {
                     since: query.since,
                     until: query.until,
                 };
-                let records = auth.admin_audit(&principal, filter, page, per_page).await?;
+                let records = auth
+                    .admin()
+                    .audit(&principal, filter, page, per_page)
+                    .await?;
                 Ok(render(StatusCode::OK, &records))
             }
             AdminRoute::User => {
-                let user = auth.admin_user(&principal, id_param(params, 0)?).await?;
+                let user = auth.admin().user(&principal, id_param(params, 0)?).await?;
                 Ok(render(StatusCode::OK, &user))
             }
             AdminRoute::Lock => {
                 let id = id_param(params, 0)?;
                 let (until, reason) = self.lock_request(request)?;
                 let user = auth
-                    .admin_lock_user(&principal, id, until, reason.as_deref(), meta)
+                    .admin()
+                    .lock_user(&principal, id, until, reason.as_deref(), meta)
                     .await?;
                 Ok(render(StatusCode::OK, &user))
             }
             AdminRoute::Unlock => {
                 let id = id_param(params, 0)?;
-                let user = auth.admin_unlock_user(&principal, id, meta).await?;
+                let user = auth.admin().unlock_user(&principal, id, meta).await?;
                 Ok(render(StatusCode::OK, &user))
             }
             AdminRoute::Deactivate => {
                 let id = id_param(params, 0)?;
-                let user = auth.admin_deactivate_user(&principal, id, meta).await?;
+                let user = auth.admin().deactivate_user(&principal, id, meta).await?;
                 Ok(render(StatusCode::OK, &user))
             }
             AdminRoute::Reactivate => {
                 let id = id_param(params, 0)?;
-                let user = auth.admin_reactivate_user(&principal, id, meta).await?;
+                let user = auth.admin().reactivate_user(&principal, id, meta).await?;
                 Ok(render(StatusCode::OK, &user))
             }
             AdminRoute::ForcePasswordChange => {
                 let id = id_param(params, 0)?;
                 let user = auth
-                    .admin_force_password_change(&principal, id, meta)
+                    .admin()
+                    .force_password_change(&principal, id, meta)
                     .await?;
                 Ok(render(StatusCode::OK, &user))
             }
@@ -343,26 +349,29 @@ impl Api {
                 let id = id_param(params, 0)?;
                 let RolesRequest { roles } = self.body(request)?;
                 let user = auth
-                    .admin_assign_roles(&principal, id, &roles, meta)
+                    .admin()
+                    .assign_roles(&principal, id, &roles, meta)
                     .await?;
                 Ok(render(StatusCode::OK, &user))
             }
             AdminRoute::Sessions => {
                 let id = id_param(params, 0)?;
-                let sessions = auth.admin_user_sessions(&principal, id).await?;
+                let sessions = auth.admin().user_sessions(&principal, id).await?;
                 Ok(render(StatusCode::OK, &sessions))
             }
             AdminRoute::RevokeSessions => {
                 let id = id_param(params, 0)?;
                 let count = auth
-                    .admin_revoke_sessions(&principal, id, None, meta)
+                    .admin()
+                    .revoke_sessions(&principal, id, None, meta)
                     .await?;
                 Ok(render(StatusCode::OK, &Revoked { revoked: count }))
             }
             AdminRoute::RevokeSession => {
                 let id = id_param(params, 0)?;
                 let session = id_param(params, 1)?;
-                auth.admin_revoke_sessions(&principal, id, Some(session), meta)
+                auth.admin()
+                    .revoke_sessions(&principal, id, Some(session), meta)
                     .await?;
                 Ok(no_content())
             }

@@ -44,7 +44,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::config::ApiConfig;
-use crate::service::TokenPair;
+use crate::auth::TokenPair;
 use utoipa::ToSchema;
 
 /// Name of the access-token cookie.

@@ -26,8 +26,8 @@ use super::query::Query;
 use super::routes::Route;
 use super::*;
 use crate::AuthConfig;
+use crate::auth::ProfileUpdate;
 use crate::rate_limit::NoLimiter;
-use crate::service::ProfileUpdate;
 use crate::store::{MemoryStore, Store};
 
 /// Generated cases per property.
@@ -372,12 +372,13 @@ async fn api(cookie_mode: bool) -> (Api, String) {
         .await
         .unwrap();
     let password = "fuzzing: a long admin password";
-    auth.create_admin(crate::service::NewAdmin::new("root@example.com", password))
+    auth.admin()
+        .create_admin(crate::auth::NewAdmin::new("root@example.com", password))
         .await
         .unwrap();
     let meta = crate::audit::RequestMeta::new(None, None);
-    let credentials = crate::service::Credentials::new("root@example.com", password);
-    let crate::service::LoginOutcome::Tokens(pair) = auth.login(credentials, &meta).await.unwrap()
+    let credentials = crate::auth::Credentials::new("root@example.com", password);
+    let crate::auth::LoginOutcome::Tokens(pair) = auth.login(credentials, &meta).await.unwrap()
     else {
         panic!("the admin signs in without a second factor");
     };
@@ -637,7 +638,7 @@ fn query_strings_decode_or_refuse() {
             match query.finish() {
                 Ok(()) => {
                     prop_assert!((1..=1_000_000).contains(&page));
-                    prop_assert!((1..=crate::service::MAX_PER_PAGE).contains(&per_page));
+                    prop_assert!((1..=crate::auth::MAX_PER_PAGE).contains(&per_page));
                 }
                 Err(failure) => {
                     let response = failure.into_response();

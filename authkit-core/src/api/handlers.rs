@@ -24,10 +24,10 @@ use super::phone::{PhoneCode, PhoneRequest};
 use super::problem::{Failure, json as render, no_content, raw};
 use super::routes::Endpoint;
 use crate::audit::RequestMeta;
+use crate::auth::{Credentials, LoginOutcome, ProfileUpdate, Registration, TokenPair};
 use crate::error::{AuthError, FieldError};
 use crate::mfa::MfaMethod;
 use crate::principal::Principal;
-use crate::service::{Credentials, LoginOutcome, ProfileUpdate, Registration, TokenPair};
 
 /// The `method` names `POST /mfa/verify` accepts.
 const VERIFY_METHODS: &str = "totp, backup_code, email, sms";
@@ -62,30 +62,28 @@ impl Api {
             }
             Endpoint::RegisterStart => {
                 let input = registration(self.body(request)?);
-                let challenge = auth.start_registration(input, meta).await?;
+                let challenge = auth.signup().start(input, meta).await?;
                 Ok(render(StatusCode::ACCEPTED, &challenge))
             }
             Endpoint::RegisterConfirm => {
                 let ConfirmRegistration { challenge_id, code } = self.body(request)?;
-                let registered = auth
-                    .confirm_registration(&challenge_id, &code, meta)
-                    .await?;
+                let registered = auth.signup().confirm(&challenge_id, &code, meta).await?;
                 Ok(user_answer(StatusCode::CREATED, &registered.user))
             }
             Endpoint::VerifyEmail => {
                 let user = match VerifyEmailRequest::read(self.json_body(request)?)? {
                     VerifyEmailRequest::Link(VerifyByLink { token }) => {
-                        auth.verify_email(&token, meta).await?
+                        auth.email().verify(&token, meta).await?
                     }
                     VerifyEmailRequest::Code(VerifyByCode { email, code }) => {
-                        auth.verify_email_code(&email, &code, meta).await?
+                        auth.email().verify_code(&email, &code, meta).await?
                     }
                 };
                 Ok(user_answer(StatusCode::OK, &user))
             }
             Endpoint::ResendVerification => {
                 let EmailRequest { email } = self.body(request)?;
-                auth.resend_verification(&email, meta).await?;
+                auth.email().resend(&email, meta).await?;
                 Ok(accepted())
             }
             Endpoint::Login => {
@@ -96,7 +94,7 @@ impl Api {
             Endpoint::Refresh => self.refresh(request, meta).await,
             Endpoint::PasswordReset => {
                 let EmailRequest { email } = self.body(request)?;
-                auth.request_password_reset(&email, meta).await?;
+                auth.passwords().request_reset(&email, meta).await?;
                 Ok(accepted())
             }
             Endpoint::PasswordResetConfirm => {
@@ -104,13 +102,14 @@ impl Api {
                     token,
                     new_password,
                 } = self.body(request)?;
-                auth.confirm_password_reset(&token, &new_password, meta)
+                auth.passwords()
+                    .confirm_reset(&token, &new_password, meta)
                     .await?;
                 Ok(no_content())
             }
             Endpoint::EmailLookup => {
                 let LookupRequest { phone } = self.body(request)?;
-                let emails = auth.lookup_email(&phone, meta).await?;
+                let emails = auth.account().lookup_email(&phone, meta).await?;
                 Ok(render(StatusCode::OK, &Emails { emails }))
             }
             Endpoint::Introspect => self.introspect(request, meta).await,
@@ -122,20 +121,25 @@ impl Api {
             Endpoint::UpdateMe => {
                 let principal = self.principal(request)?;
                 let update: ProfileUpdate = self.body(request)?;
-                let user = auth.update_profile(&principal, update, meta).await?;
+                let user = auth
+                    .account()
+                    .update_profile(&principal, update, meta)
+                    .await?;
                 Ok(render(StatusCode::OK, &UserAnswer { user }))
             }
             Endpoint::Deactivate => {
                 let principal = self.principal(request)?;
                 let PasswordRequest { password } = self.body(request)?;
-                auth.deactivate(&principal, &password, meta).await?;
+                auth.account()
+                    .deactivate(&principal, &password, meta)
+                    .await?;
                 Ok(self.signed_out())
             }
             Endpoint::Export => {
                 let principal = self.principal(request)?;
                 Ok(render(
                     StatusCode::OK,
-                    &auth.export(&principal, meta).await?,
+                    &auth.account().export(&principal, meta).await?,
                 ))
             }
             Endpoint::MyAudit => {
@@ -143,7 +147,7 @@ impl Api {
                 let PageQuery { page, per_page } = PageQuery::read(request.uri().query())?;
                 Ok(render(
                     StatusCode::OK,
-                    &auth.my_audit(&principal, page, per_page).await?,
+                    &auth.account().audit(&principal, page, per_page).await?,
                 ))
             }
             Endpoint::Logout => {
@@ -156,12 +160,15 @@ impl Api {
             }
             Endpoint::LogoutAll => {
                 let principal = self.principal(request)?;
-                auth.logout_all(&principal, meta).await?;
+                auth.sessions().revoke_all(&principal, meta).await?;
                 Ok(self.signed_out())
             }
             Endpoint::Sessions => {
                 let principal = self.principal(request)?;
-                Ok(render(StatusCode::OK, &auth.sessions(&principal).await?))
+                Ok(render(
+                    StatusCode::OK,
+                    &auth.sessions().list(&principal).await?,
+                ))
             }
             Endpoint::RevokeSession => {
                 let principal = self.principal(request)?;
@@ -169,7 +176,7 @@ impl Api {
                     .first()
                     .and_then(|id| Uuid::parse_str(id).ok())
                     .ok_or(AuthError::NotFound)?;
-                auth.revoke_session(&principal, id, meta).await?;
+                auth.sessions().revoke(&principal, id, meta).await?;
                 Ok(no_content())
             }
             Endpoint::ChangePassword => self.change_password(request, meta).await,
@@ -178,7 +185,7 @@ impl Api {
                 // `totp` and `backup_code` parse, and the service refuses
                 // them (`mfa_method_unavailable`): nothing is sent for them.
                 let method: MfaMethod = input::choice("method", &method, CHALLENGE_METHODS)?;
-                auth.mfa_challenge(&mfa_token, method, meta).await?;
+                auth.mfa().challenge(&mfa_token, method, meta).await?;
                 Ok(accepted())
             }
             Endpoint::MfaVerify => {
@@ -188,43 +195,43 @@ impl Api {
                     code,
                 } = self.body(request)?;
                 let method = input::choice("method", &method, VERIFY_METHODS)?;
-                let pair = auth.mfa_verify(&mfa_token, method, &code, meta).await?;
+                let pair = auth.mfa().verify(&mfa_token, method, &code, meta).await?;
                 Ok(self.tokens(&pair))
             }
             Endpoint::TotpSetup => {
                 let principal = self.principal(request)?;
                 Ok(render(
                     StatusCode::OK,
-                    &auth.totp_setup(&principal, meta).await?,
+                    &auth.mfa().totp_setup(&principal, meta).await?,
                 ))
             }
             Endpoint::TotpEnable => {
                 let principal = self.principal(request)?;
                 let CodeRequest { code } = self.body(request)?;
-                let codes = auth.totp_enable(&principal, &code, meta).await?;
+                let codes = auth.mfa().totp_enable(&principal, &code, meta).await?;
                 Ok(backup_codes(&codes))
             }
             Endpoint::TotpDisable => {
                 let principal = self.principal(request)?;
                 let proof = DisableRequest::read(self.json_body(request)?)?;
-                auth.totp_disable(&principal, proof, meta).await?;
+                auth.mfa().totp_disable(&principal, proof, meta).await?;
                 Ok(no_content())
             }
             Endpoint::BackupCodes => {
                 let principal = self.principal(request)?;
-                let codes = auth.regenerate_backup_codes(&principal, meta).await?;
+                let codes = auth.mfa().regenerate_backup_codes(&principal, meta).await?;
                 Ok(backup_codes(&codes))
             }
             Endpoint::EnrollTotpSetup => {
                 let EnrollRequest { mfa_token } = self.body(request)?;
                 Ok(render(
                     StatusCode::OK,
-                    &auth.enrollment_totp_setup(&mfa_token, meta).await?,
+                    &auth.mfa().enroll_setup(&mfa_token, meta).await?,
                 ))
             }
             Endpoint::EnrollTotpEnable => {
                 let EnrollEnableRequest { mfa_token, code } = self.body(request)?;
-                let enrolled = auth.enrollment_totp_enable(&mfa_token, &code, meta).await?;
+                let enrolled = auth.mfa().enroll_enable(&mfa_token, &code, meta).await?;
                 let answer = Enrolled {
                     tokens: TokenBody::new(&enrolled.tokens, self.config()),
                     backup_codes: &enrolled.backup_codes,
@@ -234,16 +241,13 @@ impl Api {
             Endpoint::PhoneVerifyStart => {
                 let principal = self.principal(request)?;
                 let PhoneRequest { phone } = self.body(request)?;
-                auth.start_phone_verification(&principal, &phone, meta)
-                    .await?;
+                auth.phone().start(&principal, &phone, meta).await?;
                 Ok(accepted())
             }
             Endpoint::PhoneVerifyConfirm => {
                 let principal = self.principal(request)?;
                 let PhoneCode { code } = self.body(request)?;
-                let user = auth
-                    .confirm_phone_verification(&principal, &code, meta)
-                    .await?;
+                let user = auth.phone().confirm(&principal, &code, meta).await?;
                 Ok(render(StatusCode::OK, &UserAnswer { user }))
             }
             Endpoint::OAuthStart => self.oauth_start(param(params), request, meta).await,
@@ -315,7 +319,8 @@ impl Api {
                     new_password,
                 } = change;
                 self.auth()
-                    .change_password(&principal, &current_password, &new_password, meta)
+                    .passwords()
+                    .change(&principal, &current_password, &new_password, meta)
                     .await?;
                 Ok(no_content())
             }

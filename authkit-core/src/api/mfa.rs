@@ -11,8 +11,8 @@ use super::input::JsonBody;
 use super::openapi as p;
 use super::problem::Failure;
 use super::routes::{Access, Endpoint, Input, Route, Success, named};
+use crate::auth::{TotpDisable, TotpSetup};
 use crate::mfa::MfaMethod;
-use crate::service::{TotpDisable, TotpSetup};
 
 /// `POST /mfa/challenge`.
 #[derive(Deserialize, ToSchema)]

@@ -82,7 +82,7 @@
 //!   `invalid_choice` field error. `POST /mfa/challenge` and
 //!   `POST /phone/verify/start` answer 202 `{"status": "accepted"}`.
 //! - Social login (`/oauth/{provider}/start`, `/oauth/{provider}/callback`,
-//!   `/me/identities`): see [`crate::oauth`]. An unknown provider answers 404 `not_found`; a bad
+//!   `/me/identities`): see [`crate::social`]. An unknown provider answers 404 `not_found`; a bad
 //!   `state` 400 `oauth_state_invalid`; a refused link 409
 //!   `account_exists_unverified` or `identity_taken`; a failing provider
 //!   502 `oauth_provider_error`; a bad ID token 401 `oauth_token_invalid`.
@@ -168,10 +168,10 @@ pub use problem::{PROBLEM_JSON, error_response, payload_too_large, status_and_ti
 pub use request_id::REQUEST_ID;
 
 use crate::audit::RequestMeta;
+use crate::auth::Auth;
 use crate::config::ConfigError;
 use crate::error::{AuthError, AuthResult};
 use crate::principal::Principal;
-use crate::service::Auth;
 use problem::Failure;
 use routes::{JWKS_PATH, Resolved};
 
@@ -306,7 +306,7 @@ impl Api {
         } else if request.method() != Method::GET {
             Failure::MethodNotAllowed("GET".to_owned()).into_response()
         } else {
-            let mut response = problem::json(StatusCode::OK, &self.auth().jwks());
+            let mut response = problem::json(StatusCode::OK, &self.auth().keys().jwks());
             // Public keys: caches may keep them briefly (new keys are
             // published well before they sign).
             response.headers_mut().insert(

@@ -37,8 +37,8 @@ use super::openapi as p;
 use super::problem::{Failure, json as render, no_content};
 use super::routes::{Access, Endpoint, Input, Route, Success, inline, named};
 use crate::audit::RequestMeta;
+use crate::auth::{IdentityList, LoginOutcome, OAuthCallback, OAuthResult};
 use crate::error::AuthError;
-use crate::service::{IdentityList, LoginOutcome, OAuthCallback, OAuthResult};
 use crate::store::Identity;
 
 /// `?redirect_to=` of `GET /oauth/{provider}/start`.
@@ -233,7 +233,8 @@ impl Api {
         };
         let started = self
             .auth()
-            .oauth_start(provider, query.redirect_to.as_deref(), None, meta)
+            .social()
+            .start(provider, query.redirect_to.as_deref(), None, meta)
             .await?;
         let mut response = Response::new(Bytes::new());
         *response.status_mut() = StatusCode::FOUND;
@@ -281,7 +282,11 @@ impl Api {
                 .flatten()
                 .map(str::to_owned),
         };
-        let outcome = self.auth().oauth_callback(provider, callback, meta).await?;
+        let outcome = self
+            .auth()
+            .social()
+            .callback(provider, callback, meta)
+            .await?;
         let cookie_mode = self.config().cookie_mode;
         Ok(match outcome.result {
             OAuthResult::SignedIn(LoginOutcome::Tokens(pair)) if cookie_mode => {
@@ -307,7 +312,7 @@ impl Api {
         let principal = self.principal(request)?;
         Ok(render(
             StatusCode::OK,
-            &self.auth().identities(&principal).await?,
+            &self.auth().social().identities(&principal).await?,
         ))
     }
 
@@ -324,7 +329,8 @@ impl Api {
         } = self.body(request)?;
         let started = self
             .auth()
-            .oauth_start(&provider, redirect_to.as_deref(), Some(&principal), meta)
+            .social()
+            .start(&provider, redirect_to.as_deref(), Some(&principal), meta)
             .await?;
         let mut response = render(
             StatusCode::OK,
@@ -347,7 +353,8 @@ impl Api {
         let principal = self.principal(request)?;
         let UnlinkRequest { provider, password } = self.body(request)?;
         self.auth()
-            .unlink_identity(&principal, &provider, password.as_deref(), meta)
+            .social()
+            .unlink(&principal, &provider, password.as_deref(), meta)
             .await?;
         Ok(no_content())
     }

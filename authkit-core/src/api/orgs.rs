@@ -15,9 +15,9 @@ use super::openapi as p;
 use super::problem::{json as render, no_content};
 use super::routes::{Access, Endpoint, Input, OrgRoute, Route, Success, inline, named};
 use crate::audit::RequestMeta;
+use crate::auth::MyOrg;
 use crate::error::AuthError;
-use crate::org::{InviteView, Member};
-use crate::service::MyOrg;
+use crate::orgs::{InviteView, Member};
 
 /// `POST /orgs`.
 #[derive(Deserialize, ToSchema)]
@@ -239,26 +239,28 @@ impl Api {
         match route {
             OrgRoute::Create => {
                 let CreateOrg { name, slug } = self.body(request)?;
-                let org = auth.create_org(&principal, &name, &slug, meta).await?;
+                let org = auth.orgs().create(&principal, &name, &slug, meta).await?;
                 Ok(render(StatusCode::CREATED, &org))
             }
-            OrgRoute::Mine => Ok(render(StatusCode::OK, &auth.my_orgs(&principal).await?)),
+            OrgRoute::Mine => Ok(render(StatusCode::OK, &auth.orgs().mine(&principal).await?)),
             OrgRoute::View => {
-                let org = auth.org(&principal, param(params, 0)?).await?;
+                let org = auth.orgs().get(&principal, param(params, 0)?).await?;
                 Ok(render(StatusCode::OK, &org))
             }
             OrgRoute::Rename => {
                 let slug = param(params, 0)?;
                 let RenameOrg { name } = self.body(request)?;
-                let org = auth.rename_org(&principal, slug, &name, meta).await?;
+                let org = auth.orgs().rename(&principal, slug, &name, meta).await?;
                 Ok(render(StatusCode::OK, &org))
             }
             OrgRoute::Leave => {
-                auth.leave_org(&principal, param(params, 0)?, meta).await?;
+                auth.orgs()
+                    .leave(&principal, param(params, 0)?, meta)
+                    .await?;
                 Ok(no_content())
             }
             OrgRoute::Members => {
-                let members = auth.org_members(&principal, param(params, 0)?).await?;
+                let members = auth.orgs().members(&principal, param(params, 0)?).await?;
                 Ok(render(StatusCode::OK, &members))
             }
             OrgRoute::ChangeRole => {
@@ -266,37 +268,43 @@ impl Api {
                 let user_id = id_param(params, 1)?;
                 let RoleRequest { role } = self.body(request)?;
                 let member = auth
-                    .change_member_role(&principal, slug, user_id, &role, meta)
+                    .orgs()
+                    .change_role(&principal, slug, user_id, &role, meta)
                     .await?;
                 Ok(render(StatusCode::OK, &member))
             }
             OrgRoute::RemoveMember => {
                 let slug = param(params, 0)?;
                 let user_id = id_param(params, 1)?;
-                auth.remove_member(&principal, slug, user_id, meta).await?;
+                auth.orgs()
+                    .remove_member(&principal, slug, user_id, meta)
+                    .await?;
                 Ok(no_content())
             }
             OrgRoute::Invite => {
                 let slug = param(params, 0)?;
                 let InviteRequest { email, role } = self.body(request)?;
                 let invite = auth
-                    .invite_member(&principal, slug, &email, &role, meta)
+                    .orgs()
+                    .invite(&principal, slug, &email, &role, meta)
                     .await?;
                 Ok(render(StatusCode::CREATED, &invite))
             }
             OrgRoute::Invites => {
-                let invites = auth.org_invites(&principal, param(params, 0)?).await?;
+                let invites = auth.orgs().invites(&principal, param(params, 0)?).await?;
                 Ok(render(StatusCode::OK, &invites))
             }
             OrgRoute::RevokeInvite => {
                 let slug = param(params, 0)?;
                 let id = id_param(params, 1)?;
-                auth.revoke_invite(&principal, slug, id, meta).await?;
+                auth.orgs()
+                    .revoke_invite(&principal, slug, id, meta)
+                    .await?;
                 Ok(no_content())
             }
             OrgRoute::AcceptInvite => {
                 let AcceptRequest { token } = self.body(request)?;
-                let membership = auth.accept_invite(&principal, &token, meta).await?;
+                let membership = auth.orgs().accept_invite(&principal, &token, meta).await?;
                 Ok(render(StatusCode::OK, &Joined { membership }))
             }
         }

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::problem::Failure;
+use crate::auth::MAX_PER_PAGE;
 use crate::error::{AuthError, FieldError};
-use crate::service::MAX_PER_PAGE;
 
 /// Page size when the client gives none.
 pub(crate) const DEFAULT_PER_PAGE: u32 = 50;

@@ -282,7 +282,7 @@ pub(crate) fn named<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) -> 
 }
 
 /// The [`SchemaFn`] of `T`, in place (generic types such as
-/// [`Page`](crate::service::Page), whose name is not unique).
+/// [`Page`](crate::auth::Page), whose name is not unique).
 pub(crate) fn inline<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
     T::schemas(schemas);
     T::schema()

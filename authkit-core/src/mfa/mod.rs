@@ -5,7 +5,7 @@
 //!
 //! The flows that use them (`totp_setup`, `mfa_verify`, ...) are methods
 //! of [`Auth`](crate::Auth); the state they keep lives in
-//! [`MfaStore`](crate::store::MfaStore).
+//! [`MfaStore`].
 //!
 //! Methods, from strongest to weakest: `totp` (an authenticator app),
 //! `backup_code` (one-time recovery codes), `sms` and `email` (a code sent
@@ -15,9 +15,15 @@
 
 mod backup_codes;
 mod cipher;
+#[cfg(feature = "testing")]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub(crate) mod conformance;
 mod device;
+pub(crate) mod memory;
 mod notices;
 mod qr;
+mod service;
+mod store;
 mod totp;
 
 use std::fmt;
@@ -31,6 +37,8 @@ pub use cipher::SecretCipher;
 pub use device::device_fingerprint;
 pub use notices::{DefaultNotices, NoticeTemplates};
 pub use qr::{qr_png_base64, qr_svg};
+pub use service::{Mfa, MfaChallenge, MfaEnrollment, TotpDisable, TotpEnrolled, TotpSetup};
+pub use store::{DeviceSeen, MfaStatus, MfaStore, TotpRecord};
 pub use totp::{TotpAlgorithm, TotpParams, TotpSecret, otpauth_uri};
 
 /// A second factor a user can present at login.

@@ -6,12 +6,8 @@
 //! checked by the conformance suite in the `testing` module (feature
 //! `testing`), which the in-memory store and every SQL store run.
 
-mod admin;
-mod identity;
 mod instrumented;
-mod memory;
-mod mfa;
-mod orgs;
+pub(crate) mod memory;
 
 use std::sync::Arc;
 
@@ -19,13 +15,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-pub use admin::UserAdminStore;
-pub use identity::{
+pub use crate::admin::UserAdminStore;
+pub use crate::mfa::{DeviceSeen, MfaStatus, MfaStore, TotpRecord};
+pub use crate::orgs::OrgStore;
+pub use crate::social::{
     Identity, IdentityStore, LinkOutcome, MAX_PROVIDER_LEN, MAX_SUBJECT_LEN, UnlinkOutcome,
 };
 pub use memory::MemoryStore;
-pub use mfa::{DeviceSeen, MfaStatus, MfaStore, TotpRecord};
-pub use orgs::OrgStore;
 
 use crate::audit::{AuditQuery, AuditRecord};
 use crate::email::{Email, Phone};

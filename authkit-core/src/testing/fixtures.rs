@@ -21,38 +21,38 @@ const CODE_KEY: &[u8] = b"conformance-code-key";
 
 /// The current time in whole seconds, which every SQL column type keeps
 /// exactly.
-pub(super) fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(0)
 }
 
 /// `n` seconds.
-pub(super) fn secs(n: i64) -> Duration {
+pub(crate) fn secs(n: i64) -> Duration {
     Duration::seconds(n)
 }
 
 /// A unique address, so checks never collide even on a shared database.
-pub(super) fn email() -> Email {
+pub(crate) fn email() -> Email {
     Email::parse(&format!("user.{}@example.com", Uuid::now_v7().simple()))
         .expect("a generated address is valid")
 }
 
 /// A fresh account created at `now`, not yet stored.
-pub(super) fn user(now: DateTime<Utc>) -> User {
+pub(crate) fn user(now: DateTime<Utc>) -> User {
     User::new(email(), now)
 }
 
 /// The hash of a fresh random opaque token.
-pub(super) fn token_hash() -> TokenHash {
+pub(crate) fn token_hash() -> TokenHash {
     TokenHash::of_token(&secret::token256())
 }
 
 /// The hash of `code` for (purpose, subject).
-pub(super) fn code_hash(purpose: Purpose, subject: &str, code: &str) -> TokenHash {
+pub(crate) fn code_hash(purpose: Purpose, subject: &str, code: &str) -> TokenHash {
     TokenHash::of_code(CODE_KEY, purpose.as_str(), subject, code)
 }
 
 /// A session of `user_id` opened at `now`, valid for 30 days.
-pub(super) fn session(user_id: Uuid, now: DateTime<Utc>) -> Session {
+pub(crate) fn session(user_id: Uuid, now: DateTime<Utc>) -> Session {
     Session {
         id: Uuid::now_v7(),
         user_id,
@@ -68,7 +68,7 @@ pub(super) fn session(user_id: Uuid, now: DateTime<Utc>) -> Session {
 
 /// A rotation of `presented` at `now` to a fresh replacement, with a one-day
 /// idle timeout and no grace.
-pub(super) fn rotation(presented: TokenHash, now: DateTime<Utc>) -> RotateRefresh {
+pub(crate) fn rotation(presented: TokenHash, now: DateTime<Utc>) -> RotateRefresh {
     RotateRefresh {
         presented,
         replacement: token_hash(),
@@ -80,7 +80,7 @@ pub(super) fn rotation(presented: TokenHash, now: DateTime<Utc>) -> RotateRefres
 
 /// A one-time token for (purpose, subject) issued at `now`, valid for an
 /// hour, five attempts.
-pub(super) fn one_time(
+pub(crate) fn one_time(
     purpose: Purpose,
     subject: &str,
     hash: TokenHash,
@@ -101,12 +101,12 @@ pub(super) fn one_time(
 }
 
 /// A unique subject.
-pub(super) fn new_subject() -> String {
+pub(crate) fn new_subject() -> String {
     Uuid::now_v7().to_string()
 }
 
 /// An audit record of `event` at `at`.
-pub(super) fn audit(event: &AuthEvent, at: DateTime<Utc>) -> AuditRecord {
+pub(crate) fn audit(event: &AuthEvent, at: DateTime<Utc>) -> AuditRecord {
     AuditRecord::new(
         event,
         at,
@@ -115,7 +115,7 @@ pub(super) fn audit(event: &AuthEvent, at: DateTime<Utc>) -> AuditRecord {
 }
 
 /// An EdDSA key record named `kid`, created at `at`.
-pub(super) fn key(kid: &str, at: DateTime<Utc>) -> KeyRecord {
+pub(crate) fn key(kid: &str, at: DateTime<Utc>) -> KeyRecord {
     KeyRecord {
         kid: kid.into(),
         algorithm: "EdDSA".into(),
@@ -127,7 +127,7 @@ pub(super) fn key(kid: &str, at: DateTime<Utc>) -> KeyRecord {
 
 /// Runs `n` tasks made by `task`, released together, and returns their
 /// results in task order.
-pub(super) async fn race<T, F>(n: usize, task: impl Fn(usize) -> F) -> Vec<T>
+pub(crate) async fn race<T, F>(n: usize, task: impl Fn(usize) -> F) -> Vec<T>
 where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,

@@ -30,23 +30,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit_log;
-mod fixtures;
-mod identities;
+pub(crate) mod fixtures;
 mod keys;
-mod locks;
-mod mfa;
-mod orgs;
 mod services;
 mod sessions;
 mod tokens;
 mod users;
 
+pub use crate::admin::conformance::*;
+pub use crate::mfa::conformance::*;
+pub use crate::orgs::conformance::*;
+pub use crate::social::conformance::*;
 pub use audit_log::*;
-pub use identities::*;
 pub use keys::*;
-pub use locks::*;
-pub use mfa::*;
-pub use orgs::*;
 pub use services::service_url;
 pub use sessions::*;
 pub use tokens::*;

@@ -93,7 +93,7 @@ impl KeySet {
     /// Makes `new_key` the signing key; the old current key is retired at
     /// `now` and keeps verifying until [`prune`](Self::prune) drops it.
     ///
-    /// The new key is in [`jwks`](Self::jwks) from this moment. With several
+    /// The new key is in [`Keys::jwks`](crate::token::Keys::jwks) from this moment. With several
     /// instances, persist the new key (and let the other instances load it)
     /// before it signs, so no instance receives a token whose key it does
     /// not know yet. Fails if the set already holds the new key's `kid`.

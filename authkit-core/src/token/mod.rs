@@ -11,6 +11,7 @@ mod algorithm;
 mod key_set;
 mod keys;
 
+pub use crate::auth::keys::Keys;
 pub use access::{
     AccessClaims, AccessTokens, MAX_LEEWAY_SECS, MAX_TOKEN_LEN, VERIFIED_CACHE_CAPACITY,
 };

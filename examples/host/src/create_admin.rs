@@ -9,7 +9,7 @@
 //!
 //! The password comes from `AUTHKIT_ADMIN_PASSWORD`, else from a prompt
 //! (not echoed on a terminal; read from standard input when piped). The
-//! library call behind it is `Auth::create_admin`.
+//! library call behind it is `Admin::create_admin`.
 
 use std::error::Error;
 use std::io::{BufRead, IsTerminal, Write};
@@ -83,7 +83,7 @@ pub async fn create_admin(
     if !args.roles.is_empty() {
         input.roles = args.roles;
     }
-    let user = auth.create_admin(input).await.map_err(|err| {
+    let user = auth.admin().create_admin(input).await.map_err(|err| {
         let rules: Vec<String> = err
             .field_errors()
             .iter()

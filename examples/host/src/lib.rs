@@ -19,7 +19,7 @@
 //! - Prometheus metrics at `GET /metrics` when `AUTHKIT_METRICS=1`;
 //! - social login with every provider configured by `AUTHKIT_GOOGLE_*`,
 //!   `AUTHKIT_GITHUB_*` and `AUTHKIT_OIDC_<NAME>_*` (see
-//!   `authkit_core::oauth::OAuthConfig`);
+//!   `authkit_core::social::OAuthConfig`);
 //! - `AUTHKIT_BIND` (default `127.0.0.1:8080`) and `AUTHKIT_CORS_ORIGINS`;
 //! - maintenance tasks: key reload every `AUTHKIT_KEY_RELOAD_INTERVAL`
 //!   (default 60 s, kept below the key activation delay so every instance
@@ -41,8 +41,8 @@ use std::time::Duration;
 
 use authkit_core::api::{Api, ApiConfig};
 use authkit_core::mail::{ConsoleMailer, MailQueue, Mailer, SmtpMailer};
-use authkit_core::oauth::OAuthConfig;
 use authkit_core::sms::{ConsoleSms, SmsQueue, SmsSender, TwilioConfig, TwilioSms};
+use authkit_core::social::OAuthConfig;
 use authkit_core::{Auth, AuthConfig, RequestMeta};
 use authkit_redis::{RedisLimiter, RedisRevocations, RedisSettings};
 use base64::Engine as _;
@@ -267,10 +267,7 @@ pub async fn run_command(host: &Host) -> Result<bool, Box<dyn Error>> {
     match std::env::args().nth(1).as_deref() {
         None => Ok(false),
         Some("rotate-signing-key") => {
-            let kid = host
-                .auth
-                .rotate_signing_key(&RequestMeta::default())
-                .await?;
+            let kid = host.auth.keys().rotate(&RequestMeta::default()).await?;
             tracing::info!(kid, "signing key rotated");
             Ok(true)
         }
@@ -392,7 +389,7 @@ pub fn spawn_maintenance(host: &Host) {
         let mut every = tokio::time::interval(key_reload);
         loop {
             every.tick().await;
-            if let Err(err) = keys.reload_keys().await {
+            if let Err(err) = keys.keys().reload().await {
                 tracing::error!(error = %err.report(), "reloading signing keys failed");
             }
         }
@@ -509,7 +506,7 @@ mod tests {
             .unwrap();
         assert!(ready(&auth).await);
         // The signing keys persist in the file: a restart keeps them.
-        let jwks = auth.jwks();
+        let jwks = auth.keys().jwks();
         let again = Auth::builder(
             AuthConfig::default(),
             authkit_sqlx::connect(&url).await.unwrap(),
@@ -517,6 +514,6 @@ mod tests {
         .build()
         .await
         .unwrap();
-        assert_eq!(jwks, again.jwks());
+        assert_eq!(jwks, again.keys().jwks());
     }
 }

@@ -52,7 +52,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
 
     let token = link_token(&mailer, email)?;
-    auth.verify_email(&token, &meta).await?;
+    auth.email().verify(&token, &meta).await?;
     say!("email verified through the emailed link");
 
     let LoginOutcome::Tokens(pair) = auth.login(Credentials::new(email, password), &meta).await?
@@ -86,11 +86,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
         other => return Err(format!("unexpected: {other:?}").into()),
     }
 
-    auth.request_password_reset(email, &meta).await?;
+    auth.passwords().request_reset(email, &meta).await?;
     // The link is mailed after the answer, in the background.
     auth.background_idle().await;
     let reset = link_token(&mailer, email)?;
-    auth.confirm_password_reset(&reset, "a new passphrase for ada", &meta)
+    auth.passwords()
+        .confirm_reset(&reset, "a new passphrase for ada", &meta)
         .await?;
     say!("password reset through the emailed link; every session revoked");
     auth.login(Credentials::new(email, "a new passphrase for ada"), &meta)

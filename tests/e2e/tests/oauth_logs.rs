@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 
 use authkit_core::api::{Api, ApiConfig};
 use authkit_core::mail::MemoryMailer;
-use authkit_core::oauth::OAuthConfig;
+use authkit_core::social::OAuthConfig;
 use authkit_core::store::{MemoryStore, Store};
 use authkit_core::testing::CapturedLogs;
 use authkit_core::{Auth, AuthConfig};

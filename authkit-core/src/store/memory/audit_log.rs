@@ -9,7 +9,7 @@ use crate::store::AuditStore;
 
 /// Records in ascending (`at`, `id`) order, so queries walk it backwards.
 #[derive(Debug, Default)]
-pub(super) struct AuditLog {
+pub(crate) struct AuditLog {
     records: Vec<AuditRecord>,
 }
 

@@ -9,7 +9,7 @@ use crate::store::{KeyRecord, KeyStore};
 
 /// Keys in ascending `created_at` order (a handful at any time).
 #[derive(Debug, Default)]
-pub(super) struct KeyTable {
+pub(crate) struct KeyTable {
     keys: Vec<KeyRecord>,
 }
 

@@ -1,15 +1,11 @@
 //! In-memory store: every store trait in process memory, for tests, examples
 //! and prototyping. Data lives as long as the [`MemoryStore`] value.
 
-mod admin;
 mod audit_log;
-mod identities;
 mod keys;
-mod mfa;
-mod orgs;
 mod sessions;
 mod tokens;
-mod users;
+pub(crate) mod users;
 
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -23,14 +19,14 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 /// hash indexes and cost O(1).
 #[derive(Default)]
 pub struct MemoryStore {
-    users: Mutex<users::UserTable>,
-    sessions: Mutex<sessions::SessionTable>,
-    tokens: Mutex<tokens::TokenTable>,
-    audit: Mutex<audit_log::AuditLog>,
-    keys: Mutex<keys::KeyTable>,
-    mfa: Mutex<mfa::MfaTable>,
-    identities: Mutex<identities::IdentityTable>,
-    orgs: Mutex<orgs::OrgTable>,
+    pub(crate) users: Mutex<users::UserTable>,
+    pub(crate) sessions: Mutex<sessions::SessionTable>,
+    pub(crate) tokens: Mutex<tokens::TokenTable>,
+    pub(crate) audit: Mutex<audit_log::AuditLog>,
+    pub(crate) keys: Mutex<keys::KeyTable>,
+    pub(crate) mfa: Mutex<crate::mfa::memory::MfaTable>,
+    pub(crate) identities: Mutex<crate::social::memory::IdentityTable>,
+    pub(crate) orgs: Mutex<crate::orgs::memory::OrgTable>,
 }
 
 impl MemoryStore {
@@ -50,7 +46,7 @@ impl fmt::Debug for MemoryStore {
 /// Locks a table. No code path panics while holding a table lock, so a
 /// poisoned lock (a panic elsewhere in the holding thread) leaves the table
 /// consistent and is recovered.
-fn lock<T>(table: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(table: &Mutex<T>) -> MutexGuard<'_, T> {
     table.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

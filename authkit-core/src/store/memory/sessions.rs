@@ -42,7 +42,7 @@ struct Rotation {
 
 /// Sessions by id and by user, and refresh tokens by hash.
 #[derive(Debug, Default)]
-pub(super) struct SessionTable {
+pub(crate) struct SessionTable {
     by_id: HashMap<Uuid, Family>,
     by_user: HashMap<Uuid, HashSet<Uuid>>,
     refresh: HashMap<TokenHash, Refresh>,

@@ -18,7 +18,7 @@ use crate::store::OneTimeTokenStore;
 /// the newest issued token is the only one of its subject that can be live:
 /// `newest` points at it.
 #[derive(Debug, Default)]
-pub(super) struct TokenTable {
+pub(crate) struct TokenTable {
     by_id: HashMap<Uuid, OneTimeToken>,
     by_hash: HashMap<(Purpose, TokenHash), Uuid>,
     newest: HashMap<Purpose, HashMap<String, Uuid>>,

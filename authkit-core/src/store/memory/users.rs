@@ -15,7 +15,7 @@ use crate::user::User;
 /// Accounts with their email and phone indexes, kept in step by
 /// [`UserTable::insert`] and [`UserTable::remove`].
 #[derive(Debug, Default)]
-pub(super) struct UserTable {
+pub(crate) struct UserTable {
     by_id: HashMap<Uuid, User>,
     by_email: HashMap<Email, Uuid>,
     /// Every account with a phone, verified or not; ids sort by creation.
@@ -49,23 +49,23 @@ impl UserTable {
     }
 
     /// Every account, in no particular order.
-    pub(super) fn all(&self) -> impl Iterator<Item = &User> {
+    pub(crate) fn all(&self) -> impl Iterator<Item = &User> {
         self.by_id.values()
     }
 
     /// The account with this id, to change fields that no index covers.
-    pub(super) fn get_mut(&mut self, id: Uuid) -> Option<&mut User> {
+    pub(crate) fn get_mut(&mut self, id: Uuid) -> Option<&mut User> {
         self.by_id.get_mut(&id)
     }
 
     /// The account with this id.
-    pub(super) fn get(&self, id: Uuid) -> Option<&User> {
+    pub(crate) fn get(&self, id: Uuid) -> Option<&User> {
         self.by_id.get(&id)
     }
 }
 
 /// Clears the failure count and the failure lock (not an admin lock).
-pub(super) fn clear_failures(user: &mut User) {
+pub(crate) fn clear_failures(user: &mut User) {
     user.failed_login_count = 0;
     user.last_failed_login_at = None;
     user.locked_until = None;

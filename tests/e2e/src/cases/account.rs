@@ -713,6 +713,7 @@ pub async fn introspection_needs_an_authenticated_caller(factory: &Factory) {
 
     // A bearer holding the permission (a SYSTEM_ADMIN) may introspect.
     h.auth
+        .admin()
         .create_admin(NewAdmin::new("rs@example.com", PASSWORD))
         .await
         .unwrap();

@@ -15,6 +15,7 @@ fn access(pair: &Value) -> &str {
 /// A `SYSTEM_ADMIN` made through the bootstrap call, signed in.
 async fn admin(h: &Harness) -> Value {
     h.auth
+        .admin()
         .create_admin(NewAdmin::new("root@example.com", PASSWORD))
         .await
         .unwrap();

@@ -109,6 +109,7 @@ pub async fn bad_input_never_breaks_a_route(factory: &Factory) {
     // A SYSTEM_ADMIN, so introspection (which needs a permission) reads
     // its body too.
     h.auth
+        .admin()
         .create_admin(NewAdmin::new("quinn@example.com", PASSWORD))
         .await
         .unwrap();

@@ -42,7 +42,7 @@ pub async fn busy_hash_threads_shed_logins_with_503(factory: &Factory) {
     let pair = h.signed_in("amy@example.com").await;
     let token = pair["access_token"].as_str().unwrap();
 
-    let held = h.auth.password_hasher().hold_threads().await.unwrap();
+    let held = h.auth.passwords().hasher().hold_threads().await.unwrap();
     let mut bodies = Vec::new();
     for email in ["amy@example.com", "nobody@example.com"] {
         for password in [PASSWORD, "a wrong password"] {
@@ -121,7 +121,7 @@ pub async fn a_flooding_client_is_shed_while_others_keep_their_place(factory: &F
     let h = Arc::new(Harness::start(factory, options).await);
     h.verified_user("amy@example.com").await;
 
-    let held = h.auth.password_hasher().hold_threads().await.unwrap();
+    let held = h.auth.passwords().hasher().hold_threads().await.unwrap();
     let mut flood = JoinSet::new();
     for i in 0..6 {
         let h = Arc::clone(&h);

@@ -3,7 +3,7 @@
 //! token checks, provider failures and open-redirect attempts.
 
 use authkit_core::email::Email;
-use authkit_core::oauth::OAuthConfig;
+use authkit_core::social::OAuthConfig;
 use authkit_core::{AuthConfig, api::ApiConfig};
 use http::Method;
 use serde_json::{Value, json};

@@ -429,6 +429,7 @@ pub async fn cross_org_access_and_scopes_never_bleed(factory: &Factory) {
     }
     // A system administrator who is not a member still gets 404.
     h.auth
+        .admin()
         .create_admin(authkit_core::NewAdmin::new("root@example.com", PASSWORD))
         .await
         .unwrap();

@@ -244,7 +244,7 @@ pub async fn forged_and_foreign_tokens_are_rejected(factory: &Factory) {
         ));
     }
     // HS256 keyed with the public key bytes the JWKS publishes.
-    let jwks = h.auth.jwks();
+    let jwks = h.auth.keys().jwks();
     let x = jwks["keys"][0]["x"].as_str().unwrap();
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     let mut hs = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
