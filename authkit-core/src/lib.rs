@@ -1,33 +1,38 @@
 //! authkit-core: the domain of authkit, an embeddable authentication and
 //! authorization library.
 //!
-//! This crate has no web framework and no SQL driver. It holds:
+//! This crate has no web framework and no SQL driver. It is cut by feature:
 //!
-//! - the [`Auth`] service: every flow (register, verify, login, refresh,
-//!   logout, sessions, password change and reset, profile, introspection,
-//!   organisations, the admin API…) as a typed async call returning
-//!   [`AuthResult`];
+//! - the [`Auth`] service keeps the core flows (register, login, refresh,
+//!   logout, [`authenticate`](Auth::authenticate), `me`, introspection) as
+//!   typed async calls returning [`AuthResult`], and hands out one handle
+//!   per feature: [`sessions`](Auth::sessions), [`signup`](Auth::signup),
+//!   [`email`](Auth::email), [`passwords`](Auth::passwords),
+//!   [`account`](Auth::account) (all in [`account`]), [`mfa`](Auth::mfa)
+//!   ([`mfa`]), [`phone`](Auth::phone) ([`phone`]), [`orgs`](Auth::orgs)
+//!   ([`orgs`]), [`admin`](Auth::admin) ([`admin`]),
+//!   [`social`](Auth::social) ([`social`]: Google, GitHub, any OpenID
+//!   Connect provider) and [`keys`](Auth::keys) (signing-key rotation);
+//! - each feature folder holds its handle, its store trait, its in-memory
+//!   tables and its conformance checks; [`audit`] holds the events;
 //! - authorization: [`roles`] (global and organisation role maps),
 //!   [`principal`] with the guards [`require_permission`],
 //!   [`require_any`], [`require_all`] and [`require_org_permission`], which
-//!   read the access token only; [`orgs`] (organisations, memberships,
-//!   invitations);
-//! - the building blocks it is made of, usable on their own:
-//!   [`password`] (argon2id, Django hash import, policy), [`token`] (keys,
-//!   JWKS, access tokens), [`mfa`] (TOTP, backup codes, secret encryption,
-//!   QR codes), [`social`] (social login: Google, GitHub, any OpenID
-//!   Connect provider), [`rate_limit`], [`mail`] (console, in-memory and, with
-//!   feature `smtp`, SMTP mailers; a retrying queue), [`sms`], [`audit`];
-//! - the [`store`] traits, an in-memory store, and (feature `testing`) the
-//!   conformance suite every store backend runs;
-//! - [`revocation`]: the revoked-session list `authenticate` consults from
-//!   memory, so logout and revocation take effect at once;
-//! - [`telemetry`]: the metrics every flow records through the `metrics`
-//!   facade (names and labels listed there), and the `tracing` spans.
-//!
+//!   read the access token only;
+//! - shared infrastructure, usable on its own: [`password`] (argon2id,
+//!   Django hash import, policy), [`token`] (keys, JWKS, access tokens),
+//!   [`rate_limit`], [`mail`] (console, in-memory and, with feature `smtp`,
+//!   SMTP mailers; a retrying queue), [`sms`], [`revocation`] (the
+//!   revoked-session list `authenticate` consults from memory, so logout and
+//!   revocation take effect at once), [`telemetry`] (the metrics every flow
+//!   records through the `metrics` facade, and the `tracing` spans);
+//! - the [`store`] traits (the base contract every backend writes), an
+//!   in-memory store, and (feature `testing`) the conformance suite every
+//!   store backend runs;
 //! - the [`api`] layer: the HTTP API, framework-neutral (`http` types in,
-//!   `http` types out), which adapters (`authkit-axum`, `authkit-actix`)
-//!   only translate to their framework.
+//!   `http` types out), one typed route table per feature and the OpenAPI
+//!   document generated from them, which adapters (`authkit-axum`,
+//!   `authkit-actix`) only translate to their framework.
 //!
 //! SQL stores live in `authkit-sqlx`.
 //!

@@ -1,5 +1,7 @@
-//! The `Auth` service: every flow as a typed call. It never sees HTTP; the
-//! api layer and host applications (CLIs, jobs) call it directly.
+//! The `Auth` service: the core flows as typed calls, and one handle per
+//! feature (`auth.mfa()`, `auth.orgs()` …) whose methods live in the
+//! feature's folder. It never sees HTTP; the api layer and host
+//! applications (CLIs, jobs) call it directly.
 
 pub(crate) mod account_cache;
 pub(crate) mod background;
