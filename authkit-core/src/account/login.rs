@@ -639,23 +639,10 @@ impl Auth {
     }
 }
 
-/// The signed-in account's sessions: list them, revoke one, the others, or all. From [`Sessions::list`](crate::account::Sessions::list).
-#[derive(Clone, Copy)]
-pub struct Sessions<'a> {
-    pub(crate) auth: &'a Auth,
-}
-
-impl Auth {
-    /// The signed-in account's sessions: list them, revoke one, the others, or all.
-    pub fn sessions(&self) -> Sessions<'_> {
-        Sessions { auth: self }
-    }
-}
-
-impl std::fmt::Debug for Sessions<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sessions").finish_non_exhaustive()
-    }
+crate::auth::feature_handle! {
+    /// The signed-in account's sessions: list them, revoke one, the
+    /// others, or all.
+    Sessions, sessions
 }
 
 impl Sessions<'_> {

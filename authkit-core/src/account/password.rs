@@ -173,23 +173,9 @@ impl Auth {
     }
 }
 
-/// Password change and reset, and the shared password hasher. From [`Auth::passwords`].
-#[derive(Clone, Copy)]
-pub struct Passwords<'a> {
-    pub(crate) auth: &'a Auth,
-}
-
-impl Auth {
+crate::auth::feature_handle! {
     /// Password change and reset, and the shared password hasher.
-    pub fn passwords(&self) -> Passwords<'_> {
-        Passwords { auth: self }
-    }
-}
-
-impl std::fmt::Debug for Passwords<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Passwords").finish_non_exhaustive()
-    }
+    Passwords, passwords
 }
 
 impl<'a> Passwords<'a> {

@@ -346,23 +346,10 @@ pub(crate) fn valid_url(url: &str) -> bool {
         && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-/// The account owner's own changes and views: profile, deactivation, data export, the forgotten-email lookup, the account's audit trail. From [`Auth::account`].
-#[derive(Clone, Copy)]
-pub struct Account<'a> {
-    pub(crate) auth: &'a Auth,
-}
-
-impl Auth {
-    /// The account owner's own changes and views: profile, deactivation, data export, the forgotten-email lookup, the account's audit trail.
-    pub fn account(&self) -> Account<'_> {
-        Account { auth: self }
-    }
-}
-
-impl std::fmt::Debug for Account<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account").finish_non_exhaustive()
-    }
+crate::auth::feature_handle! {
+    /// The account owner's own changes and views: profile, deactivation, data
+    /// export, the forgotten-email lookup, the account's audit trail.
+    Account, account
 }
 
 impl Account<'_> {

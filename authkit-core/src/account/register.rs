@@ -300,23 +300,9 @@ pub(crate) fn clean_display_name(raw: &str) -> AuthResult<Option<String>> {
     Ok((!name.is_empty()).then(|| name.to_owned()))
 }
 
-/// Registration confirmed by an emailed code before the account exists. From [`Auth::signup`].
-#[derive(Clone, Copy)]
-pub struct Signup<'a> {
-    pub(crate) auth: &'a Auth,
-}
-
-impl Auth {
+crate::auth::feature_handle! {
     /// Registration confirmed by an emailed code before the account exists.
-    pub fn signup(&self) -> Signup<'_> {
-        Signup { auth: self }
-    }
-}
-
-impl std::fmt::Debug for Signup<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signup").finish_non_exhaustive()
-    }
+    Signup, signup
 }
 
 impl Signup<'_> {
@@ -455,23 +441,9 @@ impl Signup<'_> {
     }
 }
 
-/// Email verification: by link, by code, and sending it again. From [`Auth::email`].
-#[derive(Clone, Copy)]
-pub struct EmailVerification<'a> {
-    pub(crate) auth: &'a Auth,
-}
-
-impl Auth {
+crate::auth::feature_handle! {
     /// Email verification: by link, by code, and sending it again.
-    pub fn email(&self) -> EmailVerification<'_> {
-        EmailVerification { auth: self }
-    }
-}
-
-impl std::fmt::Debug for EmailVerification<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmailVerification").finish_non_exhaustive()
-    }
+    EmailVerification, email
 }
 
 impl EmailVerification<'_> {

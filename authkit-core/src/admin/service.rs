@@ -219,23 +219,11 @@ impl Auth {
     }
 }
 
-/// The admin API: account search and view, locks, deactivation, roles, forced password change, sessions of any account, the audit log, the first administrator, and imports. From [`Auth::admin`].
-#[derive(Clone, Copy)]
-pub struct Admin<'a> {
-    pub(crate) auth: &'a Auth,
-}
-
-impl Auth {
-    /// The admin API: account search and view, locks, deactivation, roles, forced password change, sessions of any account, the audit log, the first administrator, and imports.
-    pub fn admin(&self) -> Admin<'_> {
-        Admin { auth: self }
-    }
-}
-
-impl std::fmt::Debug for Admin<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Admin").finish_non_exhaustive()
-    }
+crate::auth::feature_handle! {
+    /// The admin API: account search and view, locks, deactivation, roles,
+    /// forced password change, sessions of any account, the audit log, the
+    /// first administrator, and imports.
+    Admin, admin
 }
 
 impl<'a> Admin<'a> {

@@ -10,7 +10,6 @@
 
 use chrono::{DateTime, Utc};
 
-use super::Auth;
 use crate::audit::{AuthEvent, RequestMeta};
 use crate::config::AuthConfig;
 use crate::error::{AuthError, AuthResult};
@@ -83,23 +82,9 @@ fn grace(config: &AuthConfig) -> chrono::Duration {
     config.access_token_ttl + config.token_leeway
 }
 
-/// Signing keys: rotation, reload from the store, and the JWKS document. From [`Auth::keys`].
-#[derive(Clone, Copy)]
-pub struct Keys<'a> {
-    pub(crate) auth: &'a Auth,
-}
-
-impl Auth {
+crate::auth::feature_handle! {
     /// Signing keys: rotation, reload from the store, and the JWKS document.
-    pub fn keys(&self) -> Keys<'_> {
-        Keys { auth: self }
-    }
-}
-
-impl std::fmt::Debug for Keys<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keys").finish_non_exhaustive()
-    }
+    Keys, keys
 }
 
 impl Keys<'_> {

@@ -45,6 +45,35 @@ use crate::telemetry;
 use crate::token::AccessTokens;
 use crate::user::User;
 
+/// Declares a feature handle: a `Copy` view of the service whose methods
+/// are one feature's flows (written in the feature's folder), and the
+/// [`Auth`] method that hands it out. A handle costs a pointer; its
+/// methods take it by value, so their futures borrow the service rather
+/// than a temporary handle.
+macro_rules! feature_handle {
+    ($(#[$doc:meta])* $handle:ident, $accessor:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        pub struct $handle<'a> {
+            pub(crate) auth: &'a $crate::Auth,
+        }
+
+        impl $crate::Auth {
+            $(#[$doc])*
+            pub fn $accessor(&self) -> $handle<'_> {
+                $handle { auth: self }
+            }
+        }
+
+        impl ::std::fmt::Debug for $handle<'_> {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(stringify!($handle)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+pub(crate) use feature_handle;
+
 /// Receives every [`AuthEvent`] after it is written to the audit log
 /// (webhooks, analytics, `on_user_created`-style reactions).
 #[async_trait]

@@ -718,23 +718,10 @@ fn already_enabled() -> AuthError {
     )
 }
 
-/// Multi-factor authentication: TOTP enrolment and removal, backup codes, the second step of a login, and the enrolment a role can demand. From [`Auth::mfa`].
-#[derive(Clone, Copy)]
-pub struct Mfa<'a> {
-    pub(crate) auth: &'a Auth,
-}
-
-impl Auth {
-    /// Multi-factor authentication: TOTP enrolment and removal, backup codes, the second step of a login, and the enrolment a role can demand.
-    pub fn mfa(&self) -> Mfa<'_> {
-        Mfa { auth: self }
-    }
-}
-
-impl std::fmt::Debug for Mfa<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mfa").finish_non_exhaustive()
-    }
+crate::auth::feature_handle! {
+    /// Multi-factor authentication: TOTP enrolment and removal, backup codes,
+    /// the second step of a login, and the enrolment a role can demand.
+    Mfa, mfa
 }
 
 impl Mfa<'_> {

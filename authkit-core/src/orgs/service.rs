@@ -208,23 +208,10 @@ impl Auth {
     }
 }
 
-/// Organisations: create, list, view, rename; members, invitations, role changes, removal and leaving. From [`Auth::orgs`].
-#[derive(Clone, Copy)]
-pub struct Orgs<'a> {
-    pub(crate) auth: &'a Auth,
-}
-
-impl Auth {
-    /// Organisations: create, list, view, rename; members, invitations, role changes, removal and leaving.
-    pub fn orgs(&self) -> Orgs<'_> {
-        Orgs { auth: self }
-    }
-}
-
-impl std::fmt::Debug for Orgs<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Orgs").finish_non_exhaustive()
-    }
+crate::auth::feature_handle! {
+    /// Organisations: create, list, view, rename; members, invitations, role
+    /// changes, removal and leaving.
+    Orgs, orgs
 }
 
 impl<'a> Orgs<'a> {

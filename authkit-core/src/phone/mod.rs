@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::audit::{AuthEvent, RequestMeta};
-use crate::auth::{Auth, payload};
+use crate::auth::payload;
 use crate::email::Phone;
 use crate::error::{AuthError, AuthResult};
 use crate::one_time::{CodeCheck, OneTimeToken, Purpose};
@@ -22,23 +22,9 @@ struct PendingPhone {
     phone: String,
 }
 
-/// Phone verification by SMS code. From [`Auth::phone`].
-#[derive(Clone, Copy)]
-pub struct PhoneVerification<'a> {
-    pub(crate) auth: &'a Auth,
-}
-
-impl Auth {
+crate::auth::feature_handle! {
     /// Phone verification by SMS code.
-    pub fn phone(&self) -> PhoneVerification<'_> {
-        PhoneVerification { auth: self }
-    }
-}
-
-impl std::fmt::Debug for PhoneVerification<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PhoneVerification").finish_non_exhaustive()
-    }
+    PhoneVerification, phone
 }
 
 impl PhoneVerification<'_> {

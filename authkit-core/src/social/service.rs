@@ -403,23 +403,9 @@ impl Auth {
     }
 }
 
-/// Social sign-in and linked provider identities. From [`Auth::social`].
-#[derive(Clone, Copy)]
-pub struct Social<'a> {
-    pub(crate) auth: &'a Auth,
-}
-
-impl Auth {
+crate::auth::feature_handle! {
     /// Social sign-in and linked provider identities.
-    pub fn social(&self) -> Social<'_> {
-        Social { auth: self }
-    }
-}
-
-impl std::fmt::Debug for Social<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Social").finish_non_exhaustive()
-    }
+    Social, social
 }
 
 impl Social<'_> {
