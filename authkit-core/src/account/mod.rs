@@ -11,6 +11,7 @@ mod password;
 mod profile;
 mod reauth;
 mod register;
+pub(crate) mod routes;
 
 pub use login::{Credentials, LoginOutcome, Sessions, TokenPair};
 pub use password::Passwords;

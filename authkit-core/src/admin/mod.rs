@@ -11,6 +11,7 @@ mod actor;
 pub(crate) mod conformance;
 mod import;
 pub(crate) mod memory;
+pub(crate) mod routes;
 mod service;
 mod store;
 

@@ -18,14 +18,14 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Map, Value};
 
-use super::account::{IntrospectRequest, RefreshRequest, RegisterRequest};
-use super::admin::RolesRequest;
 use super::cookies::{self, ACCESS_COOKIE, REFRESH_COOKIE};
 use super::input;
 use super::query::Query;
 use super::routes::Route;
 use super::*;
 use crate::AuthConfig;
+use crate::account::routes::{IntrospectRequest, RefreshRequest, RegisterRequest};
+use crate::admin::routes::RolesRequest;
 use crate::auth::ProfileUpdate;
 use crate::rate_limit::NoLimiter;
 use crate::store::{MemoryStore, Store};

@@ -8,25 +8,25 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::Api;
-use super::account::{
+use super::cookies::{self, REFRESH_COOKIE, TokenBody};
+use super::input::{self, JsonBody};
+use super::problem::{Failure, json as render, no_content, raw};
+use super::routes::Endpoint;
+use crate::account::routes::{
     ACCEPTED, ConfirmRegistration, EmailRequest, Emails, ForcedPasswordChange, LoginAnswer,
     LoginRequest, LookupRequest, PageQuery, PasswordChange, PasswordChangeRequest, PasswordRequest,
     RefreshRequest, RegisterRequest, Registered, ResetConfirm, UserAnswer, VerifyByCode,
     VerifyByLink, VerifyEmailRequest,
 };
-use super::cookies::{self, REFRESH_COOKIE, TokenBody};
-use super::input::{self, JsonBody};
-use super::mfa::{
-    BackupCodes, ChallengeRequest, CodeRequest, DisableRequest, EnrollEnableRequest, EnrollRequest,
-    Enrolled, VerifyRequest,
-};
-use super::phone::{PhoneCode, PhoneRequest};
-use super::problem::{Failure, json as render, no_content, raw};
-use super::routes::Endpoint;
 use crate::audit::RequestMeta;
 use crate::auth::{Credentials, LoginOutcome, ProfileUpdate, Registration, TokenPair};
 use crate::error::{AuthError, FieldError};
 use crate::mfa::MfaMethod;
+use crate::mfa::routes::{
+    BackupCodes, ChallengeRequest, CodeRequest, DisableRequest, EnrollEnableRequest, EnrollRequest,
+    Enrolled, VerifyRequest,
+};
+use crate::phone::routes::{PhoneCode, PhoneRequest};
 use crate::principal::Principal;
 
 /// The `method` names `POST /mfa/verify` accepts.

@@ -24,10 +24,10 @@ use http::header::AUTHORIZATION;
 use http::{Request, StatusCode};
 
 use super::Api;
-use super::account::IntrospectRequest;
 use super::handlers::Answer;
 use super::input;
 use super::problem::{Failure, json as render};
+use crate::account::routes::IntrospectRequest;
 use crate::audit::RequestMeta;
 use crate::require_permission;
 use crate::roles::TOKENS_INTROSPECT;

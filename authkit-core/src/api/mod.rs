@@ -130,24 +130,21 @@
 //! # }
 //! ```
 
-mod account;
 mod admin;
 mod authentication;
 mod client_ip;
 mod config;
 pub mod cookies;
-mod handlers;
-mod input;
+pub(crate) mod handlers;
+pub(crate) mod input;
 mod introspection;
-mod mfa;
 mod oauth;
-mod openapi;
+pub(crate) mod openapi;
 mod orgs;
-mod phone;
-mod problem;
-mod query;
+pub(crate) mod problem;
+pub(crate) mod query;
 mod request_id;
-mod routes;
+pub(crate) mod routes;
 mod security_headers;
 
 use std::net::IpAddr;

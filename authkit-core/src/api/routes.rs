@@ -91,7 +91,7 @@ impl Endpoint {
     /// Whether the route is in the MFA feature's table: those answer 404
     /// `feature_disabled` (before reading the request) while MFA is off.
     pub(crate) fn is_mfa(self) -> bool {
-        super::mfa::ROUTES
+        crate::mfa::routes::ROUTES
             .iter()
             .any(|route| route.endpoint == self)
     }
@@ -291,12 +291,12 @@ pub(crate) fn inline<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) ->
 /// Every feature's table, in the order routes are matched. A feature is
 /// served and documented by adding its table here.
 pub(crate) static TABLES: [&[Route]; 7] = [
-    super::account::ROUTES,
-    super::mfa::ROUTES,
-    super::phone::ROUTES,
-    super::oauth::ROUTES,
-    super::orgs::ROUTES,
-    super::admin::ROUTES,
+    crate::account::routes::ROUTES,
+    crate::mfa::routes::ROUTES,
+    crate::phone::routes::ROUTES,
+    crate::social::routes::ROUTES,
+    crate::orgs::routes::ROUTES,
+    crate::admin::routes::ROUTES,
     super::openapi::ROUTES,
 ];
 

@@ -22,6 +22,7 @@ mod device;
 pub(crate) mod memory;
 mod notices;
 mod qr;
+pub(crate) mod routes;
 mod service;
 mod store;
 mod totp;

@@ -7,6 +7,7 @@
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod conformance;
 pub(crate) mod memory;
+pub(crate) mod routes;
 mod service;
 mod store;
 

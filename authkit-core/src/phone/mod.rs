@@ -1,6 +1,8 @@
 //! Phone verification by SMS code. Only verified phones count for the
 //! forgotten-email lookup and for SMS as a second factor.
 
+pub(crate) mod routes;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

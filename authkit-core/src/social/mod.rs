@@ -61,6 +61,7 @@ pub(crate) mod memory;
 mod oidc;
 mod pkce;
 mod redirect;
+pub(crate) mod routes;
 mod service;
 mod store;
 #[cfg(feature = "oauth")]

@@ -1,12 +1,12 @@
 //! The phone routes (`/phone/verify/...`): their request types and table.
-//! The handlers are in `handlers.rs`.
+//! The handlers are in the api layer (`api/handlers.rs`).
 
 use http::Method;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::account::{Accepted, UserAnswer};
-use super::routes::{Access, Endpoint, Input, Route, Success, named};
+use crate::account::routes::{Accepted, UserAnswer};
+use crate::api::routes::{Access, Endpoint, Input, Route, Success, named};
 
 /// `POST /phone/verify/start`.
 #[derive(Deserialize, ToSchema)]

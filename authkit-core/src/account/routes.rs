@@ -1,17 +1,17 @@
 //! The account routes (registration, email verification, login and
 //! refresh, password reset and change, introspection, the caller's
 //! profile, sessions, export and audit): their request and answer types,
-//! and their table. The handlers are in `handlers.rs`.
+//! and their table. The handlers are in the api layer (`api/handlers.rs`).
 
 use http::Method;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::cookies::TokenBody;
-use super::input::JsonBody;
-use super::openapi as p;
-use super::problem::Failure;
-use super::routes::{Access, Endpoint, Input, Route, Success, inline, named};
+use crate::api::cookies::TokenBody;
+use crate::api::input::JsonBody;
+use crate::api::openapi as p;
+use crate::api::problem::Failure;
+use crate::api::routes::{Access, Endpoint, Input, Route, Success, inline, named};
 use crate::audit::AuditRecord;
 use crate::auth::{
     DataExport, Introspection, Me, MfaChallenge, MfaEnrollment, Page, ProfileUpdate,
@@ -199,7 +199,7 @@ pub(crate) struct PageQuery {
 impl PageQuery {
     /// The page of `query` (defaults for what is absent).
     pub(crate) fn read(query: Option<&str>) -> Result<Self, Failure> {
-        let mut query = super::query::Query::parse(query);
+        let mut query = crate::api::query::Query::parse(query);
         let (page, per_page) = query.page();
         query.finish()?;
         Ok(Self { page, per_page })

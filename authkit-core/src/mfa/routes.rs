@@ -1,16 +1,16 @@
 //! The multi-factor routes (`/mfa/...`): their request and answer types,
 //! and their table. While MFA is off they answer 404 `feature_disabled`
-//! before reading the request. The handlers are in `handlers.rs`.
+//! before reading the request. The handlers are in the api layer (`api/handlers.rs`).
 
 use http::Method;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::cookies::TokenBody;
-use super::input::JsonBody;
-use super::openapi as p;
-use super::problem::Failure;
-use super::routes::{Access, Endpoint, Input, Route, Success, named};
+use crate::api::cookies::TokenBody;
+use crate::api::input::JsonBody;
+use crate::api::openapi as p;
+use crate::api::problem::Failure;
+use crate::api::routes::{Access, Endpoint, Input, Route, Success, named};
 use crate::auth::{TotpDisable, TotpSetup};
 use crate::mfa::MfaMethod;
 
@@ -126,7 +126,7 @@ pub(crate) static ROUTES: &[Route] = &[
     .answers(&[Success::json(
         202,
         "Code sent",
-        named::<super::account::Accepted>,
+        named::<crate::account::routes::Accepted>,
     )])
     .problems(&[p::UNAUTHORIZED, p::FORBIDDEN, p::FEATURE_DISABLED]),
     Route::new(
