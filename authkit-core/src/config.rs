@@ -1,5 +1,12 @@
 //! Configuration: secure defaults, a builder, and `AUTHKIT_*` environment
 //! variables (12-factor). Invalid values fail start-up naming the variable.
+//!
+//! [`AuthConfig`] holds the core flows' settings and one sub-struct per
+//! feature ([`AccountConfig`], [`MfaConfig`], [`PhoneConfig`],
+//! [`OrgsConfig`]); each sub-struct lives, and is validated, in its
+//! feature's folder. [`AuthConfig::from_vars`] is the one environment
+//! reader: it reads the core variables and hands the same variables to
+//! every sub-struct.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -9,10 +16,12 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::Duration;
 use zeroize::Zeroizing;
 
-use crate::mfa::{MfaMethod, TotpAlgorithm, TotpParams};
+use crate::account::AccountConfig;
+use crate::mfa::MfaConfig;
+use crate::orgs::OrgsConfig;
 use crate::password::{HashParams, HashQueue, PasswordPolicy};
+use crate::phone::PhoneConfig;
 use crate::rate_limit::{IpPrefixes, Quota, RateAction, RateLimits};
-use crate::sms::CallingCode;
 use crate::store::LockoutPolicy;
 use crate::token::Algorithm;
 
@@ -37,11 +46,40 @@ impl ConfigError {
     }
 }
 
-/// Everything an [`Auth`](crate::Auth) instance can be tuned with.
+/// Everything an [`Auth`](crate::Auth) instance can be tuned with: the
+/// settings of the core flows (tokens, keys, hashing, lockout, throttling),
+/// and one sub-struct per feature that has settings, each defined and
+/// validated in its feature's folder:
+///
+/// | field | type | feature folder |
+/// |---|---|---|
+/// | `account` | [`AccountConfig`] | registration, email verification, password reset (`account/`) |
+/// | `mfa` | [`MfaConfig`] | second factors (`mfa/`) |
+/// | `phone` | [`PhoneConfig`] | phone verification and texts (`phone/`) |
+/// | `orgs` | [`OrgsConfig`] | organisation invitations (`orgs/`) |
+///
+/// Social login is configured apart, with its providers, as
+/// [`OAuthConfig`](crate::social::OAuthConfig) handed to the builder with
+/// the feature.
 ///
 /// Start from [`AuthConfig::default`] (secure defaults), the
-/// [`builder`](AuthConfig::builder), or [`from_env`](AuthConfig::from_env).
+/// [`builder`](AuthConfig::builder), or [`from_env`](AuthConfig::from_env),
+/// which reads every sub-struct's variables too.
 /// Every field is documented with its environment variable in the README.
+///
+/// ```
+/// use authkit_core::AuthConfig;
+/// use chrono::Duration;
+///
+/// let config = AuthConfig::builder()
+///     .issuer("https://auth.example.com")
+///     .access_token_ttl(Duration::minutes(10))
+///     .account(|a| a.require_email_verification(false))
+///     .mfa(|m| m.enabled(true).max_failures(5))
+///     .build()?;
+/// assert!(config.mfa.enabled);
+/// # Ok::<(), authkit_core::ConfigError>(())
+/// ```
 #[derive(Clone)]
 pub struct AuthConfig {
     /// Product name used in emails. `AUTHKIT_APP_NAME`.
@@ -53,18 +91,6 @@ pub struct AuthConfig {
     /// Base URL of emailed links; never taken from a request's `Host`.
     /// `AUTHKIT_PUBLIC_URL`.
     pub public_url: String,
-    /// Path (under `public_url`) of the page that confirms an email; the
-    /// link gets `?token=…`. `AUTHKIT_VERIFY_EMAIL_PATH`.
-    pub verify_email_path: String,
-    /// Path of the page that sets a new password; the link gets `?token=…`.
-    /// `AUTHKIT_RESET_PASSWORD_PATH`.
-    pub reset_password_path: String,
-    /// Path of the page that accepts an organisation invitation; the link
-    /// gets `?token=…`. `AUTHKIT_ACCEPT_INVITE_PATH`.
-    pub accept_invite_path: String,
-    /// How long an organisation invitation works (default 7 days).
-    /// `AUTHKIT_INVITE_TTL`.
-    pub invite_ttl: Duration,
     /// Server secret for keyed hashes of codes and signed challenge ids
     /// (at least 32 bytes). Must be shared by every instance.
     /// `AUTHKIT_SECRET_KEY` (base64 or base64url).
@@ -86,12 +112,14 @@ pub struct AuthConfig {
     /// A new signing key is published this long before it starts signing,
     /// so every instance knows it first. `AUTHKIT_KEY_ACTIVATION_DELAY`.
     pub key_activation_delay: Duration,
-    /// Email-verification link lifetime (at most 24 h).
-    /// `AUTHKIT_VERIFY_EMAIL_TTL`.
-    pub verify_email_ttl: Duration,
-    /// Password-reset link lifetime (at most 30 min).
-    /// `AUTHKIT_RESET_PASSWORD_TTL`.
-    pub reset_password_ttl: Duration,
+    /// How often the host re-reads the signing keys from the store
+    /// ([`Keys::reload`](crate::token::Keys::reload)); must be shorter than
+    /// `key_activation_delay`, or a rotated key could sign before every
+    /// instance knows it. `None` (the default of a built configuration):
+    /// the host does not reload on a timer, as a single instance needs not.
+    /// `AUTHKIT_KEY_RELOAD_INTERVAL` (default 60s when read from the
+    /// environment).
+    pub key_reload_interval: Option<Duration>,
     /// Lifetime of 6-digit codes (at most 10 min). `AUTHKIT_CODE_TTL`.
     pub code_ttl: Duration,
     /// Wrong guesses allowed per code. `AUTHKIT_CODE_MAX_ATTEMPTS`.
@@ -101,42 +129,6 @@ pub struct AuthConfig {
     pub lockout: LockoutPolicy,
     /// Per-action throttling quotas.
     pub rate_limits: RateLimits,
-    /// Self-service registration. `AUTHKIT_ALLOW_AUTO_REGISTRATION`.
-    pub allow_auto_registration: bool,
-    /// Refuse logins until the email is verified.
-    /// `AUTHKIT_REQUIRE_EMAIL_VERIFICATION`.
-    pub require_email_verification: bool,
-    /// Maximum password age; older passwords must be changed.
-    /// `AUTHKIT_FORCE_PASSWORD_ROTATION` (days, 0 = off).
-    pub force_password_rotation: Option<Duration>,
-    /// Multi-factor authentication routes. `AUTHKIT_ENABLE_MFA`.
-    pub enable_mfa: bool,
-    /// Second factors offered, among `totp`, `backup_code`, `email`, `sms`
-    /// (email is the weakest: NIST does not accept it as an out-of-band
-    /// authenticator). Must include `totp`, which enrolment is built on.
-    /// `AUTHKIT_MFA_METHODS` (comma-separated, default all four).
-    pub mfa_methods: Vec<MfaMethod>,
-    /// Global roles whose members must use MFA: their logins without an
-    /// enrolment answer an enrolment demand instead of tokens.
-    /// `AUTHKIT_MFA_REQUIRED_ROLES` (comma-separated, default none).
-    pub mfa_required_roles: Vec<String>,
-    /// 32-byte key encrypting TOTP secrets at rest; shared by every
-    /// instance. Without it a random per-process key is used (with a loud
-    /// warning) and enrolments do not survive a restart.
-    /// `AUTHKIT_MFA_ENCRYPTION_KEY` (base64 or base64url).
-    pub mfa_encryption_key: Option<Zeroizing<Vec<u8>>>,
-    /// Lifetime of the `mfa_token` a password login answers (at most 15
-    /// min). `AUTHKIT_MFA_TOKEN_TTL` (default 5m).
-    pub mfa_token_ttl: Duration,
-    /// Failed second-factor attempts per account, across every method and
-    /// challenge, before the account locks like a password lockout (for
-    /// `lockout.lock_for`; the count restarts after `lockout.window` without
-    /// failures). `AUTHKIT_MFA_MAX_FAILURES` (1–100, default 10).
-    pub mfa_max_failures: u32,
-    /// Parameters of new TOTP enrolments. `AUTHKIT_TOTP_ALGORITHM` (SHA1,
-    /// SHA256, SHA512), `AUTHKIT_TOTP_DIGITS` (6–8), `AUTHKIT_TOTP_PERIOD`
-    /// (seconds, 15–300).
-    pub totp: TotpParams,
     /// Rules for new passwords. `AUTHKIT_PASSWORD_POLICY` (`django` or
     /// `nist`), `AUTHKIT_PASSWORD_MIN_LENGTH`, `AUTHKIT_PASSWORD_MAX_LENGTH`.
     pub password_policy: PasswordPolicy,
@@ -154,15 +146,6 @@ pub struct AuthConfig {
     /// 5s, at most 60s), are answered 503 `server_busy` with `Retry-After`
     /// at once, without hashing.
     pub hash_queue: HashQueue,
-    /// Country calling codes texts may be sent to (`None`: every country).
-    /// Phone verification to another country is refused (422
-    /// `phone_country_not_allowed` on `phone`) and SMS is not offered as a
-    /// second factor for such a number. Allowing every country is the
-    /// default and a risk: SMS pumping fraud texts premium-rate numbers in
-    /// far-away ranges; list the countries your users live in.
-    /// `AUTHKIT_SMS_ALLOWED_COUNTRIES` (comma-separated, e.g. `1,44,+49`;
-    /// `all` for every country).
-    pub sms_allowed_countries: Option<Vec<CallingCode>>,
     /// Longest time `/me`, and a refresh's account and membership reads,
     /// are answered from the in-process cache (default 30 s, at most 1 h,
     /// 0 turns the cache off). Every change made through authkit drops the
@@ -171,6 +154,14 @@ pub struct AuthConfig {
     /// back (SQL by hand) can go unseen.
     /// `AUTHKIT_ACCOUNT_CACHE_TTL`.
     pub account_cache_ttl: Duration,
+    /// Registration, email verification, password reset and rotation.
+    pub account: AccountConfig,
+    /// Multi-factor authentication.
+    pub mfa: MfaConfig,
+    /// Phone verification and where texts may go.
+    pub phone: PhoneConfig,
+    /// Organisation invitations.
+    pub orgs: OrgsConfig,
 }
 
 impl fmt::Debug for AuthConfig {
@@ -183,7 +174,10 @@ impl fmt::Debug for AuthConfig {
             .field("signing_algorithm", &self.signing_algorithm)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("session_ttl", &self.session_ttl)
-            .field("invite_ttl", &self.invite_ttl)
+            .field("account", &self.account)
+            .field("mfa", &self.mfa)
+            .field("phone", &self.phone)
+            .field("orgs", &self.orgs)
             .finish_non_exhaustive()
     }
 }
@@ -197,10 +191,6 @@ impl Default for AuthConfig {
             issuer: "authkit".into(),
             audience: "authkit".into(),
             public_url: "http://localhost:3000".into(),
-            verify_email_path: "/verify-email".into(),
-            reset_password_path: "/reset-password".into(),
-            accept_invite_path: "/accept-invite".into(),
-            invite_ttl: Duration::days(7),
             secret_key: Zeroizing::new(random_secret()),
             signing_algorithm: Algorithm::EdDSA,
             access_token_ttl: Duration::minutes(15),
@@ -209,8 +199,7 @@ impl Default for AuthConfig {
             refresh_reuse_grace: Duration::zero(),
             token_leeway: Duration::seconds(30),
             key_activation_delay: Duration::minutes(5),
-            verify_email_ttl: Duration::hours(24),
-            reset_password_ttl: Duration::minutes(30),
+            key_reload_interval: None,
             code_ttl: Duration::minutes(10),
             code_max_attempts: 5,
             lockout: LockoutPolicy {
@@ -219,27 +208,15 @@ impl Default for AuthConfig {
                 lock_for: Duration::minutes(15),
             },
             rate_limits: RateLimits::default(),
-            allow_auto_registration: true,
-            require_email_verification: true,
-            force_password_rotation: None,
-            enable_mfa: false,
-            mfa_methods: vec![
-                MfaMethod::Totp,
-                MfaMethod::BackupCode,
-                MfaMethod::Email,
-                MfaMethod::Sms,
-            ],
-            mfa_required_roles: Vec::new(),
-            mfa_encryption_key: None,
-            mfa_token_ttl: Duration::minutes(5),
-            mfa_max_failures: 10,
-            totp: TotpParams::default(),
             password_policy: PasswordPolicy::default(),
             hash_params: HashParams::default(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
             hash_queue: HashQueue::default(),
-            sms_allowed_countries: None,
             account_cache_ttl: Duration::seconds(30),
+            account: AccountConfig::default(),
+            mfa: MfaConfig::default(),
+            phone: PhoneConfig::default(),
+            orgs: OrgsConfig::default(),
         }
     }
 }
@@ -289,9 +266,6 @@ impl AuthConfig {
         env.string("AUTHKIT_ISSUER", &mut c.issuer);
         env.string("AUTHKIT_AUDIENCE", &mut c.audience);
         env.string("AUTHKIT_PUBLIC_URL", &mut c.public_url);
-        env.string("AUTHKIT_VERIFY_EMAIL_PATH", &mut c.verify_email_path);
-        env.string("AUTHKIT_RESET_PASSWORD_PATH", &mut c.reset_password_path);
-        env.string("AUTHKIT_ACCEPT_INVITE_PATH", &mut c.accept_invite_path);
         if let Some(raw) = env.get("AUTHKIT_SECRET_KEY") {
             c.secret_key = Zeroizing::new(decode_secret(raw).ok_or_else(|| {
                 ConfigError::new("AUTHKIT_SECRET_KEY", "expected base64 of at least 32 bytes")
@@ -307,66 +281,18 @@ impl AuthConfig {
         }
         env.duration("AUTHKIT_ACCESS_TOKEN_TTL", &mut c.access_token_ttl)?;
         env.duration("AUTHKIT_SESSION_TTL", &mut c.session_ttl)?;
-        env.duration("AUTHKIT_INVITE_TTL", &mut c.invite_ttl)?;
         env.duration("AUTHKIT_SESSION_IDLE_TIMEOUT", &mut c.session_idle_timeout)?;
         env.duration("AUTHKIT_REFRESH_REUSE_GRACE", &mut c.refresh_reuse_grace)?;
         env.duration("AUTHKIT_TOKEN_LEEWAY", &mut c.token_leeway)?;
         env.duration("AUTHKIT_KEY_ACTIVATION_DELAY", &mut c.key_activation_delay)?;
-        env.duration("AUTHKIT_VERIFY_EMAIL_TTL", &mut c.verify_email_ttl)?;
-        env.duration("AUTHKIT_RESET_PASSWORD_TTL", &mut c.reset_password_ttl)?;
+        let mut reload = DEFAULT_KEY_RELOAD_INTERVAL;
+        env.duration("AUTHKIT_KEY_RELOAD_INTERVAL", &mut reload)?;
+        c.key_reload_interval = Some(reload);
         env.duration("AUTHKIT_CODE_TTL", &mut c.code_ttl)?;
         env.number("AUTHKIT_CODE_MAX_ATTEMPTS", &mut c.code_max_attempts)?;
         env.number("AUTHKIT_LOCKOUT_MAX_FAILURES", &mut c.lockout.max_failures)?;
         env.duration("AUTHKIT_LOCKOUT_WINDOW", &mut c.lockout.window)?;
         env.duration("AUTHKIT_LOCKOUT_DURATION", &mut c.lockout.lock_for)?;
-        env.flag(
-            "AUTHKIT_ALLOW_AUTO_REGISTRATION",
-            &mut c.allow_auto_registration,
-        )?;
-        env.flag(
-            "AUTHKIT_REQUIRE_EMAIL_VERIFICATION",
-            &mut c.require_email_verification,
-        )?;
-        let mut rotation_days: u32 = 0;
-        env.number("AUTHKIT_FORCE_PASSWORD_ROTATION", &mut rotation_days)?;
-        c.force_password_rotation =
-            (rotation_days > 0).then(|| Duration::days(i64::from(rotation_days)));
-        env.flag("AUTHKIT_ENABLE_MFA", &mut c.enable_mfa)?;
-        if let Some(raw) = env.get("AUTHKIT_MFA_METHODS") {
-            c.mfa_methods = list(raw)
-                .map(|name| name.parse::<MfaMethod>())
-                .collect::<Result<_, _>>()
-                .map_err(|_| {
-                    ConfigError::new(
-                        "AUTHKIT_MFA_METHODS",
-                        "expected a comma-separated list of totp, backup_code, email, sms",
-                    )
-                })?;
-        }
-        if let Some(raw) = env.get("AUTHKIT_MFA_REQUIRED_ROLES") {
-            c.mfa_required_roles = list(raw).map(str::to_owned).collect();
-        }
-        if let Some(raw) = env.get("AUTHKIT_MFA_ENCRYPTION_KEY") {
-            c.mfa_encryption_key = Some(Zeroizing::new(
-                decode_secret(raw)
-                    .filter(|key| key.len() == 32)
-                    .ok_or_else(|| {
-                        ConfigError::new(
-                            "AUTHKIT_MFA_ENCRYPTION_KEY",
-                            "expected base64 of 32 bytes",
-                        )
-                    })?,
-            ));
-        }
-        env.duration("AUTHKIT_MFA_TOKEN_TTL", &mut c.mfa_token_ttl)?;
-        env.number("AUTHKIT_MFA_MAX_FAILURES", &mut c.mfa_max_failures)?;
-        if let Some(raw) = env.get("AUTHKIT_TOTP_ALGORITHM") {
-            c.totp.algorithm = raw.parse::<TotpAlgorithm>().map_err(|_| {
-                ConfigError::new("AUTHKIT_TOTP_ALGORITHM", "expected SHA1, SHA256 or SHA512")
-            })?;
-        }
-        env.number("AUTHKIT_TOTP_DIGITS", &mut c.totp.digits)?;
-        env.number("AUTHKIT_TOTP_PERIOD", &mut c.totp.period)?;
         if let Some(raw) = env.get("AUTHKIT_PASSWORD_POLICY") {
             c.password_policy = match raw.to_ascii_lowercase().as_str() {
                 "django" | "default" => PasswordPolicy::default(),
@@ -401,25 +327,6 @@ impl AuthConfig {
         c.hash_queue.max_wait = max_wait
             .to_std()
             .map_err(|_| ConfigError::new("AUTHKIT_HASH_MAX_WAIT", "must not be negative"))?;
-        if let Some(raw) = env.get("AUTHKIT_SMS_ALLOWED_COUNTRIES") {
-            c.sms_allowed_countries = if raw.trim().eq_ignore_ascii_case("all") {
-                None
-            } else {
-                let codes = list(raw)
-                    .map(str::parse::<CallingCode>)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|err| {
-                        ConfigError::new(
-                            "AUTHKIT_SMS_ALLOWED_COUNTRIES",
-                            format!(
-                                "{err}; expected `all` or a comma-separated list of \
-                                 country calling codes such as 1,44,49"
-                            ),
-                        )
-                    })?;
-                Some(codes)
-            };
-        }
         env.duration("AUTHKIT_ACCOUNT_CACHE_TTL", &mut c.account_cache_ttl)?;
         for action in RateAction::ALL {
             let var = format!("AUTHKIT_RATE_{}", action.as_str().to_ascii_uppercase());
@@ -454,6 +361,10 @@ impl AuthConfig {
             )
         })?;
         c.rate_limits.set_ip_prefixes(prefixes);
+        c.account.read_env(&env)?;
+        c.mfa.read_env(&env)?;
+        c.phone.read_env(&env)?;
+        c.orgs.read_env(&env)?;
         c.validate()?;
         Ok(c)
     }
@@ -494,18 +405,6 @@ impl AuthConfig {
                 "expected an absolute http(s) URL without a trailing slash",
             ));
         }
-        for (var, path) in [
-            ("AUTHKIT_VERIFY_EMAIL_PATH", &self.verify_email_path),
-            ("AUTHKIT_RESET_PASSWORD_PATH", &self.reset_password_path),
-            ("AUTHKIT_ACCEPT_INVITE_PATH", &self.accept_invite_path),
-        ] {
-            if !path.starts_with('/') || path.starts_with("//") || path.contains('?') {
-                return Err(ConfigError::new(
-                    var,
-                    "expected a path starting with a single `/` and no query",
-                ));
-            }
-        }
         if self.secret_key.len() < 32 {
             return Err(ConfigError::new(
                 "AUTHKIT_SECRET_KEY",
@@ -520,7 +419,6 @@ impl AuthConfig {
             "24h",
         )?;
         positive("AUTHKIT_SESSION_TTL", self.session_ttl)?;
-        positive("AUTHKIT_INVITE_TTL", self.invite_ttl)?;
         positive("AUTHKIT_SESSION_IDLE_TIMEOUT", self.session_idle_timeout)?;
         if self.refresh_reuse_grace < Duration::zero() {
             return Err(ConfigError::new(
@@ -546,20 +444,7 @@ impl AuthConfig {
                 "durations must not be negative",
             ));
         }
-        positive("AUTHKIT_VERIFY_EMAIL_TTL", self.verify_email_ttl)?;
-        at_most(
-            "AUTHKIT_VERIFY_EMAIL_TTL",
-            self.verify_email_ttl,
-            Duration::hours(24),
-            "24h",
-        )?;
-        positive("AUTHKIT_RESET_PASSWORD_TTL", self.reset_password_ttl)?;
-        at_most(
-            "AUTHKIT_RESET_PASSWORD_TTL",
-            self.reset_password_ttl,
-            Duration::minutes(30),
-            "30m",
-        )?;
+        self.validate_key_reload()?;
         positive("AUTHKIT_CODE_TTL", self.code_ttl)?;
         at_most(
             "AUTHKIT_CODE_TTL",
@@ -580,7 +465,6 @@ impl AuthConfig {
             ));
         }
         positive("AUTHKIT_LOCKOUT_WINDOW", self.lockout.window)?;
-        self.validate_mfa()?;
         positive("AUTHKIT_LOCKOUT_DURATION", self.lockout.lock_for)?;
         let policy = &self.password_policy;
         if policy.min_length == 0 || policy.min_length > policy.max_length {
@@ -637,80 +521,59 @@ impl AuthConfig {
                 "must be at most 60s",
             ));
         }
-        if self
-            .sms_allowed_countries
-            .as_ref()
-            .is_some_and(Vec::is_empty)
-        {
-            return Err(ConfigError::new(
-                "AUTHKIT_SMS_ALLOWED_COUNTRIES",
-                "must name at least one calling code (or `all`)",
-            ));
-        }
         if self.hash_concurrency == 0 {
             return Err(ConfigError::new(
                 "AUTHKIT_HASH_CONCURRENCY",
                 "must be at least 1",
             ));
         }
+        self.account.validate()?;
+        self.mfa.validate()?;
+        self.phone.validate()?;
+        self.orgs.validate()
+    }
+
+    /// The reload interval, when there is one, is positive and shorter than
+    /// the activation delay: a rotated key signs only once every instance
+    /// has had a reload to learn it.
+    fn validate_key_reload(&self) -> Result<(), ConfigError> {
+        let Some(interval) = self.key_reload_interval else {
+            return Ok(());
+        };
+        if interval <= Duration::zero() {
+            return Err(ConfigError::new(
+                "AUTHKIT_KEY_RELOAD_INTERVAL",
+                "expected a duration such as 60s",
+            ));
+        }
+        if interval >= self.key_activation_delay {
+            return Err(ConfigError::new(
+                "AUTHKIT_KEY_RELOAD_INTERVAL",
+                format!(
+                    "must be shorter than AUTHKIT_KEY_ACTIVATION_DELAY ({}s), or a rotated \
+                     key could sign before every instance knows it",
+                    self.key_activation_delay.num_seconds()
+                ),
+            ));
+        }
         Ok(())
     }
 }
 
-impl AuthConfig {
-    fn validate_mfa(&self) -> Result<(), ConfigError> {
-        if self.mfa_methods.is_empty() || !self.mfa_methods.contains(&MfaMethod::Totp) {
-            return Err(ConfigError::new(
-                "AUTHKIT_MFA_METHODS",
-                "must include totp (enrolment is built on it)",
-            ));
-        }
-        if self
-            .mfa_required_roles
-            .iter()
-            .any(|role| role.trim().is_empty())
-        {
-            return Err(ConfigError::new(
-                "AUTHKIT_MFA_REQUIRED_ROLES",
-                "role names must not be empty",
-            ));
-        }
-        if self
-            .mfa_encryption_key
-            .as_ref()
-            .is_some_and(|key| key.len() != 32)
-        {
-            return Err(ConfigError::new(
-                "AUTHKIT_MFA_ENCRYPTION_KEY",
-                "must be exactly 32 bytes",
-            ));
-        }
-        if self.mfa_token_ttl <= Duration::zero() || self.mfa_token_ttl > Duration::minutes(15) {
-            return Err(ConfigError::new(
-                "AUTHKIT_MFA_TOKEN_TTL",
-                "must be greater than zero and at most 15m",
-            ));
-        }
-        if !(1..=100).contains(&self.mfa_max_failures) {
-            return Err(ConfigError::new(
-                "AUTHKIT_MFA_MAX_FAILURES",
-                "must be between 1 and 100",
-            ));
-        }
-        if !(6..=8).contains(&self.totp.digits) {
-            return Err(ConfigError::new(
-                "AUTHKIT_TOTP_DIGITS",
-                "must be between 6 and 8",
-            ));
-        }
-        if !self.totp.is_valid() {
-            return Err(ConfigError::new(
-                "AUTHKIT_TOTP_PERIOD",
-                "must be between 15 and 300 seconds",
-            ));
-        }
-        Ok(())
+/// How often keys are re-read when `AUTHKIT_KEY_RELOAD_INTERVAL` is unset.
+const DEFAULT_KEY_RELOAD_INTERVAL: Duration = Duration::seconds(60);
+
+/// A link path under `public_url` starts with a single `/` and has no
+/// query: the token is appended as `?token=…`, and `//host` would leave the
+/// site. Shared by the features that email links.
+pub(crate) fn check_link_path(var: &str, path: &str) -> Result<(), ConfigError> {
+    if !path.starts_with('/') || path.starts_with("//") || path.contains('?') {
+        return Err(ConfigError::new(
+            var,
+            "expected a path starting with a single `/` and no query",
+        ));
     }
+    Ok(())
 }
 
 /// The non-empty, trimmed items of a comma-separated list.
@@ -720,7 +583,8 @@ fn list(raw: &str) -> impl Iterator<Item = &str> {
         .filter(|item| !item.is_empty())
 }
 
-fn decode_secret(raw: &str) -> Option<Vec<u8>> {
+/// The bytes of a base64 or base64url secret of at least 32 bytes.
+pub(crate) fn decode_secret(raw: &str) -> Option<Vec<u8>> {
     let raw = raw.trim();
     let bytes = URL_SAFE_NO_PAD
         .decode(raw.trim_end_matches('='))
@@ -779,30 +643,45 @@ pub(crate) fn flag(var: &str, raw: &str) -> Result<bool, ConfigError> {
     }
 }
 
-struct Env<'a>(&'a HashMap<String, String>);
+/// The `AUTHKIT_*` variables being read, with typed readers that name
+/// the variable in every error; each feature's config reads its own.
+pub(crate) struct Env<'a>(&'a HashMap<String, String>);
 
 impl Env<'_> {
-    fn get(&self, var: &str) -> Option<&str> {
+    /// The non-empty, trimmed items of the comma-separated list `raw`.
+    pub(crate) fn list<'r>(&self, raw: &'r str) -> impl Iterator<Item = &'r str> {
+        list(raw)
+    }
+
+    /// The value of `var`, when set and not empty.
+    pub(crate) fn get(&self, var: &str) -> Option<&str> {
         self.0
             .get(var)
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     }
 
-    fn string(&self, var: &str, out: &mut String) {
+    /// Reads `var` into `out` when set.
+    pub(crate) fn string(&self, var: &str, out: &mut String) {
         if let Some(v) = self.get(var) {
             v.trim().clone_into(out);
         }
     }
 
-    fn flag(&self, var: &str, out: &mut bool) -> Result<(), ConfigError> {
+    /// Reads `var` into `out` when set.
+    pub(crate) fn flag(&self, var: &str, out: &mut bool) -> Result<(), ConfigError> {
         if let Some(v) = self.get(var) {
             *out = flag(var, v)?;
         }
         Ok(())
     }
 
-    fn number<T: std::str::FromStr>(&self, var: &str, out: &mut T) -> Result<(), ConfigError> {
+    /// Reads `var` into `out` when set.
+    pub(crate) fn number<T: std::str::FromStr>(
+        &self,
+        var: &str,
+        out: &mut T,
+    ) -> Result<(), ConfigError> {
         if let Some(v) = self.get(var) {
             *out = v
                 .trim()
@@ -812,7 +691,8 @@ impl Env<'_> {
         Ok(())
     }
 
-    fn duration(&self, var: &str, out: &mut Duration) -> Result<(), ConfigError> {
+    /// Reads `var` into `out` when set.
+    pub(crate) fn duration(&self, var: &str, out: &mut Duration) -> Result<(), ConfigError> {
         if let Some(v) = self.get(var) {
             *out = parse_duration(v).ok_or_else(|| {
                 ConfigError::new(var, "expected a duration such as 90, 90s, 15m, 24h or 30d")
@@ -852,14 +732,6 @@ impl AuthConfigBuilder {
         audience: String;
         /// Base URL of emailed links.
         public_url: String;
-        /// Path of the email-confirmation page.
-        verify_email_path: String;
-        /// Path of the new-password page.
-        reset_password_path: String;
-        /// Path of the invitation-acceptance page.
-        accept_invite_path: String;
-        /// Organisation invitation lifetime.
-        invite_ttl: Duration;
         /// Algorithm of generated signing keys.
         signing_algorithm: Algorithm;
         /// Access-token lifetime.
@@ -874,10 +746,9 @@ impl AuthConfigBuilder {
         token_leeway: Duration;
         /// Delay between publishing a new signing key and signing with it.
         key_activation_delay: Duration;
-        /// Email-verification link lifetime.
-        verify_email_ttl: Duration;
-        /// Password-reset link lifetime.
-        reset_password_ttl: Duration;
+        /// How often the host re-reads the signing keys (shorter than the
+        /// activation delay; `None`: no timed reload).
+        key_reload_interval: Option<Duration>;
         /// 6-digit code lifetime.
         code_ttl: Duration;
         /// Wrong guesses allowed per code.
@@ -886,24 +757,6 @@ impl AuthConfigBuilder {
         lockout: LockoutPolicy;
         /// Throttling quotas.
         rate_limits: RateLimits;
-        /// Self-service registration.
-        allow_auto_registration: bool;
-        /// Refuse logins until the email is verified.
-        require_email_verification: bool;
-        /// Maximum password age.
-        force_password_rotation: Option<Duration>;
-        /// Multi-factor authentication.
-        enable_mfa: bool;
-        /// Second factors offered.
-        mfa_methods: Vec<MfaMethod>;
-        /// Global roles that must use MFA.
-        mfa_required_roles: Vec<String>;
-        /// Lifetime of the `mfa_token` of a login.
-        mfa_token_ttl: Duration;
-        /// Failed second factors before the account locks.
-        mfa_max_failures: u32;
-        /// Parameters of new TOTP enrolments.
-        totp: TotpParams;
         /// Rules for new passwords.
         password_policy: PasswordPolicy;
         /// argon2id cost.
@@ -912,8 +765,6 @@ impl AuthConfigBuilder {
         hash_concurrency: usize;
         /// Bounds of the wait for a hash thread.
         hash_queue: HashQueue;
-        /// Country calling codes texts may go to (`None`: all).
-        sms_allowed_countries: Option<Vec<CallingCode>>;
         /// Longest time `/me` and refreshes answer from the account cache
         /// (0 = off).
         account_cache_ttl: Duration;
@@ -925,9 +776,30 @@ impl AuthConfigBuilder {
         self
     }
 
-    /// The 32-byte key encrypting TOTP secrets at rest.
-    pub fn mfa_encryption_key(mut self, key: impl Into<Vec<u8>>) -> Self {
-        self.config.mfa_encryption_key = Some(Zeroizing::new(key.into()));
+    /// Adjusts the registration, verification and password-reset settings:
+    /// `.account(|a| a.require_email_verification(false))`.
+    pub fn account(mut self, f: impl FnOnce(AccountConfig) -> AccountConfig) -> Self {
+        self.config.account = f(self.config.account);
+        self
+    }
+
+    /// Adjusts the MFA settings: `.mfa(|m| m.enabled(true))`.
+    pub fn mfa(mut self, f: impl FnOnce(MfaConfig) -> MfaConfig) -> Self {
+        self.config.mfa = f(self.config.mfa);
+        self
+    }
+
+    /// Adjusts the phone settings:
+    /// `.phone(|p| p.allowed_countries(Some(codes)))`.
+    pub fn phone(mut self, f: impl FnOnce(PhoneConfig) -> PhoneConfig) -> Self {
+        self.config.phone = f(self.config.phone);
+        self
+    }
+
+    /// Adjusts the organisation settings:
+    /// `.orgs(|o| o.invite_ttl(Duration::days(2)))`.
+    pub fn orgs(mut self, f: impl FnOnce(OrgsConfig) -> OrgsConfig) -> Self {
+        self.config.orgs = f(self.config.orgs);
         self
     }
 
@@ -944,6 +816,7 @@ impl AuthConfigBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mfa::{MfaMethod, TotpAlgorithm, TotpParams};
 
     fn vars(pairs: &[(&str, &str)]) -> Result<AuthConfig, ConfigError> {
         AuthConfig::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
@@ -954,8 +827,8 @@ mod tests {
         let c = AuthConfig::default();
         c.validate().unwrap();
         assert_eq!(c.access_token_ttl, Duration::minutes(15));
-        assert!(c.require_email_verification);
-        assert!(c.allow_auto_registration);
+        assert!(c.account.require_email_verification);
+        assert!(c.account.allow_auto_registration);
         assert_eq!(c.lockout.max_failures, 10);
         assert_eq!(c.signing_algorithm, Algorithm::EdDSA);
         assert_eq!(c.refresh_reuse_grace, Duration::zero());
@@ -986,10 +859,10 @@ mod tests {
         assert_eq!(c.secret_key.as_slice(), &[7u8; 32]);
         assert_eq!(c.access_token_ttl, Duration::minutes(5));
         assert_eq!(c.session_ttl, Duration::days(14));
-        assert!(!c.allow_auto_registration);
-        assert!(!c.require_email_verification);
-        assert_eq!(c.force_password_rotation, Some(Duration::days(90)));
-        assert!(c.enable_mfa);
+        assert!(!c.account.allow_auto_registration);
+        assert!(!c.account.require_email_verification);
+        assert_eq!(c.account.force_password_rotation, Some(Duration::days(90)));
+        assert!(c.mfa.enabled);
         assert_eq!(c.lockout.max_failures, 5);
         assert_eq!(c.password_policy.min_length, 15);
         assert_eq!(c.signing_algorithm, Algorithm::ES256);
@@ -1033,10 +906,10 @@ mod tests {
     #[test]
     fn mfa_settings_come_from_the_environment() {
         let c = AuthConfig::default();
-        assert_eq!(c.mfa_methods.len(), 4);
-        assert_eq!(c.mfa_token_ttl, Duration::minutes(5));
-        assert_eq!(c.totp, TotpParams::default());
-        assert!(c.mfa_encryption_key.is_none());
+        assert_eq!(c.mfa.methods.len(), 4);
+        assert_eq!(c.mfa.token_ttl, Duration::minutes(5));
+        assert_eq!(c.mfa.totp, TotpParams::default());
+        assert!(c.mfa.encryption_key.is_none());
         let key = STANDARD.encode([9u8; 32]);
         let c = vars(&[
             ("AUTHKIT_MFA_METHODS", "totp, backup_code,,"),
@@ -1049,16 +922,16 @@ mod tests {
             ("AUTHKIT_TOTP_PERIOD", "60"),
         ])
         .unwrap();
-        assert_eq!(c.mfa_methods, vec![MfaMethod::Totp, MfaMethod::BackupCode]);
-        assert_eq!(c.mfa_required_roles, vec!["STAFF", "ADMIN"]);
+        assert_eq!(c.mfa.methods, vec![MfaMethod::Totp, MfaMethod::BackupCode]);
+        assert_eq!(c.mfa.required_roles, vec!["STAFF", "ADMIN"]);
         assert_eq!(
-            c.mfa_encryption_key.as_deref().map(Vec::as_slice),
+            c.mfa.encryption_key.as_deref().map(Vec::as_slice),
             Some(&[9u8; 32][..])
         );
-        assert_eq!(c.mfa_token_ttl, Duration::minutes(3));
-        assert_eq!(c.mfa_max_failures, 20);
+        assert_eq!(c.mfa.token_ttl, Duration::minutes(3));
+        assert_eq!(c.mfa.max_failures, 20);
         assert_eq!(
-            c.totp,
+            c.mfa.totp,
             TotpParams {
                 algorithm: TotpAlgorithm::Sha256,
                 digits: 8,
@@ -1170,6 +1043,129 @@ mod tests {
             let err = vars(&[(var, bad)]).unwrap_err();
             assert_eq!(err.variable, var, "{bad}");
         }
+    }
+
+    #[test]
+    fn feature_settings_come_from_the_environment() {
+        let c = vars(&[]).unwrap();
+        assert_eq!(c.account, AccountConfig::default());
+        assert_eq!(c.phone, PhoneConfig::default());
+        assert_eq!(c.orgs, OrgsConfig::default());
+        let c = vars(&[
+            ("AUTHKIT_VERIFY_EMAIL_PATH", "/confirm"),
+            ("AUTHKIT_RESET_PASSWORD_PATH", "/new-password"),
+            ("AUTHKIT_VERIFY_EMAIL_TTL", "1h"),
+            ("AUTHKIT_RESET_PASSWORD_TTL", "10m"),
+            ("AUTHKIT_ACCEPT_INVITE_PATH", "/join"),
+            ("AUTHKIT_INVITE_TTL", "2d"),
+            ("AUTHKIT_SMS_ALLOWED_COUNTRIES", "1, +44"),
+        ])
+        .unwrap();
+        assert_eq!(c.account.verify_email_path, "/confirm");
+        assert_eq!(c.account.reset_password_path, "/new-password");
+        assert_eq!(c.account.verify_email_ttl, Duration::hours(1));
+        assert_eq!(c.account.reset_password_ttl, Duration::minutes(10));
+        assert_eq!(c.account.force_password_rotation, None);
+        assert_eq!(c.orgs.accept_invite_path, "/join");
+        assert_eq!(c.orgs.invite_ttl, Duration::days(2));
+        let codes = c.phone.allowed_countries.unwrap();
+        assert_eq!(
+            codes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["+1", "+44"]
+        );
+        let c = vars(&[("AUTHKIT_SMS_ALLOWED_COUNTRIES", "ALL")]).unwrap();
+        assert_eq!(c.phone.allowed_countries, None);
+        for (var, value) in [
+            ("AUTHKIT_ACCEPT_INVITE_PATH", "join"),
+            ("AUTHKIT_INVITE_TTL", "0"),
+            ("AUTHKIT_INVITE_TTL", "a week"),
+            ("AUTHKIT_SMS_ALLOWED_COUNTRIES", "1,999"),
+            ("AUTHKIT_SMS_ALLOWED_COUNTRIES", ","),
+            ("AUTHKIT_FORCE_PASSWORD_ROTATION", "soon"),
+            ("AUTHKIT_REQUIRE_EMAIL_VERIFICATION", "perhaps"),
+        ] {
+            let err = vars(&[(var, value)]).unwrap_err();
+            assert_eq!(err.variable, var, "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn builder_adjusts_feature_settings() {
+        let c = AuthConfig::builder()
+            .account(|a| a.require_email_verification(false))
+            .mfa(|m| m.enabled(true))
+            .mfa(|m| m.max_failures(3))
+            .phone(|p| p.allowed_countries(Some(vec!["44".parse().unwrap()])))
+            .orgs(|o| o.invite_ttl(Duration::days(1)))
+            .build()
+            .unwrap();
+        assert!(!c.account.require_email_verification);
+        assert!(c.mfa.enabled, "a later adjustment keeps the earlier ones");
+        assert_eq!(c.mfa.max_failures, 3);
+        assert_eq!(c.orgs.invite_ttl, Duration::days(1));
+        assert!(c.phone.allowed_countries.is_some());
+        for (var, builder) in [
+            (
+                "AUTHKIT_VERIFY_EMAIL_TTL",
+                AuthConfig::builder().account(|a| a.verify_email_ttl(Duration::days(2))),
+            ),
+            (
+                "AUTHKIT_MFA_MAX_FAILURES",
+                AuthConfig::builder().mfa(|m| m.max_failures(0)),
+            ),
+            (
+                "AUTHKIT_SMS_ALLOWED_COUNTRIES",
+                AuthConfig::builder().phone(|p| p.allowed_countries(Some(Vec::new()))),
+            ),
+            (
+                "AUTHKIT_ACCEPT_INVITE_PATH",
+                AuthConfig::builder().orgs(|o| o.accept_invite_path("https://x")),
+            ),
+        ] {
+            assert_eq!(builder.build().unwrap_err().variable, var);
+        }
+    }
+
+    #[test]
+    fn key_reload_is_shorter_than_the_activation_delay() {
+        // Read from the environment, the interval has its documented default.
+        let c = vars(&[]).unwrap();
+        assert_eq!(c.key_reload_interval, Some(Duration::seconds(60)));
+        let c = vars(&[
+            ("AUTHKIT_KEY_RELOAD_INTERVAL", "1"),
+            ("AUTHKIT_KEY_ACTIVATION_DELAY", "3"),
+        ])
+        .unwrap();
+        assert_eq!(c.key_reload_interval, Some(Duration::seconds(1)));
+        for pairs in [
+            &[("AUTHKIT_KEY_RELOAD_INTERVAL", "5m")][..],
+            &[("AUTHKIT_KEY_RELOAD_INTERVAL", "10m")][..],
+            &[("AUTHKIT_KEY_ACTIVATION_DELAY", "30")][..],
+            &[("AUTHKIT_KEY_RELOAD_INTERVAL", "0")][..],
+            &[("AUTHKIT_KEY_RELOAD_INTERVAL", "often")][..],
+        ] {
+            let err = vars(pairs).unwrap_err();
+            assert_eq!(err.variable, "AUTHKIT_KEY_RELOAD_INTERVAL", "{pairs:?}");
+        }
+        // Built in code, a configuration without a timed reload may sign
+        // with a new key at once (one instance); with one, the rule holds.
+        let c = AuthConfig::builder()
+            .key_activation_delay(Duration::zero())
+            .build()
+            .unwrap();
+        assert_eq!(c.key_reload_interval, None);
+        let err = AuthConfig::builder()
+            .key_activation_delay(Duration::seconds(30))
+            .key_reload_interval(Duration::seconds(30))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.variable, "AUTHKIT_KEY_RELOAD_INTERVAL");
+        assert!(err.message.contains("AUTHKIT_KEY_ACTIVATION_DELAY (30s)"));
+        AuthConfig::builder()
+            .key_activation_delay(Duration::seconds(30))
+            .key_reload_interval(Duration::seconds(29))
+            .build()
+            .unwrap();
     }
 
     #[test]

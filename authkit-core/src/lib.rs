@@ -95,6 +95,7 @@ pub mod testing;
 pub mod token;
 pub mod user;
 
+pub use account::AccountConfig;
 pub use audit::RequestMeta;
 pub use auth::{
     AdminUser, AdminUserDetail, AuditFilter, Auth, AuthBuilder, Credentials, DataExport, EventHook,
@@ -105,6 +106,9 @@ pub use auth::{
 };
 pub use config::{AuthConfig, AuthConfigBuilder, ConfigError};
 pub use error::{AuthError, AuthResult, FieldError};
+pub use mfa::MfaConfig;
+pub use orgs::OrgsConfig;
+pub use phone::PhoneConfig;
 pub use principal::{
     Principal, require_all, require_any, require_org_permission, require_permission,
 };

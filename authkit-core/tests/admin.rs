@@ -41,7 +41,7 @@ async fn harness() -> Harness {
     let store = Store::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let config = AuthConfig::builder()
-        .require_email_verification(false)
+        .account(|a| a.require_email_verification(false))
         .build()
         .unwrap();
     let auth = Auth::builder(config, store.clone())

@@ -249,7 +249,11 @@ async fn registration_errors() {
             .is_none()
     );
 
-    let closed = harness_with(|b| b.allow_auto_registration(false), Arc::new(NoLimiter)).await;
+    let closed = harness_with(
+        |b| b.account(|a| a.allow_auto_registration(false)),
+        Arc::new(NoLimiter),
+    )
+    .await;
     assert!(matches!(
         closed
             .auth
@@ -995,7 +999,7 @@ async fn email_lookup_only_for_verified_phones() {
 #[tokio::test]
 async fn forced_rotation_requires_a_new_password() {
     let h = harness_with(
-        |b| b.force_password_rotation(Some(Duration::days(90))),
+        |b| b.account(|a| a.force_password_rotation(Some(Duration::days(90)))),
         Arc::new(NoLimiter),
     )
     .await;
@@ -1781,7 +1785,7 @@ async fn background_failures_do_not_reach_the_answer() {
         }
     }
     let config = AuthConfig::builder()
-        .require_email_verification(false)
+        .account(|a| a.require_email_verification(false))
         .build()
         .unwrap();
     let store = Store::new(MemoryStore::new());

@@ -50,7 +50,7 @@ fn logins_throttling_and_mail_failures_are_counted_without_identifiers() {
             )
             .unwrap();
         let config = AuthConfig::builder()
-            .require_email_verification(false)
+            .account(|a| a.require_email_verification(false))
             .rate_limits(limits)
             .build()
             .unwrap();

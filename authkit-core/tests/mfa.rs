@@ -41,8 +41,7 @@ async fn harness_with(tweak: impl FnOnce(AuthConfigBuilder) -> AuthConfigBuilder
         AuthConfig::builder()
             .public_url("https://app.example.com")
             .app_name("Acme")
-            .enable_mfa(true)
-            .mfa_encryption_key(vec![42u8; 32])
+            .mfa(|m| m.enabled(true).encryption_key(vec![42u8; 32]))
             .key_activation_delay(Duration::zero()),
     )
     .build()
@@ -396,7 +395,7 @@ async fn codes_outside_the_window_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_verifications_of_one_code_succeed_once() {
-    let h = harness_with(|b| b.mfa_max_failures(100u32)).await;
+    let h = harness_with(|b| b.mfa(|m| m.max_failures(100u32))).await;
     let (uri, _) = mfa_user(&h, "race@example.com").await;
     let c = challenge(login(&h, "race@example.com").await.unwrap());
     let code = app_code(&uri, h.clock.now_utc());
@@ -496,7 +495,7 @@ async fn backup_codes_work_once_and_regenerating_kills_the_old_set() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_uses_of_one_backup_code_succeed_once() {
-    let h = harness_with(|b| b.mfa_max_failures(100u32)).await;
+    let h = harness_with(|b| b.mfa(|m| m.max_failures(100u32))).await;
     let (_, backup) = mfa_user(&h, "backup-race@example.com").await;
     let c = challenge(login(&h, "backup-race@example.com").await.unwrap());
     let barrier = Arc::new(tokio::sync::Barrier::new(50));
@@ -591,7 +590,8 @@ async fn email_codes_are_bound_to_their_attempt() {
 
 #[tokio::test]
 async fn challenges_need_an_offered_and_usable_method() {
-    let h = harness_with(|b| b.mfa_methods(vec![MfaMethod::Totp, MfaMethod::BackupCode])).await;
+    let h =
+        harness_with(|b| b.mfa(|m| m.methods(vec![MfaMethod::Totp, MfaMethod::BackupCode]))).await;
     mfa_user(&h, "offer@example.com").await;
     let c = challenge(login(&h, "offer@example.com").await.unwrap());
     assert_eq!(c.methods, vec![MfaMethod::Totp, MfaMethod::BackupCode]);
@@ -709,7 +709,7 @@ async fn a_code_for_a_replaced_phone_does_not_verify_the_new_one() {
 
 #[tokio::test]
 async fn the_failure_budget_survives_new_logins_and_codes_and_locks() {
-    let h = harness_with(|b| b.mfa_max_failures(6u32)).await;
+    let h = harness_with(|b| b.mfa(|m| m.max_failures(6u32))).await;
     let (uri, _) = mfa_user(&h, "budget@example.com").await;
     let mut failures = 0;
     // Three logins, each with a fresh email code, two wrong guesses each:
@@ -773,7 +773,7 @@ async fn the_failure_budget_survives_new_logins_and_codes_and_locks() {
 
 #[tokio::test]
 async fn a_pending_mfa_token_stops_at_the_lock() {
-    let h = harness_with(|b| b.mfa_max_failures(2u32)).await;
+    let h = harness_with(|b| b.mfa(|m| m.max_failures(2u32))).await;
     let (uri, _) = mfa_user(&h, "stop@example.com").await;
     let c = challenge(login(&h, "stop@example.com").await.unwrap());
     for _ in 0..2 {
@@ -829,7 +829,7 @@ async fn expired_and_malformed_mfa_tokens_are_refused() {
 
 #[tokio::test]
 async fn bad_codes_are_refused_without_panicking() {
-    let h = harness_with(|b| b.mfa_max_failures(100u32)).await;
+    let h = harness_with(|b| b.mfa(|m| m.max_failures(100u32))).await;
     mfa_user(&h, "bad@example.com").await;
     let c = challenge(login(&h, "bad@example.com").await.unwrap());
     for method in [MfaMethod::Totp, MfaMethod::BackupCode, MfaMethod::Email] {
@@ -993,7 +993,7 @@ async fn disabling_needs_the_password_or_a_code() {
 
 #[tokio::test]
 async fn with_the_flag_off_mfa_answers_feature_disabled() {
-    let h = harness_with(|b| b.enable_mfa(false)).await;
+    let h = harness_with(|b| b.mfa(|m| m.enabled(false))).await;
     let pair = verified_user(&h, "flag@example.com").await;
     let p = principal(&h, &pair);
     let err = h.auth.mfa().totp_setup(&p, &meta()).await.unwrap_err();
@@ -1031,7 +1031,7 @@ async fn with_the_flag_off_mfa_answers_feature_disabled() {
 
 #[tokio::test]
 async fn a_role_can_demand_enrolment_before_any_session() {
-    let h = harness_with(|b| b.mfa_required_roles(vec!["STAFF".to_owned()])).await;
+    let h = harness_with(|b| b.mfa(|m| m.required_roles(vec!["STAFF".to_owned()]))).await;
     verified_user(&h, "staff@example.com").await;
     let email = authkit_core::email::Email::parse("staff@example.com").unwrap();
     let mut user = h.store.users.user_by_email(&email).await.unwrap().unwrap();
@@ -1249,8 +1249,7 @@ async fn totp_secrets_are_encrypted_at_rest() {
     // Another instance with another key cannot use the enrolment.
     let other = Auth::builder(
         AuthConfig::builder()
-            .enable_mfa(true)
-            .mfa_encryption_key(vec![7u8; 32])
+            .mfa(|m| m.enabled(true).encryption_key(vec![7u8; 32]))
             .build()
             .unwrap(),
         h.store.clone(),

@@ -40,7 +40,7 @@ async fn harness() -> Harness {
 /// A service over `store`: what a (re)started process builds.
 async fn service(store: &Store, mailer: &Arc<MemoryMailer>, clock: &Arc<ManualClock>) -> Auth {
     let config = AuthConfig::builder()
-        .require_email_verification(false)
+        .account(|a| a.require_email_verification(false))
         .build()
         .unwrap();
     Auth::builder(config, store.clone())

@@ -299,7 +299,7 @@ async fn an_unreachable_revocation_feed_fails_open_or_closed() {
 /// An `Auth` per instance over one shared store, each with its own feed.
 async fn instance(store: &Store, settings: &RedisSettings) -> Auth {
     let config = AuthConfig::builder()
-        .require_email_verification(false)
+        .account(|a| a.require_email_verification(false))
         .build()
         .unwrap();
     let feed = RedisRevocations::start(settings.connect().unwrap(), settings).await;

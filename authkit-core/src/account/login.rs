@@ -144,7 +144,7 @@ impl Auth {
     /// Login for an account whose password must change first (its login
     /// answered `PasswordChangeRequired`: `must_change_password` is set or
     /// the password is older than
-    /// [`force_password_rotation`](crate::AuthConfig::force_password_rotation),
+    /// [`force_password_rotation`](crate::AccountConfig::force_password_rotation),
     /// as stored, whatever the client says).
     ///
     /// Checks the current credentials exactly like a login. For any other
@@ -429,7 +429,7 @@ impl Auth {
                 .await?;
             return Err(AuthError::AccountInactive);
         }
-        if self.inner.config.require_email_verification && !user.email_verified() {
+        if self.inner.config.account.require_email_verification && !user.email_verified() {
             self.audit_login_failure(Some(user.id), "email_not_verified", meta)
                 .await?;
             return Err(AuthError::EmailNotVerified);
@@ -539,7 +539,7 @@ impl Auth {
             return true;
         }
         match (
-            self.inner.config.force_password_rotation,
+            self.inner.config.account.force_password_rotation,
             user.password_changed_at,
         ) {
             (Some(max_age), Some(changed)) => changed + max_age <= self.now(),

@@ -6,6 +6,7 @@
 //! These are the core flows: they need only the base store contract
 //! ([`crate::store`]).
 
+mod config;
 mod login;
 mod password;
 mod profile;
@@ -13,6 +14,7 @@ mod reauth;
 mod register;
 pub(crate) mod routes;
 
+pub use config::AccountConfig;
 pub use login::{Credentials, LoginOutcome, Sessions, TokenPair};
 pub use password::Passwords;
 pub(crate) use password::PendingPassword;

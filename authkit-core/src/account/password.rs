@@ -84,17 +84,17 @@ impl Auth {
                 hash: TokenHash::of_token(&token),
                 payload: serde_json::Value::Null,
                 created_at: now,
-                expires_at: now + config.reset_password_ttl,
+                expires_at: now + config.account.reset_password_ttl,
                 attempts: 0,
                 max_attempts: 1,
                 consumed_at: None,
             })
             .await?;
-        let link = self.link(&config.reset_password_path, &token);
+        let link = self.link(&config.account.reset_password_path, &token);
         let rendered = self.inner.templates.password_reset(
             &config.app_name,
             &link,
-            config.reset_password_ttl.num_minutes(),
+            config.account.reset_password_ttl.num_minutes(),
         );
         // A failed mail still gets its audit record.
         if let Err(err) = self.send_mail(&user, rendered).await {

@@ -101,7 +101,7 @@ impl Auth {
         self.inner.store.users.create_user(&user).await?;
         self.emit(AuthEvent::UserRegistered { user_id: user.id }, meta)
             .await?;
-        let verification_sent = self.inner.config.require_email_verification;
+        let verification_sent = self.inner.config.account.require_email_verification;
         if verification_sent {
             self.send_verification(&user, meta).await?;
         }
@@ -120,7 +120,7 @@ impl Auth {
         per_email: Option<RateAction>,
         meta: &RequestMeta,
     ) -> AuthResult<ValidRegistration> {
-        if !self.inner.config.allow_auto_registration {
+        if !self.inner.config.account.allow_auto_registration {
             return Err(AuthError::RegistrationClosed);
         }
         self.throttle_ip(RateAction::RegisterPerIp, meta).await?;
@@ -194,7 +194,7 @@ impl Auth {
             hash: TokenHash::of_token(&link_token),
             payload: serde_json::Value::Null,
             created_at: now,
-            expires_at: now + config.verify_email_ttl,
+            expires_at: now + config.account.verify_email_ttl,
             attempts: 0,
             max_attempts: 1,
             consumed_at: None,
@@ -209,12 +209,12 @@ impl Auth {
         };
         self.inner.store.tokens.issue_token(&base).await?;
         self.inner.store.tokens.issue_token(&code_token).await?;
-        let link = self.link(&config.verify_email_path, &link_token);
+        let link = self.link(&config.account.verify_email_path, &link_token);
         let rendered = self.inner.templates.verify_email(
             &config.app_name,
             &link,
             &code,
-            config.verify_email_ttl.num_minutes(),
+            config.account.verify_email_ttl.num_minutes(),
         );
         self.send_mail(user, rendered).await?;
         self.emit(AuthEvent::VerificationSent { user_id: user.id }, meta)

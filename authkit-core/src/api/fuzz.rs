@@ -363,7 +363,7 @@ fn runtime() -> tokio::runtime::Runtime {
 /// `SYSTEM_ADMIN` (so authenticated and admin routes read their input too).
 async fn api(cookie_mode: bool) -> (Api, String) {
     let config = AuthConfig {
-        enable_mfa: true,
+        mfa: crate::MfaConfig::default().enabled(true),
         ..AuthConfig::default()
     };
     let auth = Auth::builder(config, Store::new(MemoryStore::new()))

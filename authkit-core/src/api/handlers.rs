@@ -45,7 +45,7 @@ impl Api {
         meta: &RequestMeta,
     ) -> Answer {
         let auth = self.auth();
-        if !auth.config().enable_mfa && endpoint.is_mfa() {
+        if !auth.config().mfa.enabled && endpoint.is_mfa() {
             return Err(AuthError::FeatureDisabled.into());
         }
         match endpoint {

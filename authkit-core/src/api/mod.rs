@@ -69,7 +69,7 @@
 //!   untrusted address of the one header named by
 //!   [`proxy_header`](ApiConfig::proxy_header) (`X-Forwarded-For` by
 //!   default, or `Forwarded`); the other header is ignored.
-//! - MFA: while [`enable_mfa`](crate::AuthConfig::enable_mfa) is off,
+//! - MFA: while [`MfaConfig::enabled`](crate::MfaConfig::enabled) is off,
 //!   every `/mfa/...` route answers 404 `feature_disabled` before reading
 //!   the request. A login of an account with MFA answers 200
 //!   `{mfa_required: true, mfa_token, methods}`; one whose role demands

@@ -145,7 +145,7 @@ async fn unknown_and_unbuilt_routes_are_problems() {
 #[tokio::test]
 async fn mfa_routes_are_a_disabled_feature_while_mfa_is_off() {
     let api = api().await;
-    assert!(!api.auth().config().enable_mfa);
+    assert!(!api.auth().config().mfa.enabled);
     for route in routes::all().filter(|r| r.endpoint.is_mfa()) {
         // Before authentication and before reading the body.
         for body in ["", "{", r#"{"mfa_token": 5}"#] {

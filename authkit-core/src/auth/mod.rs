@@ -93,7 +93,9 @@ pub trait EventHook: Send + Sync {
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let config = AuthConfig::builder().require_email_verification(false).build()?;
+/// let config = AuthConfig::builder()
+///     .account(|a| a.require_email_verification(false))
+///     .build()?;
 /// let auth = Auth::builder(config, Store::new(MemoryStore::new()))
 ///     .mailer(Arc::new(MemoryMailer::default()))
 ///     .build()
@@ -304,10 +306,10 @@ impl AuthBuilder {
             .mailer
             .unwrap_or_else(|| Arc::new(crate::mail::ConsoleMailer));
         let sms = self.sms.unwrap_or_else(|| Arc::new(ConsoleSms));
-        let cipher = match &self.config.mfa_encryption_key {
+        let cipher = match &self.config.mfa.encryption_key {
             Some(key) => SecretCipher::new(key)?,
             None => {
-                if self.config.enable_mfa {
+                if self.config.mfa.enabled {
                     tracing::warn!(
                         "AUTHKIT_MFA_ENCRYPTION_KEY is not set: TOTP secrets are encrypted with \
                          a random per-process key, and every TOTP enrolment becomes unusable \

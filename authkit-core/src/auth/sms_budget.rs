@@ -14,9 +14,9 @@ use crate::sms::CallingCode;
 
 impl Auth {
     /// Whether texts may go to `phone`'s country
-    /// ([`AuthConfig::sms_allowed_countries`](crate::AuthConfig::sms_allowed_countries)).
+    /// ([`PhoneConfig::allowed_countries`](crate::PhoneConfig::allowed_countries)).
     pub(crate) fn sms_country_allowed(&self, phone: &Phone) -> bool {
-        match &self.inner.config.sms_allowed_countries {
+        match &self.inner.config.phone.allowed_countries {
             None => true,
             Some(allowed) => CallingCode::of(phone).is_some_and(|code| allowed.contains(&code)),
         }

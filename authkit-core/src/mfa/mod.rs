@@ -15,6 +15,7 @@
 
 mod backup_codes;
 mod cipher;
+mod config;
 #[cfg(feature = "testing")]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod conformance;
@@ -35,6 +36,7 @@ use utoipa::ToSchema;
 
 pub use backup_codes::{BACKUP_CODE_COUNT, generate_backup_codes, normalize_backup_code};
 pub use cipher::SecretCipher;
+pub use config::MfaConfig;
 pub use device::device_fingerprint;
 pub use notices::{DefaultNotices, NoticeTemplates};
 pub use qr::{qr_png_base64, qr_svg};

@@ -238,7 +238,7 @@ impl Auth {
         meta: &RequestMeta,
     ) -> AuthResult<TokenPair> {
         self.require_mfa()?;
-        if !self.inner.config.mfa_methods.contains(&method) {
+        if !self.inner.config.mfa.methods.contains(&method) {
             return Err(method_unavailable());
         }
         let attempt = self.live_attempt(mfa_token).await?;
@@ -286,7 +286,7 @@ impl Auth {
         meta: &RequestMeta,
     ) -> AuthResult<Option<LoginOutcome>> {
         let config = &self.inner.config;
-        if !config.enable_mfa {
+        if !config.mfa.enabled {
             return Ok(None);
         }
         let status = self.inner.store.mfa.mfa_status(user.id).await?;
@@ -309,7 +309,7 @@ impl Auth {
         if user
             .roles
             .iter()
-            .any(|role| config.mfa_required_roles.contains(role))
+            .any(|role| config.mfa.required_roles.contains(role))
         {
             let mfa_token = self.issue_attempt(user, true, new_password, meta).await?;
             self.emit(
@@ -330,7 +330,7 @@ impl Auth {
     /// The account's multi-factor state for `/me`.
     pub(crate) async fn mfa_summary(&self, user: &User) -> AuthResult<crate::account::MfaSummary> {
         let status = self.inner.store.mfa.mfa_status(user.id).await?;
-        let enabled = self.inner.config.enable_mfa && status.totp_confirmed;
+        let enabled = self.inner.config.mfa.enabled && status.totp_confirmed;
         let methods = if enabled {
             self.methods_given(user, status)
                 .iter()
@@ -347,7 +347,7 @@ impl Auth {
     }
 
     fn require_mfa(&self) -> AuthResult<()> {
-        if self.inner.config.enable_mfa {
+        if self.inner.config.mfa.enabled {
             Ok(())
         } else {
             Err(AuthError::FeatureDisabled)
@@ -377,7 +377,7 @@ impl Auth {
         let (totp, backup) = (status.totp_confirmed, status.backup_codes_remaining > 0);
         MfaMethod::ALL
             .into_iter()
-            .filter(|m| self.inner.config.mfa_methods.contains(m))
+            .filter(|m| self.inner.config.mfa.methods.contains(m))
             .filter(|m| match m {
                 MfaMethod::Totp => totp,
                 MfaMethod::BackupCode => totp && backup,
@@ -399,7 +399,7 @@ impl Auth {
         let record = TotpRecord {
             user_id: user.id,
             secret: self.inner.cipher.encrypt(user.id, secret.as_bytes())?,
-            params: config.totp,
+            params: config.mfa.totp,
             created_at: self.now(),
             confirmed_at: None,
             last_step: None,
@@ -407,7 +407,12 @@ impl Auth {
         if !self.inner.store.mfa.put_totp(&record).await? {
             return Err(already_enabled());
         }
-        let uri = otpauth_uri(&config.app_name, user.email.as_str(), &secret, config.totp);
+        let uri = otpauth_uri(
+            &config.app_name,
+            user.email.as_str(),
+            &secret,
+            config.mfa.totp,
+        );
         let setup = TotpSetup {
             secret: secret.to_base32(),
             qr_png_base64: qr_png_base64(&uri)?,
@@ -582,7 +587,7 @@ impl Auth {
             meta,
         )
         .await?;
-        if failures >= config.mfa_max_failures {
+        if failures >= config.mfa.max_failures {
             // The budget is spent: lock exactly like a password lockout
             // (a policy of one failure locks at once).
             let policy = LockoutPolicy {
@@ -619,7 +624,7 @@ impl Auth {
                     new_password: new_password.cloned(),
                 })?,
                 created_at: now,
-                expires_at: now + self.inner.config.mfa_token_ttl,
+                expires_at: now + self.inner.config.mfa.token_ttl,
                 attempts: 0,
                 max_attempts: 1,
                 consumed_at: None,

@@ -3,6 +3,7 @@
 //! [`RoleMap::org_default`](crate::roles::RoleMap::org_default)), and the
 //! invitations that add members.
 
+mod config;
 #[cfg(feature = "testing")]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod conformance;
@@ -11,6 +12,7 @@ pub(crate) mod routes;
 mod service;
 mod store;
 
+pub use config::OrgsConfig;
 pub use service::{MAX_TOKEN_ORGS, MyOrg, Orgs};
 pub use store::OrgStore;
 

@@ -385,11 +385,11 @@ impl<'a> Orgs<'a> {
             token_hash: TokenHash::of_token(&token),
             invited_by: principal.user_id,
             created_at: now,
-            expires_at: now + config.invite_ttl,
+            expires_at: now + config.orgs.invite_ttl,
             closed_at: None,
         };
         self.auth.inner.store.orgs.create_invite(&invite).await?;
-        let link = self.auth.link(&config.accept_invite_path, &token);
+        let link = self.auth.link(&config.orgs.accept_invite_path, &token);
         let inviter_name = inviter
             .display_name
             .clone()
@@ -399,7 +399,7 @@ impl<'a> Orgs<'a> {
             &s.org.name,
             &inviter_name,
             &link,
-            config.invite_ttl.num_minutes(),
+            config.orgs.invite_ttl.num_minutes(),
         );
         self.auth
             .inner

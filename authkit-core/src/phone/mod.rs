@@ -1,7 +1,10 @@
 //! Phone verification by SMS code. Only verified phones count for the
 //! forgotten-email lookup and for SMS as a second factor.
 
+mod config;
 pub(crate) mod routes;
+
+pub use config::PhoneConfig;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

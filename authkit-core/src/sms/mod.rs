@@ -8,7 +8,7 @@
 //! - `TwilioSms` (feature `twilio`) sends through Twilio's HTTP API.
 //! - [`CallingCode`] finds a number's country calling code, for the
 //!   allow-list of countries texts may go to
-//!   ([`AuthConfig::sms_allowed_countries`](crate::AuthConfig::sms_allowed_countries)).
+//!   ([`PhoneConfig::allowed_countries`](crate::PhoneConfig::allowed_countries)).
 
 use async_trait::async_trait;
 

@@ -226,7 +226,7 @@ impl Auth {
         if !user.is_active {
             return Err(AuthError::AccountInactive);
         }
-        if self.inner.config.require_email_verification && !user.email_verified() {
+        if self.inner.config.account.require_email_verification && !user.email_verified() {
             return Err(AuthError::EmailNotVerified);
         }
         self.emit(
@@ -268,7 +268,7 @@ impl Auth {
                 .await
                 .map(|()| local);
         }
-        if !self.inner.config.allow_auto_registration {
+        if !self.inner.config.account.allow_auto_registration {
             return Err(AuthError::RegistrationClosed);
         }
         let now = self.now();
@@ -286,7 +286,7 @@ impl Auth {
             .await?;
         self.link_identity(&user, provider, identity, "registration", meta)
             .await?;
-        if !user.email_verified() && self.inner.config.require_email_verification {
+        if !user.email_verified() && self.inner.config.account.require_email_verification {
             self.send_verification(&user, meta).await?;
         }
         Ok(user)

@@ -122,7 +122,12 @@ pub async fn from_env() -> Result<Host, Box<dyn Error>> {
     }
     let config = AuthConfig::from_vars(vars.clone())?;
     let api_config = ApiConfig::from_vars(vars.clone())?;
-    let key_reload = key_reload_interval(&vars, &config)?;
+    // `AuthConfig` reads `AUTHKIT_KEY_RELOAD_INTERVAL` (default 60 s) and
+    // checks that it is shorter than the key activation delay.
+    let key_reload = config
+        .key_reload_interval
+        .and_then(|interval| interval.to_std().ok())
+        .unwrap_or(Duration::from_secs(60));
     let metrics = metrics_from_vars(&vars)?;
     let bind: SocketAddr = vars
         .get("AUTHKIT_BIND")
@@ -193,35 +198,6 @@ pub async fn from_env() -> Result<Host, Box<dyn Error>> {
         metrics,
         key_reload,
     })
-}
-
-/// `AUTHKIT_KEY_RELOAD_INTERVAL` (default 60 s), which must be shorter
-/// than the key activation delay: a new key signs only once every instance
-/// has had a reload to learn it.
-fn key_reload_interval(
-    vars: &HashMap<String, String>,
-    config: &AuthConfig,
-) -> Result<Duration, Box<dyn Error>> {
-    const VAR: &str = "AUTHKIT_KEY_RELOAD_INTERVAL";
-    let interval = match vars.get(VAR) {
-        Some(raw) => authkit_core::config::parse_duration(raw)
-            .and_then(|d| d.to_std().ok())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| {
-                format!("invalid configuration {VAR}: expected a duration such as 60s")
-            })?,
-        None => Duration::from_secs(60),
-    };
-    let activation = config.key_activation_delay.to_std().unwrap_or_default();
-    if interval >= activation {
-        return Err(format!(
-            "invalid configuration {VAR}: must be shorter than AUTHKIT_KEY_ACTIVATION_DELAY \
-             ({}s), or a rotated key could sign before every instance knows it",
-            activation.as_secs()
-        )
-        .into());
-    }
-    Ok(interval)
 }
 
 /// Installs the Prometheus recorder when `AUTHKIT_METRICS` is `1`/`true`

@@ -99,7 +99,7 @@ pub async fn bad_input_never_breaks_a_route(factory: &Factory) {
         factory,
         Options {
             auth: AuthConfig {
-                enable_mfa: true,
+                mfa: authkit_core::MfaConfig::default().enabled(true),
                 ..AuthConfig::default()
             },
             ..Options::default()

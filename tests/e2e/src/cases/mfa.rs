@@ -24,7 +24,7 @@ async fn mfa_server(factory: &Factory) -> Harness {
 pub(super) fn mfa_options() -> Options {
     Options {
         auth: AuthConfig {
-            enable_mfa: true,
+            mfa: authkit_core::MfaConfig::default().enabled(true),
             ..AuthConfig::default()
         },
         ..Options::default()
@@ -366,7 +366,7 @@ pub async fn mfa_verify_refuses_bad_input_and_races(factory: &Factory) {
     // A budget large enough that the losers of the race below do not lock
     // the account (the budget is checked after the race).
     let mut options = mfa_options();
-    options.auth.mfa_max_failures = 100;
+    options.auth.mfa.max_failures = 100;
     let h = Arc::new(Harness::start(factory, options).await);
     let email = "uma@example.com";
     let pair = h.signed_in(email).await;
@@ -452,7 +452,7 @@ pub async fn mfa_verify_refuses_bad_input_and_races(factory: &Factory) {
     // A small budget: the third wrong code locks the account, and the
     // right one no longer helps.
     let mut options = mfa_options();
-    options.auth.mfa_max_failures = 3;
+    options.auth.mfa.max_failures = 3;
     let h = Harness::start(factory, options).await;
     let email = "una@example.com";
     let pair = h.signed_in(email).await;
@@ -560,7 +560,7 @@ pub async fn mfa_codes_by_email_and_sms(factory: &Factory) {
 /// setup and enable with the `mfa_token`, which signs in.
 pub async fn mfa_enrollment_demanded_by_a_role(factory: &Factory) {
     let mut options = mfa_options();
-    options.auth.mfa_required_roles = vec!["STAFF".into()];
+    options.auth.mfa.required_roles = vec!["STAFF".into()];
     options.roles = RoleMap::default().with_role("STAFF", ["member.view"]);
     let h = Harness::start(factory, options).await;
     let email = "wes@example.com";

@@ -335,7 +335,7 @@ pub async fn oauth_linking_rules(factory: &Factory) {
 pub async fn oauth_respects_closed_registration(factory: &Factory) {
     let (h, fake) = serve(factory, |o| {
         o.auth = AuthConfig::builder()
-            .allow_auto_registration(false)
+            .account(|a| a.allow_auto_registration(false))
             .build()
             .unwrap();
     })

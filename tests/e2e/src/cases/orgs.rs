@@ -445,7 +445,7 @@ pub async fn cross_org_access_and_scopes_never_bleed(factory: &Factory) {
 pub async fn invites_are_bound_to_the_invited_email(factory: &Factory) {
     let options = Options {
         auth: AuthConfig::builder()
-            .require_email_verification(false)
+            .account(|a| a.require_email_verification(false))
             .build()
             .unwrap(),
         ..Options::default()

@@ -171,7 +171,8 @@ pub async fn sms_login_codes_spend_the_budgets(factory: &Factory) {
 pub async fn sms_countries_are_allow_listed(factory: &Factory) {
     let options = Options {
         auth: AuthConfig {
-            sms_allowed_countries: Some(vec!["1".parse().unwrap(), "+44".parse().unwrap()]),
+            phone: authkit_core::PhoneConfig::default()
+                .allowed_countries(Some(vec!["1".parse().unwrap(), "+44".parse().unwrap()])),
             ..mfa_options().auth
         },
         ..Options::default()
