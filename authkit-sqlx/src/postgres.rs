@@ -133,7 +133,12 @@ impl PgStore {
 
     /// Rotation is one call of the `authkit_rotate_refresh` function
     /// (migration 5): one round trip instead of a transaction of five
-    /// statements.
+    /// statements. That function is the SQL translation of
+    /// [`decide_rotation`](authkit_core::session::decide_rotation), given
+    /// its time limits as instants (`RotationCutoffs`); the conformance
+    /// suite runs the rule's table of cases
+    /// ([`ROTATION_CASES`](authkit_core::session::ROTATION_CASES)) against
+    /// it.
     const ROTATION: RotationPlan = RotationPlan::Call(
         "SELECT outcome, id, user_id, ip, user_agent, created_at, last_seen_at, \
          expires_at, revoked_at, revoke_reason FROM authkit_rotate_refresh(?, ?, ?, ?, ?)",

@@ -23,7 +23,7 @@
 //! busy errors rerun the whole transaction ([`crate::error::retrying`]).
 
 /// How a backend rotates a refresh token; every plan applies the rules of
-/// [`crate::transitions::rotation`] under a lock that serializes the
+/// [`decide_rotation`](authkit_core::session::decide_rotation) under a lock that serializes the
 /// rotations of a session.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum RotationPlan {
@@ -87,7 +87,10 @@ macro_rules! impl_store {
             use authkit_core::error::{AuthError, AuthResult};
             use authkit_core::one_time::{CodeCheck, OneTimeToken, Purpose};
             use authkit_core::secret::TokenHash;
-            use authkit_core::session::{RotateOutcome, RotateRefresh, Session};
+            use authkit_core::session::{
+                REFRESH_REUSED, RefreshState, RotateOutcome, RotateRefresh, Rotation, Session,
+                decide_rotation,
+            };
             use authkit_core::store::{
                 AuditStore, FailureState, KeyRecord, KeyStore, LockoutPolicy, OneTimeTokenStore,
                 SessionStore, UserStore, UserUpdate,
@@ -104,7 +107,7 @@ macro_rules! impl_store {
             use $crate::error::{ErrorClass, classify, rerunning_on_conflict, retrying, to_auth};
             use $crate::sql_store::RotationPlan;
             use $crate::transitions::{
-                self, Failures, REUSED, RefreshRow, Rotation, RotationCutoffs,
+                self, Failures, RotationCutoffs,
             };
 
             type DbRow = <$db as sqlx::Database>::Row;
@@ -461,7 +464,7 @@ macro_rules! impl_store {
                             .map(|bytes| hash_from_db("replaced_by", &bytes))
                             .transpose()?;
                         if hash == req.presented {
-                            presented = Some(RefreshRow {
+                            presented = Some(RefreshState {
                                 rotated_at,
                                 replaced_by,
                             });
@@ -474,13 +477,13 @@ macro_rules! impl_store {
                         return Ok(RotateOutcome::Invalid);
                     };
 
-                    match transitions::rotation(req, &session, presented, current) {
+                    match decide_rotation(req, &session, presented, current) {
                         Rotation::Invalid => Ok(RotateOutcome::Invalid),
                         Rotation::Reuse => {
                             self.revoke_reused(&mut tx, session_id, req.now).await?;
                             tx.commit().await?;
                             session.revoked_at = Some(req.now);
-                            session.revoke_reason = Some(REUSED.to_owned());
+                            session.revoke_reason = Some(REFRESH_REUSED.to_owned());
                             Ok(RotateOutcome::Reused(session))
                         }
                         Rotation::Retire(retiring) => {
@@ -532,7 +535,7 @@ macro_rules! impl_store {
                         return Ok(RotateOutcome::Invalid);
                     };
                     let mut session = session_from_row(&row)?;
-                    let presented = RefreshRow {
+                    let presented = RefreshState {
                         rotated_at: row.try_get("rotated_at")?,
                         replaced_by: row
                             .try_get::<Option<Vec<u8>>, _>("replaced_by")?
@@ -543,13 +546,13 @@ macro_rules! impl_store {
                         .try_get::<Option<Vec<u8>>, _>("current")?
                         .map(|bytes| hash_from_db("current", &bytes))
                         .transpose()?;
-                    match transitions::rotation(req, &session, presented, current) {
+                    match decide_rotation(req, &session, presented, current) {
                         Rotation::Invalid => Ok(RotateOutcome::Invalid),
                         Rotation::Reuse => {
                             self.revoke_reused(&mut tx, session.id, req.now).await?;
                             tx.commit().await?;
                             session.revoked_at = Some(req.now);
-                            session.revoke_reason = Some(REUSED.to_owned());
+                            session.revoke_reason = Some(REFRESH_REUSED.to_owned());
                             Ok(RotateOutcome::Reused(session))
                         }
                         Rotation::Retire(retiring) => {
@@ -579,7 +582,7 @@ macro_rules! impl_store {
                          WHERE id = ?",
                     ))
                     .bind(now)
-                    .bind(REUSED)
+                    .bind(REFRESH_REUSED)
                     .bind(session_id)
                     .execute(&mut **tx)
                     .await?;

@@ -4,61 +4,14 @@
 //! before committing, so the rules live in one place.
 
 use authkit_core::one_time::OneTimeToken;
-use authkit_core::secret::TokenHash;
-use authkit_core::session::{RotateRefresh, Session};
+use authkit_core::session::RotateRefresh;
+#[cfg(doc)]
+use authkit_core::session::decide_rotation;
 use authkit_core::store::{FailureState, LockoutPolicy};
 use chrono::{DateTime, Duration, Utc};
 
-/// Revocation reason stored when a rotated refresh token comes back.
-pub(crate) const REUSED: &str = "refresh_token_reused";
-
-/// A stored refresh token.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RefreshRow {
-    /// When it was rotated, if it was.
-    pub rotated_at: Option<DateTime<Utc>>,
-    /// What it was rotated into.
-    pub replaced_by: Option<TokenHash>,
-}
-
-/// What a rotation request does to the locked session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Rotation {
-    /// Unknown token, or a revoked, expired or idle session.
-    Invalid,
-    /// A rotated token came back: revoke the session.
-    Reuse,
-    /// Retire this token (the presented one, or the current one within the
-    /// grace period) in favour of the replacement.
-    Retire(TokenHash),
-}
-
-/// Decides a rotation from the locked session, the presented token and the
-/// session's current token.
-pub(crate) fn rotation(
-    req: &RotateRefresh,
-    session: &Session,
-    presented: RefreshRow,
-    current: Option<TokenHash>,
-) -> Rotation {
-    let open = session.revoked_at.is_none() && req.now < session.expires_at;
-    if !open || req.now - session.last_seen_at >= req.idle_timeout {
-        return Rotation::Invalid;
-    }
-    let Some(rotated_at) = presented.rotated_at else {
-        return Rotation::Retire(req.presented);
-    };
-    let within_grace = req.reuse_grace > Duration::zero() && req.now - rotated_at < req.reuse_grace;
-    match (current, presented.replaced_by) {
-        (Some(current), Some(next)) if within_grace && next.ct_eq(&current) => {
-            Rotation::Retire(current)
-        }
-        _ => Rotation::Reuse,
-    }
-}
-
 /// The time limits of a rotation as instants, for a backend that applies
-/// the rules of [`rotation`] server-side (PostgreSQL's
+/// the rules of [`decide_rotation`] server-side (PostgreSQL's
 /// `authkit_rotate_refresh`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RotationCutoffs {
@@ -71,7 +24,7 @@ pub(crate) struct RotationCutoffs {
 
 impl RotationCutoffs {
     /// `now - idle_timeout` and `now - reuse_grace`, the same comparisons
-    /// as [`rotation`] (`now - t < d` is `t > now - d`), clamped to the
+    /// as [`decide_rotation`] (`now - t < d` is `t > now - d`), clamped to the
     /// year 1 so that every database can store them.
     pub(crate) fn of(req: &RotateRefresh) -> Self {
         let before = |d: Duration| {
@@ -165,6 +118,8 @@ pub(crate) fn is_live(token: &OneTimeToken, now: DateTime<Utc>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use authkit_core::secret::TokenHash;
+    use authkit_core::session::{RefreshState, Rotation, Session, decide_rotation};
     use uuid::Uuid;
 
     fn session(now: DateTime<Utc>) -> Session {
@@ -191,92 +146,10 @@ mod tests {
         }
     }
 
-    const FRESH: RefreshRow = RefreshRow {
+    const FRESH: RefreshState = RefreshState {
         rotated_at: None,
         replaced_by: None,
     };
-
-    #[test]
-    fn the_current_token_retires_itself() {
-        let now = Utc::now();
-        let t = TokenHash::of_token("a");
-        assert_eq!(
-            rotation(&req(t, now, 0), &session(now), FRESH, Some(t)),
-            Rotation::Retire(t)
-        );
-    }
-
-    #[test]
-    fn dead_sessions_are_invalid() {
-        let now = Utc::now();
-        let t = TokenHash::of_token("a");
-        let mut revoked = session(now);
-        revoked.revoked_at = Some(now);
-        assert_eq!(
-            rotation(&req(t, now, 0), &revoked, FRESH, Some(t)),
-            Rotation::Invalid
-        );
-        let s = session(now);
-        let at_expiry = req(t, s.expires_at, 0);
-        assert_eq!(rotation(&at_expiry, &s, FRESH, Some(t)), Rotation::Invalid);
-        let idle = req(t, now + Duration::minutes(30), 0);
-        assert_eq!(rotation(&idle, &s, FRESH, Some(t)), Rotation::Invalid);
-    }
-
-    #[test]
-    fn a_rotated_token_is_reuse_unless_it_is_the_previous_one_within_grace() {
-        let now = Utc::now();
-        let (old, current) = (TokenHash::of_token("old"), TokenHash::of_token("cur"));
-        let rotated = RefreshRow {
-            rotated_at: Some(now),
-            replaced_by: Some(current),
-        };
-        let s = session(now);
-        assert_eq!(
-            rotation(
-                &req(old, now + Duration::seconds(1), 0),
-                &s,
-                rotated,
-                Some(current)
-            ),
-            Rotation::Reuse,
-            "no grace"
-        );
-        assert_eq!(
-            rotation(
-                &req(old, now + Duration::seconds(1), 10),
-                &s,
-                rotated,
-                Some(current)
-            ),
-            Rotation::Retire(current),
-            "previous token within the grace"
-        );
-        assert_eq!(
-            rotation(
-                &req(old, now + Duration::seconds(10), 10),
-                &s,
-                rotated,
-                Some(current)
-            ),
-            Rotation::Reuse,
-            "grace over"
-        );
-        let older = RefreshRow {
-            rotated_at: Some(now),
-            replaced_by: Some(old),
-        };
-        assert_eq!(
-            rotation(&req(old, now, 10), &s, older, Some(current)),
-            Rotation::Reuse,
-            "older than the previous token"
-        );
-        assert_eq!(
-            rotation(&req(old, now, 10), &s, rotated, None),
-            Rotation::Reuse,
-            "no current token"
-        );
-    }
 
     #[test]
     fn cutoffs_match_the_rotation_rules() {
@@ -288,12 +161,12 @@ mod tests {
         assert_eq!(RotationCutoffs::of(&req(t, now, 0)).grace_after, None);
         assert_eq!(RotationCutoffs::of(&req(t, now, -5)).grace_after, None);
 
-        // An idle timeout at the boundary is idle, as in `rotation`.
+        // An idle timeout at the boundary is idle, as in `decide_rotation`.
         let s = session(now);
         let at = req(t, now + Duration::minutes(30), 0);
         let cut = RotationCutoffs::of(&at);
         assert!(s.last_seen_at <= cut.live_after);
-        assert_eq!(rotation(&at, &s, FRESH, Some(t)), Rotation::Invalid);
+        assert_eq!(decide_rotation(&at, &s, FRESH, Some(t)), Rotation::Invalid);
 
         let mut huge = req(t, now, 0);
         huge.idle_timeout = Duration::MAX;

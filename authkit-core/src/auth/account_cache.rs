@@ -10,7 +10,9 @@
 //! started.
 //!
 //! Freshness: every store write that changes what those views hold goes
-//! through [`Watched`], which records the account as changed in the
+//! through [`Watched`] (implemented for each store trait by its
+//! declaration, `store_trait!`, whose `=> changes(account)` marks those
+//! writes), which records the account as changed in the
 //! [`RevocationList`] after the write: profile, roles, activation, password
 //! flags, TOTP and backup codes, lockouts and their clearing, and
 //! organisation memberships. A cached view is served only if no change was
@@ -23,21 +25,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use uuid::Uuid;
 
 use crate::account::Me;
-use crate::email::{Email, Phone};
 use crate::error::{AuthError, AuthResult};
-use crate::orgs::{Invite, InviteAcceptance, Member, MemberChange, Membership, Org};
 use crate::revocation::RevocationList;
-use crate::secret::TokenHash;
-use crate::store::{
-    DeviceSeen, FailureState, LockoutPolicy, MfaStatus, MfaStore, OrgStore, TotpRecord,
-    UserAdminStore, UserStore, UserUpdate,
-};
-use crate::user::{AdminLock, User};
+use crate::user::User;
 
 /// Most views held; the cache empties when full (cheaper than tracking
 /// recency, and refills at one read per active account).
@@ -142,7 +136,8 @@ impl<V> AccountCache<V> {
 
 /// A store decorator that records, after every write that changes what
 /// `/me` shows, that the account changed. Reads and other writes pass
-/// through untouched.
+/// through untouched. Each store trait's declaration (`store_trait!`)
+/// implements it, so no signature is restated here.
 pub(crate) struct Watched<T: ?Sized> {
     inner: Arc<T>,
     changes: Arc<dyn RevocationList>,
@@ -165,130 +160,25 @@ pub(crate) fn watched<T: ?Sized>(
 }
 
 impl<T: ?Sized> Watched<T> {
+    /// The decorated store.
+    pub(crate) fn inner(&self) -> &T {
+        &self.inner
+    }
+
     /// Recorded whatever the write's outcome: a failed call may still have
     /// committed (a timeout after the commit), and a needless record only
     /// costs one cache miss.
-    async fn changed(&self, user_id: Uuid) {
+    pub(crate) async fn changed(&self, user_id: Uuid) {
         let until = Utc::now() + self.remember;
         self.changes.accounts_changed(&[user_id], until).await;
     }
 }
 
-/// Implements `$trait` for `Watched<dyn $trait>`: methods listed with
-/// `=> account` record that account as changed after the call; the others
-/// forward.
-macro_rules! watch {
-    ($trait:ident {
-        $(fn $method:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty $(=> $account:expr)?;)*
-    }) => {
-        #[async_trait]
-        impl $trait for Watched<dyn $trait> {
-            $(
-                async fn $method(&self $(, $arg: $ty)*) -> AuthResult<$ret> {
-                    let result = self.inner.$method($($arg),*).await;
-                    $(self.changed($account).await;)?
-                    result
-                }
-            )*
-        }
-    };
-}
-
-watch!(UserStore {
-    fn create_user(&self, user: &User) -> ();
-    fn user_by_id(&self, id: Uuid) -> Option<User>;
-    fn user_by_email(&self, email: &Email) -> Option<User>;
-    fn users_by_verified_phone(&self, phone: &Phone) -> Vec<User>;
-    fn update_user(&self, user_id: Uuid, update: &UserUpdate, now: DateTime<Utc>) -> bool
-        => user_id;
-    // Not part of `/me`, but a lock ends a refresh.
-    fn record_login_failure(
-        &self,
-        user_id: Uuid,
-        now: DateTime<Utc>,
-        policy: LockoutPolicy,
-    ) -> FailureState => user_id;
-    fn clear_login_failures(&self, user_id: Uuid) -> () => user_id;
-});
-
-watch!(UserAdminStore {
-    fn search_users(&self, query: Option<&str>, offset: u64, limit: u32) -> Vec<User>;
-    fn lock_user(&self, user_id: Uuid, admin_lock: &AdminLock) -> () => user_id;
-    fn unlock_user(&self, user_id: Uuid) -> () => user_id;
-});
-
-// Memberships are an access token's organisation claims. Renaming an
-// organisation keeps its slug, which is what the claims name.
-watch!(OrgStore {
-    fn create_org(&self, org: &Org, owner: &Membership) -> () => owner.user_id;
-    fn org_by_slug(&self, slug: &str) -> Option<Org>;
-    fn org_by_id(&self, id: Uuid) -> Option<Org>;
-    fn update_org(&self, org: &Org) -> ();
-    fn membership(&self, org_id: Uuid, user_id: Uuid) -> Option<Membership>;
-    fn orgs_for_user(&self, user_id: Uuid) -> Vec<(Org, Membership)>;
-    fn members(&self, org_id: Uuid) -> Vec<Member>;
-    fn set_member_role(
-        &self,
-        org_id: Uuid,
-        user_id: Uuid,
-        role: &str,
-        owner_role: &str,
-        now: DateTime<Utc>,
-    ) -> MemberChange => user_id;
-    fn remove_member(&self, org_id: Uuid, user_id: Uuid, owner_role: &str) -> MemberChange
-        => user_id;
-    fn create_invite(&self, invite: &Invite) -> ();
-    fn invite_by_hash(&self, hash: &TokenHash, now: DateTime<Utc>) -> Option<Invite>;
-    fn invites_for_org(&self, org_id: Uuid, now: DateTime<Utc>) -> Vec<Invite>;
-    fn revoke_invite(&self, org_id: Uuid, invite_id: Uuid, now: DateTime<Utc>) -> bool;
-    fn accept_invite(
-        &self,
-        hash: &TokenHash,
-        user_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> InviteAcceptance => user_id;
-});
-
-watch!(MfaStore {
-    fn put_totp(&self, record: &TotpRecord) -> bool => record.user_id;
-    fn totp(&self, user_id: Uuid) -> Option<TotpRecord>;
-    fn confirm_totp(
-        &self,
-        user_id: Uuid,
-        secret: &[u8],
-        step: u64,
-        now: DateTime<Utc>,
-    ) -> bool => user_id;
-    fn accept_totp_step(&self, user_id: Uuid, step: u64) -> bool;
-    fn delete_totp(&self, user_id: Uuid) -> bool => user_id;
-    fn replace_backup_codes(
-        &self,
-        user_id: Uuid,
-        hashes: &[TokenHash],
-        now: DateTime<Utc>,
-    ) -> () => user_id;
-    fn consume_backup_code(
-        &self,
-        user_id: Uuid,
-        hash: &TokenHash,
-        now: DateTime<Utc>,
-    ) -> bool => user_id;
-    fn backup_codes_remaining(&self, user_id: Uuid) -> u32;
-    fn mfa_status(&self, user_id: Uuid) -> MfaStatus;
-    fn record_mfa_failure(
-        &self,
-        user_id: Uuid,
-        now: DateTime<Utc>,
-        window: chrono::Duration,
-    ) -> u32;
-    fn clear_mfa_failures(&self, user_id: Uuid) -> ();
-    fn remember_device(&self, user_id: Uuid, device: &TokenHash, now: DateTime<Utc>) -> DeviceSeen;
-});
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::auth::MfaSummary;
+    use crate::email::Email;
     use crate::revocation::MemoryRevocations;
 
     fn view(user: &User) -> Arc<View> {

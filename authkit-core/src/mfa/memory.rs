@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::error::AuthResult;
 use crate::secret::{TokenHash, ct_eq};
 use crate::store::memory::{MemoryStore, lock};
-use crate::store::{DeviceSeen, MfaStore, TotpRecord};
+use crate::store::{DeviceSeen, MfaStatus, MfaStore, TotpRecord};
 
 /// A backup code's hash and when it was used.
 type BackupCode = (TokenHash, Option<DateTime<Utc>>);
@@ -122,6 +122,16 @@ impl MfaStore for MemoryStore {
             codes.iter().filter(|(_, used)| used.is_none()).count()
         });
         Ok(u32::try_from(unused).unwrap_or(u32::MAX))
+    }
+
+    async fn mfa_status(&self, user_id: Uuid) -> AuthResult<MfaStatus> {
+        Ok(MfaStatus {
+            totp_confirmed: self
+                .totp(user_id)
+                .await?
+                .is_some_and(|record| record.is_confirmed()),
+            backup_codes_remaining: self.backup_codes_remaining(user_id).await?,
+        })
     }
 
     async fn record_mfa_failure(

@@ -6,7 +6,7 @@
 //! at most one identity per provider. Both rules are unique keys, so of N
 //! concurrent links exactly one wins.
 
-use async_trait::async_trait;
+use crate::store::declare::store_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -59,29 +59,30 @@ pub enum UnlinkOutcome {
     LastIdentity,
 }
 
-/// Provider identities.
-#[async_trait]
-pub trait IdentityStore: Send + Sync {
-    /// Links `identity` unless its (provider, subject) is linked already or
-    /// its account has an identity of that provider. Atomic: of N
-    /// concurrent links of one (provider, subject), exactly one is
-    /// `Linked`. SQL: an `INSERT` guarded by both unique keys.
-    async fn link_identity(&self, identity: &Identity) -> AuthResult<LinkOutcome>;
+store_trait! {
+    /// Provider identities.
+    pub trait IdentityStore: "identities" {
+        /// Links `identity` unless its (provider, subject) is linked already or
+        /// its account has an identity of that provider. Atomic: of N
+        /// concurrent links of one (provider, subject), exactly one is
+        /// `Linked`. SQL: an `INSERT` guarded by both unique keys.
+        async fn link_identity(&self, identity: &Identity) -> AuthResult<LinkOutcome>;
 
-    /// The identity of (provider, subject), whoever it belongs to.
-    async fn identity(&self, provider: &str, subject: &str) -> AuthResult<Option<Identity>>;
+        /// The identity of (provider, subject), whoever it belongs to.
+        async fn identity(&self, provider: &str, subject: &str) -> AuthResult<Option<Identity>>;
 
-    /// The account's identities, oldest link first.
-    async fn identities_for_user(&self, user_id: Uuid) -> AuthResult<Vec<Identity>>;
+        /// The account's identities, oldest link first.
+        async fn identities_for_user(&self, user_id: Uuid) -> AuthResult<Vec<Identity>>;
 
-    /// Removes the account's identity of `provider`. With `keep_one`, it is
-    /// refused when that identity is the account's last one, atomically:
-    /// of two concurrent unlinks of an account's last two identities, one
-    /// is refused. SQL: one transaction that locks the account's row.
-    async fn unlink_identity(
-        &self,
-        user_id: Uuid,
-        provider: &str,
-        keep_one: bool,
-    ) -> AuthResult<UnlinkOutcome>;
+        /// Removes the account's identity of `provider`. With `keep_one`, it is
+        /// refused when that identity is the account's last one, atomically:
+        /// of two concurrent unlinks of an account's last two identities, one
+        /// is refused. SQL: one transaction that locks the account's row.
+        async fn unlink_identity(
+            &self,
+            user_id: Uuid,
+            provider: &str,
+            keep_one: bool,
+        ) -> AuthResult<UnlinkOutcome>;
+    }
 }

@@ -5,14 +5,21 @@
 //! transitions, unique emails, hashed secrets, an append-only audit log) are
 //! checked by the conformance suite in the `testing` module (feature
 //! `testing`), which the in-memory store and every SQL store run.
+//!
+//! Each trait's methods are written once, in its declaration: the
+//! crate-internal `store_trait!` macro emits the trait together with the
+//! decorator that times every call (`authkit_store_call_duration_seconds`,
+//! see [`crate::telemetry`]) and the one that tells the account cache an
+//! account changed. The refresh-rotation rule every store applies is
+//! [`decide_rotation`](crate::session::decide_rotation).
 
-mod instrumented;
+pub(crate) mod declare;
 pub(crate) mod memory;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use declare::store_trait;
 use uuid::Uuid;
 
 pub use crate::admin::UserAdminStore;
@@ -124,173 +131,182 @@ impl std::fmt::Debug for UserUpdate {
     }
 }
 
-/// Accounts.
-#[async_trait]
-pub trait UserStore: Send + Sync {
-    /// Inserts a new account. Fails with `EmailTaken` if the normalized
-    /// email exists; of N concurrent inserts of one email exactly one wins.
-    async fn create_user(&self, user: &User) -> AuthResult<()>;
+store_trait! {
+    /// Accounts.
+    pub trait UserStore: "users" {
+        /// Inserts a new account. Fails with `EmailTaken` if the normalized
+        /// email exists; of N concurrent inserts of one email exactly one wins.
+        async fn create_user(&self, user: &User) -> AuthResult<()>;
 
-    /// The account with this id.
-    async fn user_by_id(&self, id: Uuid) -> AuthResult<Option<User>>;
+        /// The account with this id.
+        async fn user_by_id(&self, id: Uuid) -> AuthResult<Option<User>>;
 
-    /// The account with this (normalized) email.
-    async fn user_by_email(&self, email: &Email) -> AuthResult<Option<User>>;
+        /// The account with this (normalized) email.
+        async fn user_by_email(&self, email: &Email) -> AuthResult<Option<User>>;
 
-    /// Accounts whose phone is this number and is verified.
-    async fn users_by_verified_phone(&self, phone: &Phone) -> AuthResult<Vec<User>>;
+        /// Accounts whose phone is this number and is verified.
+        async fn users_by_verified_phone(&self, phone: &Phone) -> AuthResult<Vec<User>>;
 
-    /// Applies one [`UserUpdate`] at `now` in one atomic step (one
-    /// statement on SQL), setting only the fields it names and
-    /// `updated_at`. Answers whether it applied: `false` only when a
-    /// conditional change ([`UserUpdate::Rehash`],
-    /// [`UserUpdate::EmailVerified`], [`UserUpdate::PhoneVerified`])
-    /// found its condition false. `NotFound` if absent. The lock fields
-    /// are never written here.
-    async fn update_user(
-        &self,
-        user_id: Uuid,
-        update: &UserUpdate,
-        now: DateTime<Utc>,
-    ) -> AuthResult<bool>;
+        /// Applies one [`UserUpdate`] at `now` in one atomic step (one
+        /// statement on SQL), setting only the fields it names and
+        /// `updated_at`. Answers whether it applied: `false` only when a
+        /// conditional change ([`UserUpdate::Rehash`],
+        /// [`UserUpdate::EmailVerified`], [`UserUpdate::PhoneVerified`])
+        /// found its condition false. `NotFound` if absent. The lock fields
+        /// are never written here.
+        async fn update_user(
+            &self,
+            user_id: Uuid,
+            update: &UserUpdate,
+            now: DateTime<Utc>,
+        ) -> AuthResult<bool>
+        => changes(user_id);
 
-    /// Atomically counts a failed login at `now`: restarts the count when
-    /// the previous failure is older than `policy.window`, and sets
-    /// `locked_until = now + lock_for` when the count reaches
-    /// `policy.max_failures`. Concurrent failures all count.
-    async fn record_login_failure(
-        &self,
-        user_id: Uuid,
-        now: DateTime<Utc>,
-        policy: LockoutPolicy,
-    ) -> AuthResult<FailureState>;
+        /// Atomically counts a failed login at `now`: restarts the count when
+        /// the previous failure is older than `policy.window`, and sets
+        /// `locked_until = now + lock_for` when the count reaches
+        /// `policy.max_failures`. Concurrent failures all count.
+        async fn record_login_failure(
+            &self,
+            user_id: Uuid,
+            now: DateTime<Utc>,
+            policy: LockoutPolicy,
+        ) -> AuthResult<FailureState>
+        => changes(user_id);
 
-    /// Clears the failure count and the failure lock (after a successful
-    /// login or a password reset). An administrator's lock stays: only
-    /// [`UserAdminStore::unlock_user`] lifts it.
-    async fn clear_login_failures(&self, user_id: Uuid) -> AuthResult<()>;
+        /// Clears the failure count and the failure lock (after a successful
+        /// login or a password reset). An administrator's lock stays: only
+        /// [`UserAdminStore::unlock_user`] lifts it.
+        async fn clear_login_failures(&self, user_id: Uuid) -> AuthResult<()> => changes(user_id);
+    }
 }
 
-/// Sessions and their refresh-token families.
-#[async_trait]
-pub trait SessionStore: Send + Sync {
-    /// Stores a new session with the hash of its first refresh token.
-    async fn create_session(&self, session: &Session, refresh: &TokenHash) -> AuthResult<()>;
+store_trait! {
+    /// Sessions and their refresh-token families.
+    pub trait SessionStore: "sessions" {
+        /// Stores a new session with the hash of its first refresh token.
+        async fn create_session(&self, session: &Session, refresh: &TokenHash) -> AuthResult<()>;
 
-    /// The session with this id, whatever its state.
-    async fn session(&self, id: Uuid) -> AuthResult<Option<Session>>;
+        /// The session with this id, whatever its state.
+        async fn session(&self, id: Uuid) -> AuthResult<Option<Session>>;
 
-    /// The session a refresh token (current or already rotated) belongs to.
-    async fn session_by_refresh(&self, refresh: &TokenHash) -> AuthResult<Option<Session>>;
+        /// The session a refresh token (current or already rotated) belongs to.
+        async fn session_by_refresh(&self, refresh: &TokenHash) -> AuthResult<Option<Session>>;
 
-    /// The session whose CURRENT refresh token this is: `None` for a token
-    /// already rotated (even within the reuse grace) or unknown. A read:
-    /// it never rotates, consumes or revokes anything (introspection).
-    async fn session_by_current_refresh(&self, refresh: &TokenHash) -> AuthResult<Option<Session>>;
+        /// The session whose CURRENT refresh token this is: `None` for a token
+        /// already rotated (even within the reuse grace) or unknown. A read:
+        /// it never rotates, consumes or revokes anything (introspection).
+        async fn session_by_current_refresh(
+            &self,
+            refresh: &TokenHash,
+        ) -> AuthResult<Option<Session>>;
 
-    /// Rotates a refresh token in one atomic step (see [`RotateOutcome`]).
-    /// Of N concurrent rotations of one token exactly one gets `Rotated`;
-    /// the others see a rotated token and get `Reused` (unless within the
-    /// grace period), which revokes the session.
-    async fn rotate_refresh(&self, req: &RotateRefresh) -> AuthResult<RotateOutcome>;
+        /// Rotates a refresh token in one atomic step (see [`RotateOutcome`]).
+        /// Of N concurrent rotations of one token exactly one gets `Rotated`;
+        /// the others see a rotated token and get `Reused` (unless within the
+        /// grace period), which revokes the session.
+        async fn rotate_refresh(&self, req: &RotateRefresh) -> AuthResult<RotateOutcome>;
 
-    /// The user's sessions that are not revoked and not past `expires_at`
-    /// at `now`, newest first.
-    async fn sessions_for_user(
-        &self,
-        user_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> AuthResult<Vec<Session>>;
+        /// The user's sessions that are not revoked and not past `expires_at`
+        /// at `now`, newest first.
+        async fn sessions_for_user(
+            &self,
+            user_id: Uuid,
+            now: DateTime<Utc>,
+        ) -> AuthResult<Vec<Session>>;
 
-    /// Revokes one session of `user_id`. Returns whether a live session was
-    /// revoked (false if unknown, someone else's, or already revoked).
-    async fn revoke_session(
-        &self,
-        user_id: Uuid,
-        session_id: Uuid,
-        now: DateTime<Utc>,
-        reason: &str,
-    ) -> AuthResult<bool>;
+        /// Revokes one session of `user_id`. Returns whether a live session was
+        /// revoked (false if unknown, someone else's, or already revoked).
+        async fn revoke_session(
+            &self,
+            user_id: Uuid,
+            session_id: Uuid,
+            now: DateTime<Utc>,
+            reason: &str,
+        ) -> AuthResult<bool>;
 
-    /// Revokes every live session of `user_id` except `keep`; returns how
-    /// many were revoked.
-    async fn revoke_user_sessions(
-        &self,
-        user_id: Uuid,
-        keep: Option<Uuid>,
-        now: DateTime<Utc>,
-        reason: &str,
-    ) -> AuthResult<u64>;
+        /// Revokes every live session of `user_id` except `keep`; returns how
+        /// many were revoked.
+        async fn revoke_user_sessions(
+            &self,
+            user_id: Uuid,
+            keep: Option<Uuid>,
+            now: DateTime<Utc>,
+            reason: &str,
+        ) -> AuthResult<u64>;
 
-    /// Ids of the sessions revoked after `since` whose absolute expiry is
-    /// after `since` too: with `since` = now − access-token lifetime −
-    /// leeway, every session whose access tokens may still verify. Read
-    /// once at start-up to restore the revocation list, so a restart does
-    /// not bring revoked sessions' tokens back to life. Any order.
-    async fn revoked_sessions_since(&self, since: DateTime<Utc>) -> AuthResult<Vec<Uuid>>;
+        /// Ids of the sessions revoked after `since` whose absolute expiry is
+        /// after `since` too: with `since` = now − access-token lifetime −
+        /// leeway, every session whose access tokens may still verify. Read
+        /// once at start-up to restore the revocation list, so a restart does
+        /// not bring revoked sessions' tokens back to life. Any order.
+        async fn revoked_sessions_since(&self, since: DateTime<Utc>) -> AuthResult<Vec<Uuid>>;
 
-    /// Deletes sessions (and their refresh tokens) that expired or were
-    /// revoked before `before`; returns how many.
-    async fn purge_sessions(&self, before: DateTime<Utc>) -> AuthResult<u64>;
+        /// Deletes sessions (and their refresh tokens) that expired or were
+        /// revoked before `before`; returns how many.
+        async fn purge_sessions(&self, before: DateTime<Utc>) -> AuthResult<u64>;
+    }
 }
 
-/// One-time secrets.
-#[async_trait]
-pub trait OneTimeTokenStore: Send + Sync {
-    /// Stores `token` and, in the same atomic step, invalidates every older
-    /// unconsumed token with the same purpose and subject (newest-only).
-    async fn issue_token(&self, token: &OneTimeToken) -> AuthResult<()>;
+store_trait! {
+    /// One-time secrets.
+    pub trait OneTimeTokenStore: "tokens" {
+        /// Stores `token` and, in the same atomic step, invalidates every older
+        /// unconsumed token with the same purpose and subject (newest-only).
+        async fn issue_token(&self, token: &OneTimeToken) -> AuthResult<()>;
 
-    /// Consumes the live token with this purpose and hash at `now`. Of N
-    /// concurrent calls exactly one gets `Some`.
-    async fn consume_token(
-        &self,
-        purpose: Purpose,
-        hash: &TokenHash,
-        now: DateTime<Utc>,
-    ) -> AuthResult<Option<OneTimeToken>>;
+        /// Consumes the live token with this purpose and hash at `now`. Of N
+        /// concurrent calls exactly one gets `Some`.
+        async fn consume_token(
+            &self,
+            purpose: Purpose,
+            hash: &TokenHash,
+            now: DateTime<Utc>,
+        ) -> AuthResult<Option<OneTimeToken>>;
 
-    /// The live token with this purpose and hash, without consuming it
-    /// (to validate input before spending the token).
-    async fn find_token(
-        &self,
-        purpose: Purpose,
-        hash: &TokenHash,
-        now: DateTime<Utc>,
-    ) -> AuthResult<Option<OneTimeToken>>;
+        /// The live token with this purpose and hash, without consuming it
+        /// (to validate input before spending the token).
+        async fn find_token(
+            &self,
+            purpose: Purpose,
+            hash: &TokenHash,
+            now: DateTime<Utc>,
+        ) -> AuthResult<Option<OneTimeToken>>;
 
-    /// Checks a code against the newest live token of (purpose, subject):
-    /// consumes it on a match, counts an attempt otherwise. Atomic: of N
-    /// concurrent correct submissions exactly one is accepted, and every
-    /// wrong one counts.
-    async fn check_code(
-        &self,
-        purpose: Purpose,
-        subject: &str,
-        hash: &TokenHash,
-        now: DateTime<Utc>,
-    ) -> AuthResult<CodeCheck>;
+        /// Checks a code against the newest live token of (purpose, subject):
+        /// consumes it on a match, counts an attempt otherwise. Atomic: of N
+        /// concurrent correct submissions exactly one is accepted, and every
+        /// wrong one counts.
+        async fn check_code(
+            &self,
+            purpose: Purpose,
+            subject: &str,
+            hash: &TokenHash,
+            now: DateTime<Utc>,
+        ) -> AuthResult<CodeCheck>;
 
-    /// The newest live token of (purpose, subject), without consuming it.
-    async fn peek_token(
-        &self,
-        purpose: Purpose,
-        subject: &str,
-        now: DateTime<Utc>,
-    ) -> AuthResult<Option<OneTimeToken>>;
+        /// The newest live token of (purpose, subject), without consuming it.
+        async fn peek_token(
+            &self,
+            purpose: Purpose,
+            subject: &str,
+            now: DateTime<Utc>,
+        ) -> AuthResult<Option<OneTimeToken>>;
 
-    /// Deletes tokens that expired or were used before `before`.
-    async fn purge_tokens(&self, before: DateTime<Utc>) -> AuthResult<u64>;
+        /// Deletes tokens that expired or were used before `before`.
+        async fn purge_tokens(&self, before: DateTime<Utc>) -> AuthResult<u64>;
+    }
 }
 
-/// The append-only audit log. There is deliberately no update or delete.
-#[async_trait]
-pub trait AuditStore: Send + Sync {
-    /// Appends one record.
-    async fn append_audit(&self, record: &AuditRecord) -> AuthResult<()>;
+store_trait! {
+    /// The append-only audit log. There is deliberately no update or delete.
+    pub trait AuditStore: "audit" {
+        /// Appends one record.
+        async fn append_audit(&self, record: &AuditRecord) -> AuthResult<()>;
 
-    /// Records matching `query`, newest first.
-    async fn audit_records(&self, query: &AuditQuery) -> AuthResult<Vec<AuditRecord>>;
+        /// Records matching `query`, newest first.
+        async fn audit_records(&self, query: &AuditQuery) -> AuthResult<Vec<AuditRecord>>;
+    }
 }
 
 /// A signing key as persisted, so every instance signs and verifies with
@@ -309,21 +325,22 @@ pub struct KeyRecord {
     pub retired_at: Option<DateTime<Utc>>,
 }
 
-/// Signing keys.
-#[async_trait]
-pub trait KeyStore: Send + Sync {
-    /// Every stored key, oldest first.
-    async fn signing_keys(&self) -> AuthResult<Vec<KeyRecord>>;
+store_trait! {
+    /// Signing keys.
+    pub trait KeyStore: "keys" {
+        /// Every stored key, oldest first.
+        async fn signing_keys(&self) -> AuthResult<Vec<KeyRecord>>;
 
-    /// Adds a key, unless one with its `kid` exists; returns whether it
-    /// was added.
-    async fn add_signing_key(&self, key: &KeyRecord) -> AuthResult<bool>;
+        /// Adds a key, unless one with its `kid` exists; returns whether it
+        /// was added.
+        async fn add_signing_key(&self, key: &KeyRecord) -> AuthResult<bool>;
 
-    /// Marks a key retired at `at` (idempotent).
-    async fn retire_signing_key(&self, kid: &str, at: DateTime<Utc>) -> AuthResult<()>;
+        /// Marks a key retired at `at` (idempotent).
+        async fn retire_signing_key(&self, kid: &str, at: DateTime<Utc>) -> AuthResult<()>;
 
-    /// Deletes keys retired before `before`; returns how many.
-    async fn delete_retired_keys(&self, before: DateTime<Utc>) -> AuthResult<u64>;
+        /// Deletes keys retired before `before`; returns how many.
+        async fn delete_retired_keys(&self, before: DateTime<Utc>) -> AuthResult<u64>;
+    }
 }
 
 /// A backend that implements every store trait.
@@ -383,18 +400,18 @@ impl Store {
     /// timed into the `authkit_store_call_duration_seconds` histogram (a
     /// no-op without a metrics recorder; see [`crate::telemetry`]).
     pub fn new<B: Backend>(backend: B) -> Self {
-        use instrumented::Instrumented;
+        use declare::Timed;
         let backend = Arc::new(backend);
         Self {
-            users: Arc::new(Instrumented::<dyn UserStore>(backend.clone())),
-            sessions: Arc::new(Instrumented::<dyn SessionStore>(backend.clone())),
-            tokens: Arc::new(Instrumented::<dyn OneTimeTokenStore>(backend.clone())),
-            audit: Arc::new(Instrumented::<dyn AuditStore>(backend.clone())),
-            keys: Arc::new(Instrumented::<dyn KeyStore>(backend.clone())),
-            mfa: Arc::new(Instrumented::<dyn MfaStore>(backend.clone())),
-            identities: backend.clone(),
-            orgs: backend.clone(),
-            user_admin: backend,
+            users: Arc::new(Timed::<dyn UserStore>(backend.clone())),
+            sessions: Arc::new(Timed::<dyn SessionStore>(backend.clone())),
+            tokens: Arc::new(Timed::<dyn OneTimeTokenStore>(backend.clone())),
+            audit: Arc::new(Timed::<dyn AuditStore>(backend.clone())),
+            keys: Arc::new(Timed::<dyn KeyStore>(backend.clone())),
+            mfa: Arc::new(Timed::<dyn MfaStore>(backend.clone())),
+            identities: Arc::new(Timed::<dyn IdentityStore>(backend.clone())),
+            orgs: Arc::new(Timed::<dyn OrgStore>(backend.clone())),
+            user_admin: Arc::new(Timed::<dyn UserAdminStore>(backend)),
         }
     }
 

@@ -128,6 +128,7 @@ macro_rules! store_conformance_tests {
             concurrent_rotations_of_one_token_rotate_once,
             refresh_reuse_grace_tolerates_only_the_previous_token,
             refresh_fails_after_idle_timeout_and_absolute_expiry,
+            refresh_rotation_answers_every_row_of_the_table,
             unknown_refresh_tokens_are_invalid,
             revoked_sessions_since_lists_recent_revocations,
             purge_sessions_removes_only_old_sessions,

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::fixtures::{now, race, rotation, secs, session, token_hash};
 use crate::secret::TokenHash;
-use crate::session::{RotateOutcome, Session};
+use crate::session::{RotateOutcome, RotateRefresh, Session};
 use crate::store::Store;
 
 /// Stores a fresh session of `user_id` opened at `at`; returns it with its
@@ -752,4 +752,68 @@ pub async fn purge_sessions_removes_only_old_sessions(store: Store) {
         0,
         "purging again finds nothing"
     );
+}
+
+/// Every row of the rotation rule's table
+/// ([`ROTATION_CASES`](crate::session::ROTATION_CASES)), the same table
+/// [`decide_rotation`](crate::session::decide_rotation) is tested against,
+/// set up in the store and rotated.
+pub async fn refresh_rotation_answers_every_row_of_the_table(store: Store) {
+    use crate::session::{
+        CASE_IDLE_TIMEOUT_SECS, CaseAnswer, CasePresents, CaseSession, ROTATION_CASES,
+    };
+
+    let idle = secs(CASE_IDLE_TIMEOUT_SECS);
+    for case in ROTATION_CASES {
+        let t = now();
+        let user_id = Uuid::now_v7();
+        let session = Session {
+            created_at: t - Duration::hours(1),
+            last_seen_at: match case.session {
+                CaseSession::Idle => t - idle,
+                _ => t - secs(60),
+            },
+            expires_at: match case.session {
+                CaseSession::Expired => t,
+                _ => t + Duration::hours(1),
+            },
+            ..super::fixtures::session(user_id, t)
+        };
+        let first = token_hash();
+        store
+            .sessions
+            .create_session(&session, &first)
+            .await
+            .unwrap();
+        let setup = |presented, at| RotateRefresh {
+            idle_timeout: idle,
+            ..rotation(presented, at)
+        };
+        match case.presents {
+            CasePresents::Current => {}
+            CasePresents::Previous { rotated_secs_ago } => {
+                let req = setup(first, t - secs(rotated_secs_ago));
+                store.sessions.rotate_refresh(&req).await.unwrap();
+            }
+            CasePresents::Older => {
+                let req = setup(first, t - secs(10));
+                store.sessions.rotate_refresh(&req).await.unwrap();
+                let req = setup(req.replacement, t - secs(5));
+                store.sessions.rotate_refresh(&req).await.unwrap();
+            }
+        }
+        if case.session == CaseSession::Revoked {
+            store
+                .sessions
+                .revoke_session(user_id, session.id, t, "test")
+                .await
+                .unwrap();
+        }
+        let req = RotateRefresh {
+            reuse_grace: secs(case.grace_secs),
+            ..setup(first, t)
+        };
+        let outcome = store.sessions.rotate_refresh(&req).await.unwrap();
+        assert_eq!(CaseAnswer::from(&outcome), case.expected, "{}", case.name);
+    }
 }

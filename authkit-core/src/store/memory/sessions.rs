@@ -3,17 +3,16 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{MemoryStore, lock};
 use crate::error::{AuthError, AuthResult};
 use crate::secret::TokenHash;
-use crate::session::{RotateOutcome, RotateRefresh, Session};
+use crate::session::{
+    self, REFRESH_REUSED, RefreshState, RotateOutcome, RotateRefresh, Session, decide_rotation,
+};
 use crate::store::SessionStore;
-
-/// Revocation reason stored when a rotated refresh token comes back.
-const REUSED: &str = "refresh_token_reused";
 
 /// A session with its refresh-token family.
 #[derive(Debug)]
@@ -156,29 +155,17 @@ impl SessionStore for MemoryStore {
         let Some(family) = table.by_id.get_mut(&presented.session_id) else {
             return Ok(RotateOutcome::Invalid);
         };
-        let session = &mut family.session;
-        if !is_open(session, req.now) || req.now - session.last_seen_at >= req.idle_timeout {
-            return Ok(RotateOutcome::Invalid);
-        }
-
-        // The token to retire: the presented one if it is current, or the
-        // current one if the presented token is its immediate predecessor
-        // and still within the grace period.
-        let retiring = if family.current.ct_eq(&req.presented) {
-            Some(family.current)
-        } else {
-            presented
-                .rotated
-                .filter(|rotation| {
-                    req.reuse_grace > Duration::zero()
-                        && rotation.replaced_by.ct_eq(&family.current)
-                        && req.now - rotation.at < req.reuse_grace
-                })
-                .map(|_| family.current)
+        let state = RefreshState {
+            rotated_at: presented.rotated.map(|rotation| rotation.at),
+            replaced_by: presented.rotated.map(|rotation| rotation.replaced_by),
         };
-        let Some(retiring) = retiring else {
-            revoke(session, req.now, REUSED);
-            return Ok(RotateOutcome::Reused(session.clone()));
+        let retiring = match decide_rotation(req, &family.session, state, Some(family.current)) {
+            session::Rotation::Invalid => return Ok(RotateOutcome::Invalid),
+            session::Rotation::Reuse => {
+                revoke(&mut family.session, req.now, REFRESH_REUSED);
+                return Ok(RotateOutcome::Reused(family.session.clone()));
+            }
+            session::Rotation::Retire(retiring) => retiring,
         };
 
         if table.refresh.contains_key(&req.replacement) {
@@ -291,6 +278,7 @@ impl SessionStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Duration;
 
     fn session(now: DateTime<Utc>) -> Session {
         Session {
