@@ -189,7 +189,10 @@
 //!
 //! The conformance suite these stores pass is public: enable
 //! `authkit-core`'s `testing` feature in your dev-dependencies and invoke
-//! `authkit_core::store_conformance_tests!` with a factory that returns a
+//! `authkit_core::store_conformance_tests!` (and, for each feature store
+//! trait you implement, `mfa_store_conformance_tests!`,
+//! `identity_store_conformance_tests!`, `org_store_conformance_tests!`,
+//! `user_admin_store_conformance_tests!`) with a factory that returns a
 //! fresh, empty store:
 //!
 //! ```

@@ -5,13 +5,17 @@
 //! Each check is an `async fn(Store)` that takes a fresh, empty store,
 //! exercises one contract and panics with a message naming the broken rule.
 //! The usual way to run them is
-//! [`store_conformance_tests!`](crate::store_conformance_tests), which expands
-//! to one `#[tokio::test]` per check in the calling module:
+//! [`store_conformance_tests!`](crate::store_conformance_tests) (the base
+//! contract), plus one macro per feature store trait the backend
+//! implements, each expanding to a module of `#[tokio::test]`s, one per
+//! check, in the calling module:
 //!
 //! ```
 //! use authkit_core::store::{MemoryStore, Store};
 //!
 //! authkit_core::store_conformance_tests!(async { Store::new(MemoryStore::new()) });
+//! authkit_core::mfa_store_conformance_tests!(async { Store::new(MemoryStore::new()) });
+//! authkit_core::org_store_conformance_tests!(async { Store::new(MemoryStore::new()) });
 //! ```
 //!
 //! The factory is an expression evaluated once per check that yields a
@@ -84,14 +88,22 @@ pub use crate::mail::captured_logs::CapturedLogs;
 #[doc(hidden)]
 pub use tokio;
 
-/// Expands to one `#[tokio::test]` (multi-threaded, 4 workers) per
-/// conformance check, each running the check on a store from `$factory`.
+/// Expands to one `#[tokio::test]` (multi-threaded, 4 workers) per check
+/// of the base store contract (accounts, sessions and refresh rotation,
+/// one-time tokens, the audit log, signing keys), each running the check
+/// on a store from `$factory`, in a module `base_store_conformance`.
 ///
 /// `$factory` is an expression evaluated afresh for every test, whose value
 /// is a future yielding a [`Store`](crate::store::Store), typically an
 /// `async { ... }` block, or a `(Store, guard)` pair (see [`Fixture`]) to
 /// clean up after the check. The crate invoking the macro needs no tokio
-/// dependency of its own. Invoke it at most once per module.
+/// dependency of its own. Invoke it at most once per module; a store that
+/// also implements a feature's store trait adds that feature's macro
+/// ([`mfa_store_conformance_tests!`](crate::mfa_store_conformance_tests),
+/// [`identity_store_conformance_tests!`](crate::identity_store_conformance_tests),
+/// [`org_store_conformance_tests!`](crate::org_store_conformance_tests),
+/// [`user_admin_store_conformance_tests!`](crate::user_admin_store_conformance_tests))
+/// with the same factory.
 ///
 /// ```
 /// authkit_core::store_conformance_tests!(async {
@@ -101,7 +113,7 @@ pub use tokio;
 #[macro_export]
 macro_rules! store_conformance_tests {
     ($factory:expr $(,)?) => {
-        $crate::store_conformance_tests!(@checks $factory;
+        $crate::store_conformance_tests!(@checks base_store_conformance, $factory;
             // Users.
             users_are_found_by_id_and_email,
             emails_are_unique_after_normalization,
@@ -114,9 +126,6 @@ macro_rules! store_conformance_tests {
             login_failures_count_within_the_window_and_lock,
             concurrent_login_failures_all_count,
             login_failures_of_an_unknown_account_are_not_found,
-            // The two locks.
-            admin_locks_are_stored_with_reason_and_actor,
-            only_an_unlock_lifts_an_admin_lock,
             // Sessions and refresh tokens.
             sessions_are_stored_and_found,
             sessions_for_user_lists_live_sessions_newest_first,
@@ -155,6 +164,36 @@ macro_rules! store_conformance_tests {
             signing_keys_are_added_once_and_listed_oldest_first,
             retiring_a_signing_key_is_idempotent,
             delete_retired_keys_removes_only_keys_retired_before,
+        );
+    };
+    (@checks $module:ident, $factory:expr; $($check:ident,)*) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::testing::tokio as __authkit_conformance_tokio;
+            $(
+                #[__authkit_conformance_tokio::test(
+                    crate = "__authkit_conformance_tokio",
+                    flavor = "multi_thread",
+                    worker_threads = 4
+                )]
+                async fn $check() {
+                    // The guard lives until the check is over, passed or failed.
+                    let (store, _guard) = $crate::testing::Fixture::split($factory.await);
+                    $crate::testing::$check(store).await;
+                }
+            )*
+        }
+    };
+}
+
+/// The checks of [`MfaStore`](crate::store::MfaStore), in a module
+/// `mfa_store_conformance`; used like
+/// [`store_conformance_tests!`](crate::store_conformance_tests).
+#[macro_export]
+macro_rules! mfa_store_conformance_tests {
+    ($factory:expr $(,)?) => {
+        $crate::store_conformance_tests!(@checks mfa_store_conformance, $factory;
             // Multi-factor state.
             totp_enrolments_are_pending_until_confirmed,
             confirm_totp_confirms_the_stored_secret_once,
@@ -167,13 +206,35 @@ macro_rules! store_conformance_tests {
             mfa_failures_count_within_the_window,
             concurrent_mfa_failures_all_count,
             devices_are_first_known_or_new,
+        );
+    };
+}
+
+/// The checks of [`IdentityStore`](crate::store::IdentityStore), in a
+/// module `identity_store_conformance`; used like
+/// [`store_conformance_tests!`](crate::store_conformance_tests).
+#[macro_export]
+macro_rules! identity_store_conformance_tests {
+    ($factory:expr $(,)?) => {
+        $crate::store_conformance_tests!(@checks identity_store_conformance, $factory;
             // Provider identities.
             identities_are_found_by_provider_and_subject,
             identities_are_unique_per_subject_and_per_account,
             concurrent_links_of_one_subject_link_once,
             unlink_removes_one_identity_and_can_keep_the_last,
             concurrent_unlinks_keep_the_last_identity,
-            // Organisations and account administration.
+        );
+    };
+}
+
+/// The checks of [`OrgStore`](crate::store::OrgStore), in a module
+/// `org_store_conformance`; used like
+/// [`store_conformance_tests!`](crate::store_conformance_tests).
+#[macro_export]
+macro_rules! org_store_conformance_tests {
+    ($factory:expr $(,)?) => {
+        $crate::store_conformance_tests!(@checks org_store_conformance, $factory;
+            // Organisations, memberships, invitations.
             orgs_are_created_with_their_owner,
             org_slugs_are_unique_under_concurrency,
             update_org_renames_only,
@@ -182,22 +243,21 @@ macro_rules! store_conformance_tests {
             invites_are_newest_only_and_revocable,
             accepting_an_invite_makes_one_membership,
             concurrent_invite_acceptances_make_one_membership,
-            users_are_searched_and_paged,
         );
     };
-    (@checks $factory:expr; $($check:ident,)*) => {
-        use $crate::testing::tokio as __authkit_conformance_tokio;
-        $(
-            #[__authkit_conformance_tokio::test(
-                crate = "__authkit_conformance_tokio",
-                flavor = "multi_thread",
-                worker_threads = 4
-            )]
-            async fn $check() {
-                // The guard lives until the check is over, passed or failed.
-                let (store, _guard) = $crate::testing::Fixture::split($factory.await);
-                $crate::testing::$check(store).await;
-            }
-        )*
+}
+
+/// The checks of [`UserAdminStore`](crate::store::UserAdminStore), in a
+/// module `user_admin_store_conformance`; used like
+/// [`store_conformance_tests!`](crate::store_conformance_tests).
+#[macro_export]
+macro_rules! user_admin_store_conformance_tests {
+    ($factory:expr $(,)?) => {
+        $crate::store_conformance_tests!(@checks user_admin_store_conformance, $factory;
+            // Account search and administrator locks.
+            admin_locks_are_stored_with_reason_and_actor,
+            only_an_unlock_lifts_an_admin_lock,
+            users_are_searched_and_paged,
+        );
     };
 }

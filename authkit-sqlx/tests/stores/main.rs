@@ -12,25 +12,37 @@
 
 mod databases;
 
+/// Every conformance macro, base and capabilities, on one factory: the
+/// SQL stores implement every store trait.
+macro_rules! all_conformance_tests {
+    ($factory:expr) => {
+        authkit_core::store_conformance_tests!($factory);
+        authkit_core::mfa_store_conformance_tests!($factory);
+        authkit_core::identity_store_conformance_tests!($factory);
+        authkit_core::org_store_conformance_tests!($factory);
+        authkit_core::user_admin_store_conformance_tests!($factory);
+    };
+}
+
 mod sqlite_memory {
-    authkit_core::store_conformance_tests!(crate::databases::sqlite_memory());
+    all_conformance_tests!(crate::databases::sqlite_memory());
 }
 
 mod sqlite_file {
-    authkit_core::store_conformance_tests!(crate::databases::sqlite_file());
+    all_conformance_tests!(crate::databases::sqlite_file());
 }
 
 mod postgres {
     // Without a URL the factory `return`s from the generated test, which
     // then passes having printed why it skipped.
-    authkit_core::store_conformance_tests!(match crate::databases::postgres_url() {
+    all_conformance_tests!(match crate::databases::postgres_url() {
         Some(url) => crate::databases::postgres(url),
         None => return,
     });
 }
 
 mod mysql {
-    authkit_core::store_conformance_tests!(match crate::databases::mysql_url() {
+    all_conformance_tests!(match crate::databases::mysql_url() {
         Some(url) => crate::databases::mysql(url),
         None => return,
     });
