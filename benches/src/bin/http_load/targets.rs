@@ -229,7 +229,12 @@ impl Target {
                 set("MIMALLOC_PURGE_DELAY", "0".into());
                 // All load comes from one address: throttling off, as the
                 // peer has none.
-                for action in ["LOGIN_PER_IP", "LOGIN_PER_EMAIL", "REGISTER_PER_IP", "REFRESH_PER_IP"] {
+                for action in [
+                    "LOGIN_PER_IP",
+                    "LOGIN_PER_EMAIL",
+                    "REGISTER_PER_IP",
+                    "REFRESH_PER_IP",
+                ] {
                     set(&format!("AUTHKIT_RATE_{action}"), "off".into());
                 }
                 // The login-flood scenario sends its flood and its prober
