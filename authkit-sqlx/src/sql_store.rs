@@ -46,6 +46,7 @@ pub(crate) enum RotationPlan {
     },
     /// The portable transaction: find the session, lock its row, read the
     /// family, write (MySQL).
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
     Transaction,
 }
 
